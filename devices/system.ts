@@ -1,0 +1,89 @@
+/**
+ * The host itself: load average, memory, uptime and CPU temperature (where a thermal zone exists).
+ * Real on any Linux; the files are read through the hal so tests can point /proc and /sys elsewhere.
+ */
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { DeviceError } from '../src/core/errors.js';
+import { defineDevice, mebibytes, percent, seconds, stringField, temperature, unitless } from '../src/sdk/index.js';
+import type { FileSource, Values } from '../src/sdk/index.js';
+
+const options = z
+  .object({
+    /** Thermal zone to report as cpuTemperature; default: the first whose type looks like a CPU, else zone 0. */
+    thermalZone: z.string().optional(),
+  })
+  .strict();
+
+export default defineDevice({
+  type: 'system',
+  description: 'Host metrics: load average, memory, uptime, CPU temperature',
+  options,
+  fields: [
+    unitless({ name: 'load1', description: '1-minute load average' }),
+    unitless({ name: 'load5', description: '5-minute load average' }),
+    unitless({ name: 'load15', description: '15-minute load average' }),
+    mebibytes({ name: 'memTotal', description: 'Total memory', flags: ['status'] }),
+    mebibytes({ name: 'memAvailable', description: 'Memory available for new work' }),
+    percent({ name: 'memUsed', description: 'Share of memory in use' }),
+    seconds({ name: 'uptime', description: 'Time since boot' }),
+    temperature({ name: 'cpuTemperature', description: 'CPU temperature', optional: true }),
+    stringField({ name: 'hostname', description: 'Host name', flags: ['identity'] }),
+  ],
+  source: {
+    kind: 'poll',
+    defaultInterval: '10s',
+    async read({ hal, options }) {
+      const [loadavg, meminfo, uptime] = await Promise.all([
+        hal.files.readText('/proc/loadavg'),
+        hal.files.readText('/proc/meminfo'),
+        hal.files.readText('/proc/uptime'),
+      ]);
+      const [load1, load5, load15] = loadavg.trim().split(/\s+/).map(Number);
+      const kib = parseMeminfo(meminfo);
+      const total = kib.MemTotal;
+      const available = kib.MemAvailable ?? kib.MemFree;
+      if (total === undefined || available === undefined) throw new DeviceError('/proc/meminfo lacks MemTotal');
+      const values: Values = {
+        load1,
+        load5,
+        load15,
+        memTotal: total / 1024,
+        memAvailable: available / 1024,
+        memUsed: ((total - available) / total) * 100,
+        uptime: Number(uptime.split(/\s+/)[0]),
+        cpuTemperature: await readCpuTemperature(hal.files, options.thermalZone),
+        hostname: hostname(),
+      };
+      return values;
+    },
+  },
+});
+
+export function parseMeminfo(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const m = /^(\w+):\s+(\d+)/.exec(line);
+    if (m) out[m[1] as string] = Number(m[2]);
+  }
+  return out;
+}
+
+async function readCpuTemperature(files: FileSource, zone: string | undefined): Promise<number | undefined> {
+  const base = '/sys/class/thermal';
+  let chosen = zone;
+  if (chosen === undefined) {
+    const zones = (await files.list(base)).filter((z) => z.startsWith('thermal_zone'));
+    for (const z of zones) {
+      const type = (await files.readTextIfExists(`${base}/${z}/type`))?.trim() ?? '';
+      if (/cpu|x86_pkg|soc|core/i.test(type)) {
+        chosen = z;
+        break;
+      }
+    }
+    chosen ??= zones[0];
+  }
+  if (chosen === undefined) return undefined;
+  const milli = await files.readTextIfExists(`${base}/${chosen}/temp`);
+  return milli === undefined ? undefined : Number(milli.trim()) / 1000;
+}

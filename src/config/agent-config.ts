@@ -1,0 +1,293 @@
+/**
+ * The agent configuration file: one schema, validated completely before anything starts. Every problem is
+ * reported with its key path (`devices[1].interval: expected a duration like "30s"`), all at once.
+ * The documented shape (README "Configuration") is a contract: extend it, never break it.
+ */
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { parseDuration } from '../core/duration.js';
+import { type ConfigIssue, ConfigError } from '../core/errors.js';
+import { type FilterSpec, filterName, filterSpecSchema, NUMERIC_ONLY_FILTERS } from '../filters/index.js';
+import type { DeviceDefinition, FieldSpec } from '../sdk/index.js';
+import { substituteEnv } from './env.js';
+import { formatPath } from './path.js';
+import { parseSchedule, SCHEDULE_HINT, type Schedule } from './schedule.js';
+
+const duration = (hint = 'expected a duration like "30s"') =>
+  z.string({ error: hint }).refine((s) => parseDuration(s) !== undefined, { message: hint });
+const bareJid = z
+  .string()
+  .regex(/^[^@/\s]+@[^@/\s]+$/, { message: 'expected a bare JID like "alice@example.org"' })
+  .transform((s) => s.toLowerCase());
+const SERVICE = /^(xmpps?|wss?):\/\/[^/\s]+/;
+
+const xmppSchema = z
+  .object({
+    service: z.string().regex(SERVICE, {
+      message: 'expected a URI like "xmpp://host:5222", "xmpps://host:5223" or "wss://host/xmpp-websocket"',
+    }),
+    domain: z.string().min(1),
+    username: z.string().min(1),
+    password: z.string().min(1, { message: 'must not be empty (use ${ENV_VARIABLE} to keep it out of the file)' }),
+    resource: z.string().min(1).optional(),
+    reconnect: z
+      .object({ min: duration().default('1s'), max: duration().default('60s') })
+      .strict()
+      .default({ min: '1s', max: '60s' }),
+    timeout: duration().default('10s'),
+  })
+  .strict();
+
+const publishSchema = z
+  .object({
+    service: z.string().min(1).default('pep'),
+    node: z.string().min(1).optional(),
+    accessModel: z.enum(['presence', 'roster', 'whitelist', 'authorize', 'open']).optional(),
+    enabled: z.boolean().default(true),
+  })
+  .strict();
+
+const baseSchema = z
+  .object({
+    xmpp: xmppSchema,
+    owners: z.array(bareJid).default([]),
+    store: z.string().min(1).optional(),
+    publish: publishSchema.default({ service: 'pep', enabled: true }),
+    history: z
+      .object({ retention: duration().default('30d') })
+      .strict()
+      .default({ retention: '30d' }),
+    hardware: z
+      .object({ procRoot: z.string().optional(), sysRoot: z.string().optional() })
+      .strict()
+      .default({}),
+    log: z
+      .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+    devices: z.array(z.record(z.string(), z.unknown()), { error: 'expected a list of devices' }).min(1, {
+      message: 'at least one device is needed',
+    }),
+  })
+  .strict();
+
+const deviceBaseSchema = z.object({
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
+    message: 'expected letters, digits, "_", "." or "-" (at most 64)',
+  }),
+  type: z.string(),
+  interval: z.string({ error: SCHEDULE_HINT }).optional(),
+  timeout: duration().optional(),
+  fields: z
+    .record(
+      z.string(),
+      z.object({ filters: z.array(filterSpecSchema).default([]), enabled: z.boolean().default(true) }).strict(),
+    )
+    .default({}),
+});
+const DEVICE_BASE_KEYS = new Set(['id', 'type', 'interval', 'timeout', 'fields']);
+
+export interface FieldConfig {
+  filters: FilterSpec[];
+  enabled: boolean;
+}
+
+export interface DeviceConfig {
+  id: string;
+  type: string;
+  /** Undefined for stream and edge sources (they push readings). */
+  schedule: Schedule | undefined;
+  timeoutMs: number;
+  fields: Record<string, FieldConfig>;
+  options: unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: options differ per type
+  definition: DeviceDefinition<any>;
+  /** The field specs for these options, resolved once. */
+  fieldSpecs: FieldSpec[];
+}
+
+export interface AgentConfig {
+  xmpp: {
+    service: string;
+    domain: string;
+    username: string;
+    password: string;
+    resource?: string;
+    reconnect: { minMs: number; maxMs: number };
+    timeoutMs: number;
+  };
+  owners: string[];
+  store: string;
+  publish: { service: string; node: string; accessModel: string; enabled: boolean };
+  history: { retentionMs: number };
+  hardware: { procRoot?: string; sysRoot?: string };
+  log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent' };
+  devices: DeviceConfig[];
+}
+
+export const SENSORDATA_NODE = 'urn:xmpp:iot:sensordata';
+
+export interface ParseOptions {
+  // biome-ignore lint/suspicious/noExplicitAny: options differ per type
+  definitions: readonly DeviceDefinition<any>[];
+  env?: Record<string, string | undefined>;
+  /** The file the text came from: relative paths (store) resolve against its folder, errors name it. */
+  sourcePath?: string;
+}
+
+function zodIssues(error: z.ZodError, prefix: (string | number)[]): ConfigIssue[] {
+  return error.issues.map((issue) => {
+    const path = [...prefix, ...(issue.path as (string | number)[])];
+    let message = issue.message;
+    if (issue.code === 'unrecognized_keys') {
+      return { path: formatPath(path), message: `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}` };
+    }
+    if (issue.code === 'invalid_type' && message.includes('received undefined')) message = 'is required';
+    return { path: formatPath(path), message };
+  });
+}
+
+/** Parses and validates a whole agent configuration; throws ConfigError listing every issue. */
+export function parseAgentConfig(text: string, options: ParseOptions): AgentConfig {
+  const issues: ConfigIssue[] = [];
+  const doc = parseDocument(text, { prettyErrors: false });
+  for (const err of doc.errors) {
+    const pos = err.linePos?.[0];
+    issues.push({ path: pos ? `line ${pos.line}, column ${pos.col}` : '', message: err.message.split('\n')[0] ?? 'YAML syntax error' });
+  }
+  if (issues.length) throw new ConfigError(issues, options.sourcePath);
+  const raw = substituteEnv(doc.toJS(), options.env ?? process.env, issues);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError([{ path: '', message: 'expected a mapping with xmpp, owners and devices' }], options.sourcePath);
+  }
+  const base = baseSchema.safeParse(raw);
+  if (!base.success) issues.push(...zodIssues(base.error, []));
+  const rawDevices = (raw as { devices?: unknown }).devices;
+  const devices: DeviceConfig[] = [];
+  if (Array.isArray(rawDevices)) {
+    const seen = new Map<string, number>();
+    rawDevices.forEach((entry, index) => {
+      const device = parseDevice(entry, index, options.definitions, issues);
+      if (!device) return;
+      const previous = seen.get(device.id);
+      if (previous !== undefined) {
+        issues.push({ path: `devices[${index}].id`, message: `duplicate id "${device.id}" (also devices[${previous}])` });
+      }
+      seen.set(device.id, index);
+      devices.push(device);
+    });
+  }
+  if (issues.length || !base.success) throw new ConfigError(issues, options.sourcePath);
+  const c = base.data;
+  const baseDir = options.sourcePath ? dirname(resolve(options.sourcePath)) : process.cwd();
+  const store = c.store
+    ? isAbsolute(c.store)
+      ? c.store
+      : resolve(baseDir, c.store)
+    : join(defaultDataDir(), `${c.xmpp.username}@${c.xmpp.domain}.db`);
+  const onPep = c.publish.service === 'pep';
+  return {
+    xmpp: {
+      service: c.xmpp.service,
+      domain: c.xmpp.domain,
+      username: c.xmpp.username,
+      password: c.xmpp.password,
+      ...(c.xmpp.resource ? { resource: c.xmpp.resource } : {}),
+      reconnect: { minMs: parseDuration(c.xmpp.reconnect.min) as number, maxMs: parseDuration(c.xmpp.reconnect.max) as number },
+      timeoutMs: parseDuration(c.xmpp.timeout) as number,
+    },
+    owners: [...new Set(c.owners)],
+    store,
+    publish: {
+      service: c.publish.service,
+      // On a shared pubsub service, nodes are named after the agent so several agents do not collide.
+      node: c.publish.node ?? (onPep ? SENSORDATA_NODE : `${SENSORDATA_NODE}/${c.xmpp.username}@${c.xmpp.domain}`),
+      // Security by default: PEP items go to presence-subscribed friends; service nodes to whom the owner lists.
+      accessModel: c.publish.accessModel ?? (onPep ? 'presence' : 'whitelist'),
+      enabled: c.publish.enabled,
+    },
+    history: { retentionMs: parseDuration(c.history.retention) as number },
+    hardware: c.hardware,
+    log: c.log,
+    devices,
+  };
+}
+
+function parseDevice(
+  entry: unknown,
+  index: number,
+  // biome-ignore lint/suspicious/noExplicitAny: options differ per type
+  definitions: readonly DeviceDefinition<any>[],
+  issues: ConfigIssue[],
+): DeviceConfig | undefined {
+  const at = ['devices', index];
+  if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) return undefined; // reported by baseSchema
+  const record = entry as Record<string, unknown>;
+  const base = deviceBaseSchema.safeParse(record);
+  if (!base.success) {
+    issues.push(...zodIssues(base.error, at));
+    return undefined;
+  }
+  const d = base.data;
+  const definition = definitions.find((def) => def.type === d.type);
+  if (!definition) {
+    const known = definitions.map((def) => def.type).join(', ');
+    issues.push({ path: formatPath([...at, 'type']), message: `unknown device type "${d.type}" (known: ${known})` });
+    return undefined;
+  }
+  const optionInput = Object.fromEntries(Object.entries(record).filter(([k]) => !DEVICE_BASE_KEYS.has(k)));
+  const parsedOptions = definition.options.safeParse(optionInput);
+  if (!parsedOptions.success) {
+    issues.push(...zodIssues(parsedOptions.error, at));
+    return undefined;
+  }
+  const fieldSpecs =
+    typeof definition.fields === 'function' ? definition.fields(parsedOptions.data) : definition.fields;
+  let schedule: Schedule | undefined;
+  if (definition.source.kind === 'poll') {
+    schedule = parseSchedule(d.interval ?? definition.source.defaultInterval);
+    if (!schedule) issues.push({ path: formatPath([...at, 'interval']), message: SCHEDULE_HINT });
+  } else if (d.interval !== undefined) {
+    issues.push({
+      path: formatPath([...at, 'interval']),
+      message: `a ${definition.source.kind} device reports on its own; use field filters (throttle, heartbeat) instead`,
+    });
+  }
+  for (const [name, fieldConfig] of Object.entries(d.fields)) {
+    const spec = fieldSpecs.find((f) => f.name === name);
+    if (!spec) {
+      issues.push({
+        path: formatPath([...at, 'fields', name]),
+        message: `unknown field (${d.type} has: ${fieldSpecs.map((f) => f.name).join(', ')})`,
+      });
+      continue;
+    }
+    fieldConfig.filters.forEach((filter, i) => {
+      const fname = filterName(filter);
+      if (spec.type !== 'numeric' && (NUMERIC_ONLY_FILTERS as readonly string[]).includes(fname)) {
+        issues.push({
+          path: formatPath([...at, 'fields', name, 'filters', i]),
+          message: `${fname} applies to numeric fields only (${name} is ${spec.type})`,
+        });
+      }
+    });
+  }
+  const intervalMs = schedule?.kind === 'every' ? schedule.ms : 10_000;
+  return {
+    id: d.id,
+    type: d.type,
+    schedule,
+    timeoutMs: d.timeout ? (parseDuration(d.timeout) as number) : Math.min(10_000, Math.max(1000, intervalMs)),
+    fields: d.fields,
+    options: parsedOptions.data,
+    definition,
+    fieldSpecs,
+  };
+}
+
+function defaultDataDir(): string {
+  const xdg = process.env.XDG_DATA_HOME;
+  return join(xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.local', 'share'), 'xmpp-iot');
+}

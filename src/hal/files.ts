@@ -1,0 +1,42 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FileSource } from '../sdk/index.js';
+
+export interface FileRoots {
+  /** Where `/proc` lives (default `/proc`). */
+  proc?: string;
+  /** Where `/sys` lives (default `/sys`): 1-Wire and thermal trees can be simulated by pointing it elsewhere. */
+  sys?: string;
+}
+
+/** The real file adapter: maps absolute /proc and /sys paths under the configured roots. */
+export function createFileSource(roots: FileRoots = {}): FileSource {
+  const proc = roots.proc ?? '/proc';
+  const sys = roots.sys ?? '/sys';
+  const resolve = (path: string): string => {
+    if (path === '/proc' || path.startsWith('/proc/')) return join(proc, path.slice(5));
+    if (path === '/sys' || path.startsWith('/sys/')) return join(sys, path.slice(4));
+    return path;
+  };
+  const isMissing = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
+  return {
+    resolve,
+    readText: (path) => readFile(resolve(path), 'utf8'),
+    async readTextIfExists(path) {
+      try {
+        return await readFile(resolve(path), 'utf8');
+      } catch (err) {
+        if (isMissing(err)) return undefined;
+        throw err;
+      }
+    },
+    async list(dir) {
+      try {
+        return (await readdir(resolve(dir))).sort();
+      } catch (err) {
+        if (isMissing(err)) return [];
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,245 @@
+/**
+ * One runner per configured device. It owns the cross-cutting behaviour, so device definitions stay pure
+ * decoders (the Telegraf running_input habit): scheduling (interval or cron), read timeouts, retries with
+ * backoff, availability, the per-field filter chains, and logging state changes once (not every retry).
+ */
+import schedule from 'node-schedule';
+import { backoffDelay } from '../core/duration.js';
+import { DeviceError, DeviceTimeoutError, errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { DeviceConfig } from '../config/agent-config.js';
+import { createFilterChain, type FilterChain } from '../filters/index.js';
+import type { Field, FieldValue, Reading } from '../model/fields.js';
+import type { FieldSpec, Hal, SourceContext, Values } from '../sdk/index.js';
+
+export interface RunnerStatus {
+  available: boolean | undefined;
+  lastError?: { message: string; at: number };
+  lastReadingAt?: number;
+  reads: number;
+  failures: number;
+  overruns: number;
+}
+
+export interface DeviceRunner {
+  readonly id: string;
+  readonly config: DeviceConfig;
+  /** The fields this device reports (config-disabled fields left out). */
+  readonly fieldSpecs: FieldSpec[];
+  start(): void;
+  stop(): Promise<void>;
+  /** A fresh sample for a readout: stateless transforms only; throws when the device cannot be read. */
+  readNow(): Promise<Reading>;
+  status(): RunnerStatus;
+}
+
+export interface RunnerDeps {
+  config: DeviceConfig;
+  hal: Hal;
+  log: Logger;
+  /** Called with each reading that passed the filters (at least one field). */
+  onReading(reading: Reading): void;
+  onAvailability?(available: boolean, error?: Error): void;
+  now?: () => number;
+  retry?: { baseMs: number; maxMs: number };
+}
+
+export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
+  const { config, hal, log } = deps;
+  const now = deps.now ?? Date.now;
+  const source = config.definition.source;
+  const fieldSpecs = config.fieldSpecs.filter((f) => config.fields[f.name]?.enabled !== false);
+  const chains = new Map<string, FilterChain>(
+    fieldSpecs.map((f) => [f.name, createFilterChain(config.fields[f.name]?.filters ?? [])]),
+  );
+  const status: RunnerStatus = { available: undefined, reads: 0, failures: 0, overruns: 0 };
+  const abort = new AbortController();
+  const ctx: SourceContext<unknown> = { deviceId: config.id, options: config.options, hal, log, signal: abort.signal };
+  const retryMaxMs = deps.retry?.maxMs ?? (config.schedule?.kind === 'every' ? Math.max(1000, config.schedule.ms) : 30_000);
+  const retryBaseMs = Math.min(deps.retry?.baseMs ?? 500, retryMaxMs);
+  let stopped = true;
+  let timer: NodeJS.Timeout | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let job: schedule.Job | undefined;
+  let inFlight: Promise<Values> | undefined;
+  let streamHandle: Awaited<ReturnType<Extract<typeof source, { kind: 'stream' | 'edge' }>['start']>> | undefined;
+  let lastValues: { values: Values; at: number } | undefined;
+  let consecutiveFailures = 0;
+  const missingLogged = new Set<string>();
+
+  function toFields(values: Values, pick: (spec: FieldSpec, value: FieldValue) => FieldValue | undefined): Field[] {
+    const fields: Field[] = [];
+    for (const spec of fieldSpecs) {
+      const raw = values[spec.name];
+      if (raw === undefined || (typeof raw === 'number' && !Number.isFinite(raw))) {
+        if (!spec.optional && !missingLogged.has(spec.name)) {
+          missingLogged.add(spec.name);
+          log.warn({ field: spec.name }, 'device reported no value for a field');
+        }
+        continue;
+      }
+      const value = pick(spec, raw);
+      if (value === undefined) continue;
+      fields.push({
+        name: spec.name,
+        type: spec.type,
+        value,
+        ...(spec.unit !== undefined ? { unit: spec.unit } : {}),
+        ...(spec.decimals !== undefined ? { decimals: spec.decimals } : {}),
+        ...(spec.dataType !== undefined ? { dataType: spec.dataType } : {}),
+        flags: spec.flags ?? ['momentary'],
+        qos: spec.qos ?? ['automaticReadout'],
+      });
+    }
+    return fields;
+  }
+
+  function markAvailable(): void {
+    consecutiveFailures = 0;
+    if (status.available !== true) {
+      if (status.available === false) log.info({ device: config.id }, 'device recovered');
+      status.available = true;
+      deps.onAvailability?.(true);
+    }
+  }
+
+  function markFailed(err: Error): void {
+    status.failures++;
+    consecutiveFailures++;
+    status.lastError = { message: err.message, at: now() };
+    if (status.available !== false) {
+      // Logged once per transition; retries stay quiet until the device recovers.
+      log.warn({ device: config.id, code: (err as { code?: string }).code, err: err.message }, 'device unavailable');
+      status.available = false;
+      deps.onAvailability?.(false, err);
+    }
+  }
+
+  function accept(values: Values): void {
+    const at = now();
+    lastValues = { values, at };
+    status.reads++;
+    markAvailable();
+    const fields = toFields(values, (spec, raw) => chains.get(spec.name)?.process(raw, at));
+    if (fields.length === 0) return;
+    status.lastReadingAt = at;
+    deps.onReading({ deviceId: config.id, timestamp: at, fields });
+  }
+
+  function readWithTimeout(): Promise<Values> {
+    if (source.kind !== 'poll') throw new DeviceError('not a polled device');
+    if (inFlight) return inFlight;
+    let t: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      t = setTimeout(() => reject(new DeviceTimeoutError(config.timeoutMs)), config.timeoutMs);
+    });
+    const p = Promise.race([source.read(ctx), timeout]).finally(() => {
+      clearTimeout(t);
+      inFlight = undefined;
+    });
+    inFlight = p;
+    return p;
+  }
+
+  async function poll(): Promise<void> {
+    if (stopped) return;
+    if (inFlight) {
+      status.overruns++;
+      return;
+    }
+    clearTimeout(retryTimer);
+    try {
+      const values = await readWithTimeout();
+      if (!stopped) accept(values);
+    } catch (err) {
+      if (stopped) return;
+      markFailed(err as Error);
+      // Retry sooner than the next scheduled read, with backoff; the schedule goes on regardless.
+      retryTimer = setTimeout(() => void poll(), backoffDelay(consecutiveFailures - 1, retryBaseMs, retryMaxMs));
+    }
+  }
+
+  function scheduleEvery(ms: number): void {
+    let next = now();
+    const tick = () => {
+      void poll();
+      next += ms;
+      // Skip missed slots (suspend, long GC) instead of bursting to catch up.
+      const t = now();
+      if (next <= t) next = t + ms - ((t - next) % ms);
+      timer = setTimeout(tick, next - t);
+    };
+    tick();
+  }
+
+  async function startStream(): Promise<void> {
+    if (source.kind === 'poll' || stopped) return;
+    let failed = false;
+    const fail = (err: Error) => {
+      if (failed || stopped) return;
+      failed = true;
+      markFailed(err);
+      const handle = streamHandle;
+      streamHandle = undefined;
+      void Promise.resolve(handle?.stop()).catch(() => undefined);
+      retryTimer = setTimeout(() => void startStream(), backoffDelay(consecutiveFailures - 1, retryBaseMs, retryMaxMs));
+    };
+    try {
+      streamHandle = await source.start(ctx, (values) => !failed && !stopped && accept(values), fail);
+      if (stopped) await streamHandle.stop();
+    } catch (err) {
+      fail(err as Error);
+    }
+  }
+
+  return {
+    id: config.id,
+    config,
+    fieldSpecs,
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      if (source.kind !== 'poll') {
+        void startStream();
+      } else if (config.schedule?.kind === 'cron') {
+        job = schedule.scheduleJob(config.schedule.expression, () => void poll());
+        void poll();
+      } else if (config.schedule?.kind === 'every') {
+        scheduleEvery(config.schedule.ms);
+      }
+    },
+    async stop() {
+      stopped = true;
+      abort.abort();
+      clearTimeout(timer);
+      clearTimeout(retryTimer);
+      job?.cancel();
+      const handle = streamHandle;
+      streamHandle = undefined;
+      await handle?.stop();
+      await inFlight?.catch(() => undefined);
+    },
+    async readNow() {
+      let values: Values;
+      let at: number;
+      if (source.kind === 'poll') {
+        try {
+          values = await readWithTimeout();
+        } catch (err) {
+          throw err instanceof Error ? err : new DeviceError(errorMessage(err));
+        }
+        at = now();
+      } else if (streamHandle?.read) {
+        values = await streamHandle.read();
+        at = now();
+      } else if (lastValues && status.available) {
+        ({ values, at } = lastValues);
+      } else {
+        throw new DeviceError(status.lastError?.message ?? 'no reading yet');
+      }
+      const fields = toFields(values, (spec, raw) => chains.get(spec.name)?.transformOnly(raw) ?? raw);
+      return { deviceId: config.id, timestamp: at, fields };
+    },
+    status: () => ({ ...status }),
+  };
+}

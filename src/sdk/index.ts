@@ -1,0 +1,114 @@
+/**
+ * The narrow API device files use (devices/*.ts import only from here). Pure: no I/O.
+ * A device is data: identity, options schema, fields, and one source (poll, stream or edge). The runner owns
+ * scheduling, retries, availability and filters; the hal gives the source its hardware.
+ */
+import type { z } from 'zod';
+import type { Logger } from '../core/logger.js';
+import type { FieldTypeFlag, FieldValue, QosFlag, ValueType } from '../model/fields.js';
+
+export type { FieldValue } from '../model/fields.js';
+
+/** How a field is declared: one source of truth for its type, unit, flags and documentation. */
+export interface FieldSpec {
+  name: string;
+  type: ValueType;
+  unit?: string;
+  decimals?: number;
+  dataType?: string;
+  description: string;
+  /** Field-type flags (default: momentary). */
+  flags?: FieldTypeFlag[];
+  qos?: QosFlag[];
+  /** Absent where the hardware may not have it (e.g. no thermal zone): not an error, just not reported. */
+  optional?: boolean;
+}
+
+/** Values a source produced, by field name. Missing optional fields are simply absent. */
+export type Values = Record<string, FieldValue | undefined>;
+
+/** Hardware access the hal provides to sources; each member is an interface with a real adapter. */
+export interface Hal {
+  files: FileSource;
+}
+
+/** Reads text files under configurable roots, so /proc, /sys (1-Wire, thermal) can be simulated in tests. */
+export interface FileSource {
+  /** Path mapped under the configured roots (`/proc/loadavg` → `${procRoot}/loadavg`). */
+  resolve(path: string): string;
+  readText(path: string): Promise<string>;
+  /** Undefined when the file does not exist (ENOENT); other errors throw. */
+  readTextIfExists(path: string): Promise<string | undefined>;
+  list(dir: string): Promise<string[]>;
+}
+
+export interface SourceContext<O> {
+  deviceId: string;
+  options: O;
+  hal: Hal;
+  log: Logger;
+  signal: AbortSignal;
+}
+
+/** Read on a schedule (interval or cron). `read` throws on failure; the runner retries with backoff. */
+export interface PollSource<O> {
+  kind: 'poll';
+  defaultInterval: string;
+  read(ctx: SourceContext<O>): Promise<Values>;
+}
+
+/**
+ * Pushes readings as the hardware produces them (serial streams, edges). `start` resolves once the source runs
+ * and returns how to stop it; `emit` hands over a reading; `fail` reports a fault (the runner marks the device
+ * unavailable and restarts the source with backoff).
+ */
+export interface StreamSource<O> {
+  kind: 'stream' | 'edge';
+  start(
+    ctx: SourceContext<O>,
+    emit: (values: Values) => void,
+    fail: (err: Error) => void,
+  ): Promise<{ stop(): Promise<void> | void; read?(): Promise<Values> }>;
+}
+
+export type Source<O> = PollSource<O> | StreamSource<O>;
+
+export interface DeviceDefinition<O = Record<string, unknown>> {
+  type: string;
+  description: string;
+  /** Device-specific options, validated as part of the config entry (beside id, type, interval, fields). */
+  options: z.ZodType<O>;
+  fields: FieldSpec[] | ((options: O) => FieldSpec[]);
+  source: Source<O>;
+}
+
+export function defineDevice<O>(definition: DeviceDefinition<O>): DeviceDefinition<O> {
+  return definition;
+}
+
+/** Field presets: each names the quantity once, with its type and unit. */
+type Preset = Omit<FieldSpec, 'type' | 'unit'> & { name: string };
+const numeric =
+  (unit: string, decimals: number) =>
+  (spec: Omit<Preset, 'description'> & { description?: string }): FieldSpec => ({
+    type: 'numeric',
+    unit,
+    decimals,
+    description: spec.description ?? spec.name,
+    ...spec,
+  });
+
+export const temperature = numeric('°C', 2);
+export const humidity = numeric('%', 1);
+export const percent = numeric('%', 1);
+export const seconds = numeric('s', 0);
+export const mebibytes = numeric('MiB', 1);
+export const unitless = (spec: Omit<Preset, 'description'> & { description?: string; decimals?: number }) =>
+  numeric('', spec.decimals ?? 2)(spec);
+
+export function booleanField(spec: Preset): FieldSpec {
+  return { type: 'boolean', ...spec };
+}
+export function stringField(spec: Preset): FieldSpec {
+  return { type: 'string', ...spec };
+}

@@ -1,0 +1,20 @@
+/** Namespaces, in one place (spec links in the file that implements each). */
+export const NS = {
+  sensordata: 'urn:xmpp:iot:sensordata',
+  control: 'urn:xmpp:iot:control',
+  discoInfo: 'http://jabber.org/protocol/disco#info',
+  discoItems: 'http://jabber.org/protocol/disco#items',
+  caps: 'http://jabber.org/protocol/caps',
+  ping: 'urn:xmpp:ping',
+  pubsub: 'http://jabber.org/protocol/pubsub',
+  pubsubEvent: 'http://jabber.org/protocol/pubsub#event',
+  pubsubOwner: 'http://jabber.org/protocol/pubsub#owner',
+  pubsubErrors: 'http://jabber.org/protocol/pubsub#errors',
+  publishOptions: 'http://jabber.org/protocol/pubsub#publish-options',
+  nodeConfig: 'http://jabber.org/protocol/pubsub#node_config',
+  dataForms: 'jabber:x:data',
+  stanzas: 'urn:ietf:params:xml:ns:xmpp-stanzas',
+  streamManagement: 'urn:xmpp:sm:3',
+  version: 'jabber:iq:version',
+  delay: 'urn:xmpp:delay',
+} as const;
