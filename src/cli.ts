@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+/**
+ * `xiot`: the only place that reads argv and the environment for the user, installs signal handlers and calls
+ * process.exit. Exit codes: 0 ok, 1 failure (invalid config, runtime error), 2 bad usage.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, errorMessage, IotError } from './core/errors.js';
+import { createLogger, type LogLevel } from './core/logger.js';
+import { createAgent } from './runtime/agent.js';
+import { describeConfig, loadAgentConfig } from './runtime/load-config.js';
+import { VERSION } from './version.js';
+
+const HELP = `xiot ${VERSION}: XMPP IoT agent
+
+Usage:
+  xiot check --config FILE     validate a config file and print what would run
+  xiot agent --config FILE     run the agent (Ctrl-C stops gracefully, twice forces)
+  xiot demo                    throwaway Prosody + agent on this host + an owner watching readings
+  xiot --version | --help
+
+Options:
+  -c, --config FILE            agent configuration (YAML); \${VAR} is replaced from the environment
+      --log-level LEVEL        trace|debug|info|warn|error|silent (overrides log.level)
+
+Examples:
+  xiot check --config kitchen.yaml
+  KITCHEN_PASSWORD=secret xiot agent --config kitchen.yaml`;
+
+class UsageError extends Error {}
+
+function usage(message: string): never {
+  throw new UsageError(message);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(`${HELP}\n`);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === '--version' || command === '-v') {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  let values: { config?: string; 'log-level'?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: { config: { type: 'string', short: 'c' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    usage(errorMessage(err));
+  }
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const level = values['log-level'];
+  if (level !== undefined && !['trace', 'debug', 'info', 'warn', 'error', 'silent'].includes(level)) {
+    usage(`--log-level: expected trace, debug, info, warn, error or silent, got "${level}"`);
+  }
+  switch (command) {
+    case 'check': {
+      if (!values.config) usage('check needs --config FILE');
+      const config = loadAgentConfig(values.config);
+      process.stdout.write(`${values.config}: valid\n${describeConfig(config)}\n`);
+      return 0;
+    }
+    case 'agent': {
+      if (!values.config) usage('agent needs --config FILE');
+      const config = loadAgentConfig(values.config);
+      const log = createLogger({ level: (level as LogLevel | undefined) ?? config.log.level });
+      const agent = createAgent(config, { log });
+      return await runUntilSignal(
+        () => agent.start(),
+        () => agent.stop(),
+        (err) => log.error({ err: errorMessage(err) }, 'agent failed'),
+      );
+    }
+    case 'demo': {
+      const { runDemo } = await import('./devtools/demo.js');
+      return await runDemo();
+    }
+    default:
+      usage(`unknown command "${command}" (try xiot --help)`);
+  }
+}
+
+/** First SIGINT/SIGTERM stops gracefully; a second one forces the exit. */
+export function runUntilSignal(start: () => Promise<void>, stop: () => Promise<void>, onError: (err: unknown) => void): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        process.stderr.write(`\n${signal} again: forcing exit\n`);
+        process.exit(130);
+      }
+      stopping = true;
+      process.stderr.write(`\n${signal}: stopping (again to force)\n`);
+      stop().then(
+        () => resolve(0),
+        (err) => {
+          onError(err);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    start().catch((err) => {
+      onError(err);
+      if (!stopping) {
+        stopping = true;
+        stop().finally(() => resolve(1));
+      }
+    });
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`xiot: ${err.message}\n`);
+      process.exit(2);
+    }
+    if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
+    else if (err instanceof IotError) process.stderr.write(`xiot: ${err.message}\n`);
+    else process.stderr.write(`xiot: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,160 @@
+/**
+ * The agent's composition root: the one place that wires the store, the device runners, the XMPP connection
+ * and the protocol handlers, in order; shutdown runs in reverse. Everything else receives its collaborators.
+ */
+import { xml } from '@xmpp/client';
+import type { AgentConfig } from '../config/agent-config.js';
+import { errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { createFileSource } from '../hal/files.js';
+import type { Reading } from '../model/fields.js';
+import type { Hal } from '../sdk/index.js';
+import { openStore, type ReadingStore } from '../store/store.js';
+import { CAPS_NODE, VERSION } from '../version.js';
+import { createAccessPolicy } from '../xmpp/access.js';
+import { createDisco } from '../xmpp/disco.js';
+import { NS } from '../xmpp/ns.js';
+import { createPublisher } from '../xmpp/pubsub.js';
+import { createReadoutService } from '../xmpp/readout.js';
+import { createRosterPolicy } from '../xmpp/roster.js';
+import { createTransport, type Transport } from '../xmpp/transport.js';
+import { createDeviceRunner, type DeviceRunner } from './runner.js';
+
+export interface Agent {
+  readonly transport: Transport;
+  readonly store: ReadingStore;
+  readonly devices: ReadonlyMap<string, DeviceRunner>;
+  /** Starts devices (they read and store at once, online or not) and connects; resolves when first online. */
+  start(): Promise<void>;
+  /** Graceful: stops devices, tries to publish what is pending for `drainMs`, goes offline, closes the store. */
+  stop(options?: { drainMs?: number }): Promise<void>;
+  status(): AgentStatus;
+  /** Called for every stored reading (tests, the demo). */
+  onReading(listener: (reading: Reading) => void): void;
+}
+
+export interface AgentStatus {
+  version: string;
+  jid: string | undefined;
+  online: boolean;
+  uptimeMs: number;
+  outbox: number;
+  published: number;
+  lastPublishError?: string;
+  devices: Record<string, ReturnType<DeviceRunner['status']>>;
+}
+
+export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal }): Agent {
+  const { log } = deps;
+  const startedAt = Date.now();
+  const hal: Hal = deps.hal ?? {
+    files: createFileSource({
+      ...(config.hardware.procRoot ? { proc: config.hardware.procRoot } : {}),
+      ...(config.hardware.sysRoot ? { sys: config.hardware.sysRoot } : {}),
+    }),
+  };
+  const store = openStore(config.store);
+  const transport = createTransport(config.xmpp, log.child({ module: 'xmpp' }));
+  const access = createAccessPolicy(config.owners);
+  const listeners: ((r: Reading) => void)[] = [];
+  const publisher = config.publish.enabled
+    ? createPublisher({ transport, store, target: config.publish, owners: config.owners, log: log.child({ module: 'publish' }) })
+    : undefined;
+
+  const devices = new Map<string, DeviceRunner>();
+  for (const device of config.devices) {
+    const runner = createDeviceRunner({
+      config: device,
+      hal,
+      log: log.child({ device: device.id }),
+      onReading(reading) {
+        try {
+          store.add(reading, config.publish.enabled);
+        } catch (err) {
+          log.error({ device: device.id, err: errorMessage(err) }, 'could not store a reading');
+          return;
+        }
+        publisher?.kick();
+        for (const l of listeners) l(reading);
+      },
+    });
+    devices.set(device.id, runner);
+  }
+
+  const disco = createDisco(transport, {
+    identity: { category: 'client', type: 'bot', name: 'xmpp-iot agent' },
+    features: [NS.sensordata, NS.ping, NS.version],
+    capsNode: CAPS_NODE,
+    items: () =>
+      [...devices.values()].map((d) => ({
+        node: d.id,
+        name: `${d.config.type}: ${d.config.definition.description}`,
+        features: [NS.sensordata],
+      })),
+    canListItems: (from) => access.canRead(from),
+  });
+  transport.handleIq('get', NS.version, 'query', () =>
+    xml('query', { xmlns: NS.version }, xml('name', {}, 'xmpp-iot'), xml('version', {}, VERSION)),
+  );
+  const readout = createReadoutService({ transport, access, devices, store, log: log.child({ module: 'readout' }) });
+  readout.register();
+  const roster = createRosterPolicy({ transport, access, log: log.child({ module: 'roster' }) });
+
+  transport.on('online', () => {
+    void (async () => {
+      await transport.send(xml('presence', {}, disco.caps()));
+      await roster.reconcile();
+    })().catch((err) => log.warn({ err: errorMessage(err) }, 'could not announce presence'));
+  });
+
+  let pruneTimer: NodeJS.Timeout | undefined;
+  const prune = () => {
+    const removed = store.prune(Date.now() - config.history.retentionMs);
+    if (removed) log.debug({ removed }, 'pruned history');
+  };
+
+  return {
+    transport,
+    store,
+    devices,
+    async start() {
+      log.info({ devices: devices.size, store: config.store, version: VERSION }, 'starting agent');
+      prune();
+      pruneTimer = setInterval(prune, Math.min(3_600_000, config.history.retentionMs));
+      pruneTimer.unref();
+      for (const d of devices.values()) d.start();
+      await transport.start();
+    },
+    async stop({ drainMs = 2000 } = {}) {
+      clearInterval(pruneTimer);
+      await Promise.all([...devices.values()].map((d) => d.stop()));
+      readout.stop();
+      const deadline = Date.now() + drainMs;
+      while (transport.online && store.outboxDepth() > 0 && Date.now() < deadline) {
+        publisher?.kick();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      publisher?.stop();
+      roster.stop();
+      await transport.stop();
+      store.close();
+      log.info({}, 'agent stopped');
+    },
+    status() {
+      const stats = publisher?.stats();
+      return {
+        version: VERSION,
+        jid: transport.jid,
+        online: transport.online,
+        uptimeMs: Date.now() - startedAt,
+        outbox: store.outboxDepth(),
+        published: stats?.published ?? 0,
+        ...(stats?.lastError ? { lastPublishError: stats.lastError } : {}),
+        devices: Object.fromEntries([...devices].map(([id, d]) => [id, d.status()])),
+      };
+    },
+    onReading: (listener) => {
+      listeners.push(listener);
+    },
+  };
+}

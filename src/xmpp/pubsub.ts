@@ -1,0 +1,189 @@
+/**
+ * Publishing readings over XEP-0060 / XEP-0163 from the store's outbox, in order, without loss:
+ * an outbox entry is acknowledged (deleted) only when the service answered the publish with a result.
+ * Publishes are pipelined (a window of in-flight IQs): one XMPP stream is processed in order by the server,
+ * so order holds, and a loaded link is not bound by one round trip per reading.
+ * On PEP (default) the node is `urn:xmpp:iot:sensordata` on our own account, item id = device id, and
+ * publish-options make it self-create with access model `presence`. On a pubsub service there is one node for
+ * this agent; it is created when missing (Prosody 0.12 lets only admins create there) with a whitelist of owners.
+ * https://xmpp.org/extensions/xep-0060.html §7.1, §7.1.5 (publish-options), §8.1 (create)
+ */
+import { xml } from '@xmpp/client';
+import type { Element } from '@xmpp/xml';
+import { backoffDelay } from '../core/duration.js';
+import { errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { Reading } from '../model/fields.js';
+import type { ReadingStore } from '../store/store.js';
+import { NS } from './ns.js';
+import { readingPayload } from './sensordata.js';
+import { XmppStanzaError, type Transport } from './transport.js';
+
+export interface PublishTarget {
+  /** 'pep' or the JID of a pubsub service. */
+  service: string;
+  node: string;
+  accessModel: string;
+}
+
+function form(type: string, formType: string, fields: Record<string, string>): Element {
+  return xml(
+    'x',
+    { xmlns: NS.dataForms, type },
+    xml('field', { var: 'FORM_TYPE', type: 'hidden' }, xml('value', {}, formType)),
+    ...Object.entries(fields).map(([v, value]) => xml('field', { var: v }, xml('value', {}, value))),
+  );
+}
+
+export function nodeConfig(target: PublishTarget): Record<string, string> {
+  return {
+    'pubsub#access_model': target.accessModel,
+    // Item id = device id, the latest reading of each device is kept; 'max' lets the node hold every device.
+    'pubsub#max_items': 'max',
+    'pubsub#persist_items': 'true',
+  };
+}
+
+export function publishElement(target: PublishTarget, reading: Reading): Element {
+  const to = target.service === 'pep' ? {} : { to: target.service };
+  return xml(
+    'iq',
+    { type: 'set', ...to },
+    xml(
+      'pubsub',
+      { xmlns: NS.pubsub },
+      xml('publish', { node: target.node }, xml('item', { id: reading.deviceId }, readingPayload(reading))),
+      xml('publish-options', {}, form('submit', NS.publishOptions, nodeConfig(target))),
+    ),
+  );
+}
+
+export function createPublisher(deps: {
+  transport: Transport;
+  store: ReadingStore;
+  target: PublishTarget;
+  owners: readonly string[];
+  log: Logger;
+  window?: number;
+}) {
+  const { transport, store, target, log } = deps;
+  const window = deps.window ?? 8;
+  const to = target.service === 'pep' ? {} : { to: target.service };
+  let running = false;
+  let stopped = false;
+  let again = false;
+  let failures = 0;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let offline: { promise: Promise<never>; reject: (e: Error) => void } | undefined;
+  let published = 0;
+  let lastError: string | undefined;
+
+  const newOfflineSignal = () => {
+    let reject!: (e: Error) => void;
+    const promise = new Promise<never>((_, r) => {
+      reject = r;
+    });
+    promise.catch(() => undefined);
+    offline = { promise, reject };
+  };
+  newOfflineSignal();
+
+  async function configureNode(): Promise<void> {
+    await transport.request(
+      xml('iq', { type: 'set', ...to }, xml('pubsub', { xmlns: NS.pubsubOwner }, xml('configure', { node: target.node }, form('submit', NS.nodeConfig, nodeConfig(target))))),
+    );
+  }
+
+  async function createNode(): Promise<void> {
+    await transport.request(
+      xml('iq', { type: 'set', ...to }, xml('pubsub', { xmlns: NS.pubsub }, xml('create', { node: target.node }), xml('configure', {}, form('submit', NS.nodeConfig, nodeConfig(target))))),
+    );
+    if (deps.owners.length) {
+      await transport.request(
+        xml('iq', { type: 'set', ...to }, xml('pubsub', { xmlns: NS.pubsubOwner }, xml('affiliations', { node: target.node }, ...deps.owners.map((jid) => xml('affiliation', { jid, affiliation: 'member' }))))),
+      );
+    }
+    log.info({ service: target.service, node: target.node }, 'created the pubsub node');
+  }
+
+  /** Repairs what can be repaired; true when the publish should simply be retried. */
+  async function recover(err: unknown): Promise<boolean> {
+    if (!(err instanceof XmppStanzaError)) return false;
+    const detail = err.stanza.getChildElements().map((c) => c.name);
+    if (err.condition === 'conflict' && detail.includes('precondition-not-met')) {
+      log.info({ node: target.node }, 'node configuration differs from ours; reconfiguring it');
+      await configureNode();
+      return true;
+    }
+    if (err.condition === 'item-not-found' && target.service !== 'pep') {
+      await createNode();
+      return true;
+    }
+    return false;
+  }
+
+  async function drain(): Promise<void> {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    const signal = offline as NonNullable<typeof offline>;
+    try {
+      do {
+        again = false;
+        while (!stopped && transport.online) {
+          const batch = store.outbox(window);
+          if (batch.length === 0) break;
+          const requests = batch.map((r) => transport.request(publishElement(target, r)));
+          for (const p of requests) p.catch(() => undefined);
+          for (const [i, reading] of batch.entries()) {
+            await Promise.race([requests[i], signal.promise]);
+            store.acknowledge(reading.id);
+            published++;
+          }
+          failures = 0;
+          lastError = undefined;
+        }
+      } while (again && !stopped && transport.online);
+    } catch (err) {
+      if (stopped || !transport.online) return;
+      lastError = errorMessage(err);
+      const repaired = await recover(err).catch((e) => {
+        lastError = errorMessage(e);
+        return false;
+      });
+      if (!repaired) {
+        if (failures === 0) log.error({ err: lastError, node: target.node }, 'publishing failed; readings stay in the outbox');
+        failures++;
+      }
+      clearTimeout(retryTimer);
+      retryTimer = setTimeout(() => void drain(), repaired ? 0 : backoffDelay(failures - 1, 1000, 60_000));
+    } finally {
+      running = false;
+    }
+  }
+
+  const onOnline = () => {
+    newOfflineSignal();
+    void drain();
+  };
+  const onOffline = () => offline?.reject(new Error('offline'));
+  transport.on('online', onOnline);
+  transport.on('offline', onOffline);
+
+  return {
+    /** New readings are in the outbox. */
+    kick: () => {
+      if (transport.online) void drain();
+    },
+    stats: () => ({ published, outbox: store.outboxDepth(), lastError }),
+    stop() {
+      stopped = true;
+      clearTimeout(retryTimer);
+      offline?.reject(new Error('stopped'));
+      transport.off('online', onOnline);
+      transport.off('offline', onOffline);
+    },
+  };
+}

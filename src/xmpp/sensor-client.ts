@@ -1,0 +1,162 @@
+/**
+ * The client side of XEP-0323 and of sensor data over PEP/pubsub: what owners, the CLI and the hub use to read
+ * devices and receive their readings. Tolerant of older peers (interop.md): any IQ error is a rejection
+ * (slixmpp's legacy `<rejected/>` included), completion by `done='true'` or `<done/>`, naive timestamps.
+ */
+import { xml } from '@xmpp/client';
+import type { Element } from '@xmpp/xml';
+import { XmppTimeoutError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { FieldTypeFlag } from '../model/fields.js';
+import { CAPS_NODE } from '../version.js';
+import { bareOf } from './access.js';
+import { createDisco } from './disco.js';
+import { NS } from './ns.js';
+import { type ParsedField, parseBoolean, parseFields, readoutRequestElement } from './sensordata.js';
+import type { Transport } from './transport.js';
+
+export interface ReadoutResult {
+  accepted: boolean;
+  queued: boolean;
+  started: boolean;
+  fields: ParsedField[];
+  failures: { nodeId: string; timestamp: string; message: string }[];
+  done: boolean;
+}
+
+export interface ReadoutParams {
+  types?: FieldTypeFlag[] | 'all';
+  nodes?: string[];
+  fields?: string[];
+  from?: Date;
+  to?: Date;
+  when?: Date;
+  timeoutMs?: number;
+}
+
+/** A reading that arrived as a pubsub/PEP notification. */
+export interface Notification {
+  /** Publisher (bare JID for PEP, the service for pubsub). */
+  from: string;
+  node: string;
+  itemId: string;
+  fields: ParsedField[];
+}
+
+export function createSensorClient(deps: {
+  transport: Transport;
+  log: Logger;
+  /** Approve presence subscription requests from these bare JIDs (the devices we own). */
+  approve?: (bareJid: string) => boolean;
+}) {
+  const { transport } = deps;
+  let nextSeqnr = Math.floor(Math.random() * 1000) + 1;
+  const waiters = new Map<string, (el: Element) => void>();
+  const notificationListeners: ((n: Notification) => void)[] = [];
+
+  // +notify in our caps makes PEP services push sensor readings of our friends to us (XEP-0163 §4).
+  const disco = createDisco(transport, {
+    identity: { category: 'client', type: 'bot', name: 'xmpp-iot client' },
+    features: [`${NS.sensordata}+notify`, NS.ping],
+    capsNode: `${CAPS_NODE}/client`,
+  });
+
+  transport.on('stanza', (stanza: Element) => {
+    const from = stanza.attrs.from as string | undefined;
+    if (!from) return;
+    if (stanza.is('presence') && stanza.attrs.type === 'subscribe') {
+      const bare = bareOf(from);
+      const ok = deps.approve?.(bare) ?? false;
+      void transport.send(xml('presence', { to: bare, type: ok ? 'subscribed' : 'unsubscribed' }));
+      return;
+    }
+    if (!stanza.is('message')) return;
+    const event = stanza.getChild('event', NS.pubsubEvent);
+    if (event) {
+      const items = event.getChild('items');
+      for (const item of items?.getChildren('item') ?? []) {
+        const fields = item.getChild('fields', NS.sensordata);
+        if (!fields) continue;
+        const n: Notification = {
+          from,
+          node: items?.attrs.node as string,
+          itemId: item.attrs.id as string,
+          fields: parseFields(fields),
+        };
+        for (const l of notificationListeners) l(n);
+      }
+      return;
+    }
+    for (const child of stanza.getChildElements()) {
+      if (child.attrs.xmlns !== NS.sensordata) continue;
+      waiters.get(`${from}\u0000${child.attrs.seqnr}`)?.(child);
+    }
+  });
+
+  return {
+    caps: disco.caps,
+    /** Announces availability with caps (needed to receive PEP notifications). */
+    announce: () => transport.send(xml('presence', {}, disco.caps())),
+    subscribe: (jid: string) => transport.send(xml('presence', { to: bareOf(jid), type: 'subscribe' })),
+    onNotification(listener: (n: Notification) => void) {
+      notificationListeners.push(listener);
+    },
+    /** XEP-0323 readout of `to` (a full JID); resolves when the device says done. */
+    async readout(to: string, params: ReadoutParams = {}): Promise<ReadoutResult> {
+      const seqnr = nextSeqnr++;
+      const key = `${to}\u0000${seqnr}`;
+      const timeoutMs = params.timeoutMs ?? 10_000;
+      const result: ReadoutResult = { accepted: false, queued: false, started: false, fields: [], failures: [], done: false };
+      let timer: NodeJS.Timeout | undefined;
+      const finished = new Promise<void>((resolve, reject) => {
+        timer = setTimeout(() => {
+          waiters.delete(key);
+          reject(new XmppTimeoutError(`readout ${seqnr} of ${to}`, timeoutMs));
+        }, timeoutMs);
+        waiters.set(key, (el) => {
+          // Data before `accepted` means accepted (XEP-0323 §3.2).
+          result.accepted = true;
+          if (el.name === 'started') result.started = true;
+          if (el.name === 'fields') result.fields.push(...parseFields(el));
+          if (el.name === 'failure') {
+            for (const e of el.getChildren('error')) {
+              result.failures.push({
+                nodeId: (e.attrs.nodeId as string) ?? '',
+                timestamp: (e.attrs.timestamp as string) ?? '',
+                message: e.text(),
+              });
+            }
+          }
+          if (el.name === 'done' || parseBoolean(el.attrs.done as string | undefined)) {
+            result.done = true;
+            clearTimeout(timer);
+            waiters.delete(key);
+            resolve();
+          }
+        });
+      });
+      finished.catch(() => undefined); // observed below; avoids an unhandled rejection if the IQ fails first
+      try {
+        const answer = await transport.request(
+          xml('iq', { type: 'get', to }, readoutRequestElement({ seqnr, ...params })),
+          timeoutMs,
+        );
+        const accepted = answer.getChild('accepted', NS.sensordata);
+        result.accepted = true;
+        result.queued = parseBoolean(accepted?.attrs.queued as string | undefined) === true;
+      } catch (err) {
+        waiters.delete(key);
+        clearTimeout(timer);
+        throw err;
+      }
+      await finished;
+      return result;
+    },
+    async cancel(to: string, seqnr: number): Promise<void> {
+      await transport.request(xml('iq', { type: 'get', to }, xml('cancel', { xmlns: NS.sensordata, seqnr: String(seqnr) })));
+    },
+    get lastSeqnr() {
+      return nextSeqnr - 1;
+    },
+  };
+}

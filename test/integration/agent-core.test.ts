@@ -1,0 +1,160 @@
+import { xml } from '@xmpp/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startProsody, type ProsodyServer } from '../../src/devtools/prosody.js';
+import type { Agent } from '../../src/runtime/agent.js';
+import { capsVer, parseDiscoInfo } from '../../src/xmpp/disco.js';
+import { NS } from '../../src/xmpp/ns.js';
+import { XmppStanzaError } from '../../src/xmpp/transport.js';
+import { agentConfig, startAgent, startClient, type TestClient, tempDir, waitFor } from '../helpers/agent.js';
+import { requireProsody } from '../helpers/requirements.js';
+
+describe.skipIf(!requireProsody())('agent core against a real Prosody', () => {
+  let server: ProsodyServer;
+  let agent: Agent;
+  let owner: TestClient;
+  let stranger: TestClient;
+  const dir = tempDir();
+  let agentJid: string;
+
+  beforeAll(async () => {
+    server = await startProsody({
+      accounts: [
+        { username: 'kitchen', password: 'agent-secret' },
+        { username: 'alice', password: 'alice-secret' },
+        { username: 'mallory', password: 'mallory-secret' },
+      ],
+    });
+    owner = await startClient(server, 'alice', 'alice-secret', { approve: ['kitchen@localhost'] });
+    stranger = await startClient(server, 'mallory', 'mallory-secret');
+    agent = await startAgent(
+      agentConfig(server, {
+        username: 'kitchen',
+        password: 'agent-secret',
+        owners: ['alice@localhost'],
+        store: `${dir.path}/kitchen.db`,
+        devicesYaml: `
+  - id: host
+    type: system
+    interval: 300ms
+  - id: host2
+    type: system
+    interval: 1h`,
+      }),
+    );
+    agentJid = agent.transport.jid as string;
+    await owner.sensors.subscribe('kitchen@localhost');
+    await stranger.sensors.subscribe('kitchen@localhost');
+  });
+
+  afterAll(async () => {
+    await agent?.stop({ drainMs: 0 });
+    await owner?.stop();
+    await stranger?.stop();
+    await server?.stop();
+    dir.remove();
+  });
+
+  it('lists urn:xmpp:iot:sensordata in disco#info, and the caps ver in its presence verifies', async () => {
+    const presence = new Promise<ReturnType<typeof xml>>((resolve) => {
+      owner.transport.on('stanza', (s) => {
+        if (s.is('presence') && s.attrs.from === agentJid && s.getChild('c', NS.caps)) resolve(s);
+      });
+    });
+    // Ask for presence again by probing: re-subscribing is idempotent; a fresh client would get it at login.
+    await owner.transport.send(xml('presence', { to: 'kitchen@localhost', type: 'probe' }));
+    const result = await owner.transport.request(xml('iq', { type: 'get', to: agentJid }, xml('query', { xmlns: NS.discoInfo })));
+    const info = parseDiscoInfo(result.getChild('query') as never);
+    expect(info.features).toContain('urn:xmpp:iot:sensordata');
+    expect(info.features).toContain(NS.discoInfo);
+    expect(info.identities).toEqual([{ category: 'client', type: 'bot', name: 'xmpp-iot agent' }]);
+    const c = (await presence).getChild('c', NS.caps);
+    expect(c?.attrs.hash).toBe('sha-1');
+    expect(c?.attrs.ver).toBe(capsVer(info.identities, info.features));
+    // The caps node#ver form of the query answers the same.
+    const again = await owner.transport.request(
+      xml('iq', { type: 'get', to: agentJid }, xml('query', { xmlns: NS.discoInfo, node: `${c?.attrs.node}#${c?.attrs.ver}` })),
+    );
+    expect(parseDiscoInfo(again.getChild('query') as never).features).toEqual(info.features);
+  });
+
+  it('lists one disco item per device to an owner and refuses the list to a stranger', async () => {
+    const items = await owner.transport.request(xml('iq', { type: 'get', to: agentJid }, xml('query', { xmlns: NS.discoItems })));
+    expect(items.getChild('query')?.getChildren('item').map((i) => i.attrs.node)).toEqual(['host', 'host2']);
+    await expect(
+      stranger.transport.request(xml('iq', { type: 'get', to: agentJid }, xml('query', { xmlns: NS.discoItems }))),
+    ).rejects.toMatchObject({ condition: 'forbidden' });
+  });
+
+  it('answers a momentary readout of an owner with accepted, then every momentary field and done', async () => {
+    const result = await owner.sensors.readout(agentJid, { types: ['momentary'], nodes: ['host'] });
+    expect(result.accepted).toBe(true);
+    expect(result.done).toBe(true);
+    const names = result.fields.map((f) => f.name);
+    for (const n of ['load1', 'load5', 'load15', 'memAvailable', 'memUsed', 'uptime']) expect(names).toContain(n);
+    expect(names).not.toContain('hostname'); // identity, not momentary
+    const load1 = result.fields.find((f) => f.name === 'load1');
+    expect(load1).toMatchObject({ nodeId: 'host', type: 'numeric', unit: '', flags: ['momentary'], qos: ['automaticReadout'] });
+    expect(Number.isFinite(Number(load1?.value))).toBe(true);
+  });
+
+  it('filters by field name and by field type', async () => {
+    const result = await owner.sensors.readout(agentJid, { types: ['identity'], fields: ['hostname', 'load1'] });
+    expect(result.fields.map((f) => `${f.nodeId}:${f.name}`).sort()).toEqual(['host2:hostname', 'host:hostname']);
+  });
+
+  it('refuses a stranger with forbidden, an unknown node with item-not-found, a malformed req with bad-request', async () => {
+    await expect(stranger.sensors.readout(agentJid, { types: ['momentary'] })).rejects.toMatchObject({ condition: 'forbidden' });
+    await expect(owner.sensors.readout(agentJid, { nodes: ['nope'] })).rejects.toMatchObject({ condition: 'item-not-found' });
+    const bad = owner.transport.request(xml('iq', { type: 'get', to: agentJid }, xml('req', { xmlns: NS.sensordata, seqnr: 'x' })));
+    await expect(bad).rejects.toBeInstanceOf(XmppStanzaError);
+    await expect(bad).rejects.toMatchObject({ condition: 'bad-request' });
+  });
+
+  it('queues a readout with when, sends started, and cancels another', async () => {
+    const when = new Date(Date.now() + 600);
+    const result = await owner.sensors.readout(agentJid, { nodes: ['host'], when, types: ['momentary'] });
+    expect(result).toMatchObject({ queued: true, started: true, done: true });
+    expect(Math.min(...result.fields.map((f) => f.timestamp))).toBeGreaterThanOrEqual(when.getTime() - 5);
+
+    const later = owner.sensors.readout(agentJid, { nodes: ['host'], when: new Date(Date.now() + 60_000), timeoutMs: 3000 });
+    later.catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    const seqnr = owner.sensors.lastSeqnr;
+    await owner.sensors.cancel(agentJid, seqnr);
+    await expect(owner.sensors.cancel(agentJid, seqnr)).rejects.toMatchObject({ condition: 'item-not-found' });
+  });
+
+  it('pushes readings to an owner over PEP and none to a stranger', async () => {
+    const before = owner.notifications.length;
+    await waitFor('three PEP notifications', () => owner.notifications.length >= before + 3);
+    const n = owner.notifications.at(-1);
+    expect(n).toMatchObject({ from: 'kitchen@localhost', node: 'urn:xmpp:iot:sensordata', itemId: 'host' });
+    expect(n?.fields.some((f) => f.name === 'load1')).toBe(true);
+    expect(stranger.notifications).toEqual([]);
+    // The stranger cannot fetch the items either.
+    await expect(
+      stranger.transport.request(
+        xml('iq', { type: 'get', to: 'kitchen@localhost' }, xml('pubsub', { xmlns: NS.pubsub }, xml('items', { node: NS.sensordata }))),
+      ),
+    ).rejects.toBeInstanceOf(XmppStanzaError);
+  });
+
+  it('serves a historical readout with exactly the stored readings inside the window', async () => {
+    await waitFor('five stored readings', () => agent.store.history({ deviceIds: ['host'], limit: 100 }).length >= 6);
+    const all = agent.store.history({ deviceIds: ['host'], limit: 1000 });
+    const from = all[1]!.timestamp;
+    const to = all[4]!.timestamp;
+    const result = await owner.sensors.readout(agentJid, {
+      nodes: ['host'],
+      types: ['historicalOther'],
+      from: new Date(from),
+      to: new Date(to),
+      fields: ['uptime'],
+    });
+    const got = result.fields.map((f) => f.timestamp);
+    const expected = all.filter((r) => r.timestamp >= from && r.timestamp <= to).map((r) => r.timestamp);
+    expect(got).toEqual(expected);
+    expect(expected.length).toBeGreaterThanOrEqual(4);
+    expect(result.fields.every((f) => f.flags.includes('historicalOther') && f.name === 'uptime')).toBe(true);
+  });
+});
