@@ -53,6 +53,16 @@ export function createSensorClient(deps: {
   let nextSeqnr = Math.floor(Math.random() * 1000) + 1;
   const waiters = new Map<string, (el: Element) => void>();
   const notificationListeners: ((n: Notification) => void)[] = [];
+  // Prosody 0.12's PEP sends a local contact each event twice (to the bare JID, through its disco "is_self"
+  // shortcut, and to the full JID), and the last item again on every presence: keep recent payloads to drop
+  // repeats. A new reading always differs (its timestamp), so nothing real is dropped.
+  const recent = new Set<string>();
+  const seen = (key: string) => {
+    if (recent.has(key)) return true;
+    recent.add(key);
+    if (recent.size > 4096) recent.delete(recent.values().next().value as string);
+    return false;
+  };
 
   // +notify in our caps makes PEP services push sensor readings of our friends to us (XEP-0163 §4).
   const disco = createDisco(transport, {
@@ -77,12 +87,11 @@ export function createSensorClient(deps: {
       for (const item of items?.getChildren('item') ?? []) {
         const fields = item.getChild('fields', NS.sensordata);
         if (!fields) continue;
-        const n: Notification = {
-          from,
-          node: items?.attrs.node as string,
-          itemId: item.attrs.id as string,
-          fields: parseFields(fields),
-        };
+        const parsed = parseFields(fields);
+        // A reading is identified by publisher, item and its timestamps (a stored item comes back re-serialised).
+        const stamps = [...new Set(parsed.map((f) => `${f.nodeId}@${f.timestamp}`))].join(',');
+        if (seen(`${bareOf(from)}\u0000${items?.attrs.node}\u0000${item.attrs.id}\u0000${stamps}`)) continue;
+        const n: Notification = { from, node: items?.attrs.node as string, itemId: item.attrs.id as string, fields: parsed };
         for (const l of notificationListeners) l(n);
       }
       return;

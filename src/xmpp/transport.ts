@@ -122,9 +122,9 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
         await xmpp.reconnect.reconnect();
       } catch (err) {
         log.debug({ err: errorMessage(err) }, 'reconnect attempt failed');
-        // A failed connect closes the socket, which emits 'disconnect' again and reschedules; if it did not
-        // (e.g. authentication failure on an open socket), schedule from here.
-        if (xmpp.status !== 'disconnect' && xmpp.status !== 'connecting') scheduleReconnect();
+        // @xmpp/connection emits 'disconnect' only when its status changes, so a refused connect (status is
+        // already 'disconnect') emits nothing: schedule the next attempt from here.
+        scheduleReconnect();
       }
     }, delay);
   };

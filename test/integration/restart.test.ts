@@ -1,0 +1,74 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { startProsody, type ProsodyServer } from '../../src/devtools/prosody.js';
+import type { Agent } from '../../src/runtime/agent.js';
+import { openStore } from '../../src/store/store.js';
+import { agentConfig, startAgent, startClient, type TestClient, tempDir, waitFor } from '../helpers/agent.js';
+import { requireProsody } from '../helpers/requirements.js';
+
+describe.skipIf(!requireProsody())('publishing across a server restart', () => {
+  let server: ProsodyServer | undefined;
+  let agent: Agent | undefined;
+  let owner: TestClient | undefined;
+  const dir = tempDir();
+
+  afterAll(async () => {
+    await owner?.stop();
+    await server?.stop();
+    dir.remove();
+  });
+
+  it('delivers every reading produced while Prosody was down, in order, none duplicated', async () => {
+    server = await startProsody({
+      accounts: [
+        { username: 'kitchen', password: 'agent-secret' },
+        { username: 'alice', password: 'alice-secret' },
+      ],
+    });
+    owner = await startClient(server, 'alice', 'alice-secret', { approve: ['kitchen@localhost'] });
+    const config = agentConfig(server, {
+      username: 'kitchen',
+      password: 'agent-secret',
+      owners: ['alice@localhost'],
+      store: `${dir.path}/kitchen.db`,
+      devicesYaml: `
+  - id: host
+    type: system
+    interval: 100ms`,
+    });
+    // The owner comes back first after the restart (PEP notifies only contacts that are online).
+    config.xmpp.reconnect = { minMs: 2000, maxMs: 2500 };
+    agent = await startAgent(config);
+    await owner.sensors.subscribe('kitchen@localhost');
+    const o = owner;
+    const first = await waitFor('a first notification', () => o.notifications[0]);
+    const startTs = first.fields[0]!.timestamp;
+
+    await waitFor('a few more readings', () => o.notifications.length >= 5);
+    await server.kill();
+    const downAt = Date.now();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(agent.store.outboxDepth()).toBeGreaterThanOrEqual(10); // readings kept while the server is gone
+    await server.start();
+    const upAt = Date.now();
+    await waitFor('the agent back online', () => agent?.transport.online, 15_000);
+    const a = agent;
+    await waitFor('the outbox drained', () => a.store.outboxDepth() === 0, 10_000);
+    await a.stop({ drainMs: 10_000 });
+    agent = undefined;
+
+    const store = openStore(`${dir.path}/kitchen.db`);
+    const all = store.history({ deviceIds: ['host'], limit: 100_000 });
+    expect(store.outboxDepth()).toBe(0);
+    store.close();
+    const produced = all.filter((r) => r.timestamp >= startTs).map((r) => r.timestamp);
+    await waitFor(
+      'every produced reading at the owner',
+      () => o.notifications.length >= produced.length,
+      10_000,
+    ).catch(() => undefined);
+    const received = o.notifications.map((n) => n.fields[0]!.timestamp);
+    expect(produced.some((ts) => ts > downAt && ts < upAt)).toBe(true);
+    expect(new Set(received).size).toBe(received.length); // none duplicated
+    expect(received).toEqual(produced); // every one, in order
+  });
+});
