@@ -5,8 +5,16 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { DeviceError } from '../src/core/errors.js';
-import { defineDevice, mebibytes, percent, seconds, stringField, temperature, unitless } from '../src/sdk/index.js';
 import type { FileSource, Values } from '../src/sdk/index.js';
+import {
+  defineDevice,
+  mebibytes,
+  percent,
+  seconds,
+  stringField,
+  temperature,
+  unitless,
+} from '../src/sdk/index.js';
 
 const options = z
   .object({
@@ -43,7 +51,8 @@ export default defineDevice({
       const kib = parseMeminfo(meminfo);
       const total = kib.MemTotal;
       const available = kib.MemAvailable ?? kib.MemFree;
-      if (total === undefined || available === undefined) throw new DeviceError('/proc/meminfo lacks MemTotal');
+      if (total === undefined || available === undefined)
+        throw new DeviceError('/proc/meminfo lacks MemTotal');
       const values: Values = {
         load1,
         load5,

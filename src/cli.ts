@@ -4,6 +4,7 @@
  * process.exit. Exit codes: 0 ok, 1 failure (invalid config, runtime error), 2 bad usage.
  */
 import { parseArgs } from 'node:util';
+import { parseDuration } from './core/duration.js';
 import { ConfigError, errorMessage, IotError } from './core/errors.js';
 import { createLogger, type LogLevel } from './core/logger.js';
 import { createAgent } from './runtime/agent.js';
@@ -15,7 +16,7 @@ const HELP = `xiot ${VERSION}: XMPP IoT agent
 Usage:
   xiot check --config FILE     validate a config file and print what would run
   xiot agent --config FILE     run the agent (Ctrl-C stops gracefully, twice forces)
-  xiot demo                    throwaway Prosody + agent on this host + an owner watching readings
+  xiot demo [--for 30s]        throwaway Prosody + agent on this host + an owner watching readings
   xiot --version | --help
 
 Options:
@@ -42,11 +43,16 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  let values: { config?: string; 'log-level'?: string; help?: boolean };
+  let values: { config?: string; 'log-level'?: string; for?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: rest,
-      options: { config: { type: 'string', short: 'c' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        config: { type: 'string', short: 'c' },
+        'log-level': { type: 'string' },
+        for: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
       strict: true,
       allowPositionals: false,
     }));
@@ -80,8 +86,11 @@ async function main(argv: string[]): Promise<number> {
       );
     }
     case 'demo': {
+      const forMs = values.for === undefined ? undefined : parseDuration(values.for);
+      if (forMs === null || (values.for !== undefined && forMs === undefined))
+        usage('--for: expected a duration like "10s"');
       const { runDemo } = await import('./devtools/demo.js');
-      return await runDemo();
+      return await runDemo(forMs === undefined ? {} : { forMs });
     }
     default:
       usage(`unknown command "${command}" (try xiot --help)`);
@@ -89,7 +98,11 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** First SIGINT/SIGTERM stops gracefully; a second one forces the exit. */
-export function runUntilSignal(start: () => Promise<void>, stop: () => Promise<void>, onError: (err: unknown) => void): Promise<number> {
+export function runUntilSignal(
+  start: () => Promise<void>,
+  stop: () => Promise<void>,
+  onError: (err: unknown) => void,
+): Promise<number> {
   return new Promise((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {

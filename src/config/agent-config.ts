@@ -8,7 +8,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
-import { type ConfigIssue, ConfigError } from '../core/errors.js';
+import { ConfigError, type ConfigIssue } from '../core/errors.js';
 import { type FilterSpec, filterName, filterSpecSchema, NUMERIC_ONLY_FILTERS } from '../filters/index.js';
 import type { DeviceDefinition, FieldSpec } from '../sdk/index.js';
 import { substituteEnv } from './env.js';
@@ -30,7 +30,9 @@ const xmppSchema = z
     }),
     domain: z.string().min(1),
     username: z.string().min(1),
-    password: z.string().min(1, { message: 'must not be empty (use ${ENV_VARIABLE} to keep it out of the file)' }),
+    password: z
+      .string()
+      .min(1, { message: 'must not be empty (write $' + '{ENV_VARIABLE} to keep it out of the file)' }),
     resource: z.string().min(1).optional(),
     reconnect: z
       .object({ min: duration().default('1s'), max: duration().default('60s') })
@@ -83,7 +85,9 @@ const deviceBaseSchema = z.object({
   fields: z
     .record(
       z.string(),
-      z.object({ filters: z.array(filterSpecSchema).default([]), enabled: z.boolean().default(true) }).strict(),
+      z
+        .object({ filters: z.array(filterSpecSchema).default([]), enabled: z.boolean().default(true) })
+        .strict(),
     )
     .default({}),
 });
@@ -142,7 +146,10 @@ function zodIssues(error: z.ZodError, prefix: (string | number)[]): ConfigIssue[
     const path = [...prefix, ...(issue.path as (string | number)[])];
     let message = issue.message;
     if (issue.code === 'unrecognized_keys') {
-      return { path: formatPath(path), message: `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}` };
+      return {
+        path: formatPath(path),
+        message: `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`,
+      };
     }
     if (issue.code === 'invalid_type' && message.includes('received undefined')) message = 'is required';
     return { path: formatPath(path), message };
@@ -152,15 +159,21 @@ function zodIssues(error: z.ZodError, prefix: (string | number)[]): ConfigIssue[
 /** Parses and validates a whole agent configuration; throws ConfigError listing every issue. */
 export function parseAgentConfig(text: string, options: ParseOptions): AgentConfig {
   const issues: ConfigIssue[] = [];
-  const doc = parseDocument(text, { prettyErrors: false });
+  const doc = parseDocument(text, { prettyErrors: true });
   for (const err of doc.errors) {
     const pos = err.linePos?.[0];
-    issues.push({ path: pos ? `line ${pos.line}, column ${pos.col}` : '', message: err.message.split('\n')[0] ?? 'YAML syntax error' });
+    issues.push({
+      path: pos ? `line ${pos.line}, column ${pos.col}` : '',
+      message: err.message.split('\n')[0] ?? 'YAML syntax error',
+    });
   }
   if (issues.length) throw new ConfigError(issues, options.sourcePath);
   const raw = substituteEnv(doc.toJS(), options.env ?? process.env, issues);
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError([{ path: '', message: 'expected a mapping with xmpp, owners and devices' }], options.sourcePath);
+    throw new ConfigError(
+      [{ path: '', message: 'expected a mapping with xmpp, owners and devices' }],
+      options.sourcePath,
+    );
   }
   const base = baseSchema.safeParse(raw);
   if (!base.success) issues.push(...zodIssues(base.error, []));
@@ -169,14 +182,16 @@ export function parseAgentConfig(text: string, options: ParseOptions): AgentConf
   if (Array.isArray(rawDevices)) {
     const seen = new Map<string, number>();
     rawDevices.forEach((entry, index) => {
-      const device = parseDevice(entry, index, options.definitions, issues);
-      if (!device) return;
-      const previous = seen.get(device.id);
-      if (previous !== undefined) {
-        issues.push({ path: `devices[${index}].id`, message: `duplicate id "${device.id}" (also devices[${previous}])` });
+      const id = (entry as { id?: unknown } | null)?.id;
+      if (typeof id === 'string') {
+        const previous = seen.get(id);
+        if (previous !== undefined) {
+          issues.push({ path: `devices[${index}].id`, message: `duplicate id "${id}" (also devices[${previous}])` });
+        }
+        seen.set(id, index);
       }
-      seen.set(device.id, index);
-      devices.push(device);
+      const device = parseDevice(entry, index, options.definitions, issues);
+      if (device) devices.push(device);
     });
   }
   if (issues.length || !base.success) throw new ConfigError(issues, options.sourcePath);
@@ -195,7 +210,10 @@ export function parseAgentConfig(text: string, options: ParseOptions): AgentConf
       username: c.xmpp.username,
       password: c.xmpp.password,
       ...(c.xmpp.resource ? { resource: c.xmpp.resource } : {}),
-      reconnect: { minMs: parseDuration(c.xmpp.reconnect.min) as number, maxMs: parseDuration(c.xmpp.reconnect.max) as number },
+      reconnect: {
+        minMs: parseDuration(c.xmpp.reconnect.min) as number,
+        maxMs: parseDuration(c.xmpp.reconnect.max) as number,
+      },
       timeoutMs: parseDuration(c.xmpp.timeout) as number,
     },
     owners: [...new Set(c.owners)],
@@ -203,7 +221,9 @@ export function parseAgentConfig(text: string, options: ParseOptions): AgentConf
     publish: {
       service: c.publish.service,
       // On a shared pubsub service, nodes are named after the agent so several agents do not collide.
-      node: c.publish.node ?? (onPep ? SENSORDATA_NODE : `${SENSORDATA_NODE}/${c.xmpp.username}@${c.xmpp.domain}`),
+      node:
+        c.publish.node ??
+        (onPep ? SENSORDATA_NODE : `${SENSORDATA_NODE}/${c.xmpp.username}@${c.xmpp.domain}`),
       // Security by default: PEP items go to presence-subscribed friends; service nodes to whom the owner lists.
       accessModel: c.publish.accessModel ?? (onPep ? 'presence' : 'whitelist'),
       enabled: c.publish.enabled,
@@ -234,17 +254,24 @@ function parseDevice(
   const definition = definitions.find((def) => def.type === d.type);
   if (!definition) {
     const known = definitions.map((def) => def.type).join(', ');
-    issues.push({ path: formatPath([...at, 'type']), message: `unknown device type "${d.type}" (known: ${known})` });
+    issues.push({
+      path: formatPath([...at, 'type']),
+      message: `unknown device type "${d.type}" (known: ${known})`,
+    });
     return undefined;
   }
   const optionInput = Object.fromEntries(Object.entries(record).filter(([k]) => !DEVICE_BASE_KEYS.has(k)));
   const parsedOptions = definition.options.safeParse(optionInput);
-  if (!parsedOptions.success) {
-    issues.push(...zodIssues(parsedOptions.error, at));
-    return undefined;
-  }
-  const fieldSpecs =
-    typeof definition.fields === 'function' ? definition.fields(parsedOptions.data) : definition.fields;
+  if (!parsedOptions.success) issues.push(...zodIssues(parsedOptions.error, at));
+  // Field names are still checked when the options are wrong, as long as the fields do not depend on them.
+  const fieldSpecs = parsedOptions.success
+    ? typeof definition.fields === 'function'
+      ? definition.fields(parsedOptions.data)
+      : definition.fields
+    : Array.isArray(definition.fields)
+      ? definition.fields
+      : undefined;
+  if (!fieldSpecs) return undefined;
   let schedule: Schedule | undefined;
   if (definition.source.kind === 'poll') {
     schedule = parseSchedule(d.interval ?? definition.source.defaultInterval);
@@ -274,12 +301,15 @@ function parseDevice(
       }
     });
   }
+  if (!parsedOptions.success) return undefined;
   const intervalMs = schedule?.kind === 'every' ? schedule.ms : 10_000;
   return {
     id: d.id,
     type: d.type,
     schedule,
-    timeoutMs: d.timeout ? (parseDuration(d.timeout) as number) : Math.min(10_000, Math.max(1000, intervalMs)),
+    timeoutMs: d.timeout
+      ? (parseDuration(d.timeout) as number)
+      : Math.min(10_000, Math.max(1000, intervalMs)),
     fields: d.fields,
     options: parsedOptions.data,
     definition,

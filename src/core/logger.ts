@@ -27,7 +27,9 @@ export const REDACTED_PATHS = [
   '*.token',
 ];
 
-export function createLogger(options: { level?: LogLevel; destination?: NodeJS.WritableStream } = {}): Logger {
+export function createLogger(
+  options: { level?: LogLevel; destination?: NodeJS.WritableStream } = {},
+): Logger {
   return pino(
     {
       level: options.level ?? 'info',

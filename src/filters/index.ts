@@ -92,7 +92,8 @@ function stage(spec: FilterSpec): Stage {
 }
 
 function changedBy(last: FieldValue, value: FieldValue, delta: number): boolean {
-  if (typeof last === 'number' && typeof value === 'number') return Math.abs(value - last) >= delta && value !== last;
+  if (typeof last === 'number' && typeof value === 'number')
+    return Math.abs(value - last) >= delta && value !== last;
   if (last instanceof Date && value instanceof Date) return last.getTime() !== value.getTime();
   return last !== value;
 }

@@ -58,7 +58,13 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
   const access = createAccessPolicy(config.owners);
   const listeners: ((r: Reading) => void)[] = [];
   const publisher = config.publish.enabled
-    ? createPublisher({ transport, store, target: config.publish, owners: config.owners, log: log.child({ module: 'publish' }) })
+    ? createPublisher({
+        transport,
+        store,
+        target: config.publish,
+        owners: config.owners,
+        log: log.child({ module: 'publish' }),
+      })
     : undefined;
 
   const devices = new Map<string, DeviceRunner>();
@@ -96,7 +102,13 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
   transport.handleIq('get', NS.version, 'query', () =>
     xml('query', { xmlns: NS.version }, xml('name', {}, 'xmpp-iot'), xml('version', {}, VERSION)),
   );
-  const readout = createReadoutService({ transport, access, devices, store, log: log.child({ module: 'readout' }) });
+  const readout = createReadoutService({
+    transport,
+    access,
+    devices,
+    store,
+    log: log.child({ module: 'readout' }),
+  });
   readout.register();
   const roster = createRosterPolicy({ transport, access, log: log.child({ module: 'roster' }) });
 

@@ -4,7 +4,10 @@ import { type AgentConfig, parseAgentConfig } from '../config/agent-config.js';
 import { ConfigError } from '../core/errors.js';
 
 /** Reads and validates an agent config file against the built-in device types. Throws ConfigError. */
-export function loadAgentConfig(path: string, env: Record<string, string | undefined> = process.env): AgentConfig {
+export function loadAgentConfig(
+  path: string,
+  env: Record<string, string | undefined> = process.env,
+): AgentConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -25,13 +28,21 @@ export function describeConfig(config: AgentConfig): string {
     `devices   ${config.devices.length}`,
   ];
   for (const d of config.devices) {
-    const when = d.schedule ? (d.schedule.kind === 'every' ? `every ${d.schedule.ms} ms` : `cron "${d.schedule.expression}"`) : d.definition.source.kind;
+    const when = d.schedule
+      ? d.schedule.kind === 'every'
+        ? `every ${d.schedule.ms} ms`
+        : `cron "${d.schedule.expression}"`
+      : d.definition.source.kind;
     lines.push(`  ${d.id} (${d.type}) ${when}, timeout ${d.timeoutMs} ms`);
     for (const f of d.fieldSpecs) {
       const fc = d.fields[f.name];
       if (fc?.enabled === false) continue;
-      const filters = fc?.filters.length ? `  filters: ${fc.filters.map((x) => JSON.stringify(x)).join(' → ')}` : '';
-      lines.push(`    ${f.name.padEnd(16)} ${f.type}${f.unit ? ` [${f.unit}]` : ''}${f.optional ? ' (if present)' : ''}${filters}`);
+      const filters = fc?.filters.length
+        ? `  filters: ${fc.filters.map((x) => JSON.stringify(x)).join(' → ')}`
+        : '';
+      lines.push(
+        `    ${f.name.padEnd(16)} ${f.type}${f.unit ? ` [${f.unit}]` : ''}${f.optional ? ' (if present)' : ''}${filters}`,
+      );
     }
   }
   return lines.join('\n');

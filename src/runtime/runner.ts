@@ -4,10 +4,10 @@
  * backoff, availability, the per-field filter chains, and logging state changes once (not every retry).
  */
 import schedule from 'node-schedule';
+import type { DeviceConfig } from '../config/agent-config.js';
 import { backoffDelay } from '../core/duration.js';
 import { DeviceError, DeviceTimeoutError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { DeviceConfig } from '../config/agent-config.js';
 import { createFilterChain, type FilterChain } from '../filters/index.js';
 import type { Field, FieldValue, Reading } from '../model/fields.js';
 import type { FieldSpec, Hal, SourceContext, Values } from '../sdk/index.js';
@@ -54,20 +54,32 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
   );
   const status: RunnerStatus = { available: undefined, reads: 0, failures: 0, overruns: 0 };
   const abort = new AbortController();
-  const ctx: SourceContext<unknown> = { deviceId: config.id, options: config.options, hal, log, signal: abort.signal };
-  const retryMaxMs = deps.retry?.maxMs ?? (config.schedule?.kind === 'every' ? Math.max(1000, config.schedule.ms) : 30_000);
+  const ctx: SourceContext<unknown> = {
+    deviceId: config.id,
+    options: config.options,
+    hal,
+    log,
+    signal: abort.signal,
+  };
+  const retryMaxMs =
+    deps.retry?.maxMs ?? (config.schedule?.kind === 'every' ? Math.max(1000, config.schedule.ms) : 30_000);
   const retryBaseMs = Math.min(deps.retry?.baseMs ?? 500, retryMaxMs);
   let stopped = true;
   let timer: NodeJS.Timeout | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
   let job: schedule.Job | undefined;
   let inFlight: Promise<Values> | undefined;
-  let streamHandle: Awaited<ReturnType<Extract<typeof source, { kind: 'stream' | 'edge' }>['start']>> | undefined;
+  let streamHandle:
+    | Awaited<ReturnType<Extract<typeof source, { kind: 'stream' | 'edge' }>['start']>>
+    | undefined;
   let lastValues: { values: Values; at: number } | undefined;
   let consecutiveFailures = 0;
   const missingLogged = new Set<string>();
 
-  function toFields(values: Values, pick: (spec: FieldSpec, value: FieldValue) => FieldValue | undefined): Field[] {
+  function toFields(
+    values: Values,
+    pick: (spec: FieldSpec, value: FieldValue) => FieldValue | undefined,
+  ): Field[] {
     const fields: Field[] = [];
     for (const spec of fieldSpecs) {
       const raw = values[spec.name];
@@ -109,7 +121,10 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
     status.lastError = { message: err.message, at: now() };
     if (status.available !== false) {
       // Logged once per transition; retries stay quiet until the device recovers.
-      log.warn({ device: config.id, code: (err as { code?: string }).code, err: err.message }, 'device unavailable');
+      log.warn(
+        { device: config.id, code: (err as { code?: string }).code, err: err.message },
+        'device unavailable',
+      );
       status.available = false;
       deps.onAvailability?.(false, err);
     }
@@ -155,7 +170,10 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
       if (stopped) return;
       markFailed(err as Error);
       // Retry sooner than the next scheduled read, with backoff; the schedule goes on regardless.
-      retryTimer = setTimeout(() => void poll(), backoffDelay(consecutiveFailures - 1, retryBaseMs, retryMaxMs));
+      retryTimer = setTimeout(
+        () => void poll(),
+        backoffDelay(consecutiveFailures - 1, retryBaseMs, retryMaxMs),
+      );
     }
   }
 
@@ -182,7 +200,10 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
       const handle = streamHandle;
       streamHandle = undefined;
       void Promise.resolve(handle?.stop()).catch(() => undefined);
-      retryTimer = setTimeout(() => void startStream(), backoffDelay(consecutiveFailures - 1, retryBaseMs, retryMaxMs));
+      retryTimer = setTimeout(
+        () => void startStream(),
+        backoffDelay(consecutiveFailures - 1, retryBaseMs, retryMaxMs),
+      );
     };
     try {
       streamHandle = await source.start(ctx, (values) => !failed && !stopped && accept(values), fail);

@@ -62,7 +62,12 @@ function decodeFields(text: string): Field[] {
   return fields;
 }
 
-const toReading = (r: Row): StoredReading => ({ id: r.id, deviceId: r.device, timestamp: r.ts, fields: decodeFields(r.fields) });
+const toReading = (r: Row): StoredReading => ({
+  id: r.id,
+  deviceId: r.device,
+  timestamp: r.ts,
+  fields: decodeFields(r.fields),
+});
 
 export function openStore(path: string): ReadingStore {
   let db: Database.Database;
@@ -75,12 +80,16 @@ export function openStore(path: string): ReadingStore {
     db.pragma('synchronous = FULL');
     db.exec(SCHEMA);
   } catch (err) {
-    throw new IotError('IOT_ERR_STORE', `cannot open the store at ${path}: ${(err as Error).message}`, { cause: err });
+    throw new IotError('IOT_ERR_STORE', `cannot open the store at ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   const insertReading = db.prepare('INSERT INTO readings (device, ts, fields) VALUES (?, ?, ?)');
   const insertOutbox = db.prepare('INSERT INTO outbox (reading_id) VALUES (?)');
   const add = db.transaction((reading: Reading, enqueue: boolean) => {
-    const id = Number(insertReading.run(reading.deviceId, reading.timestamp, encodeFields(reading.fields)).lastInsertRowid);
+    const id = Number(
+      insertReading.run(reading.deviceId, reading.timestamp, encodeFields(reading.fields)).lastInsertRowid,
+    );
     if (enqueue) insertOutbox.run(id);
     return id;
   });
@@ -89,9 +98,13 @@ export function openStore(path: string): ReadingStore {
   );
   const deleteOutbox = db.prepare('DELETE FROM outbox WHERE reading_id = ?');
   const countOutbox = db.prepare('SELECT count(*) AS n FROM outbox');
-  const pruneStmt = db.prepare('DELETE FROM readings WHERE ts < ? AND id NOT IN (SELECT reading_id FROM outbox)');
+  const pruneStmt = db.prepare(
+    'DELETE FROM readings WHERE ts < ? AND id NOT IN (SELECT reading_id FROM outbox)',
+  );
   const getMetaStmt = db.prepare('SELECT value FROM meta WHERE key = ?');
-  const setMetaStmt = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
+  const setMetaStmt = db.prepare(
+    'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+  );
   let closed = false;
   return {
     add: (reading, enqueue) => add(reading, enqueue),
@@ -104,7 +117,9 @@ export function openStore(path: string): ReadingStore {
       if (deviceIds.length === 0) return [];
       const marks = deviceIds.map(() => '?').join(',');
       const rows = db
-        .prepare(`SELECT id, device, ts, fields FROM readings WHERE device IN (${marks}) AND ts >= ? AND ts <= ? ORDER BY ts, id LIMIT ?`)
+        .prepare(
+          `SELECT id, device, ts, fields FROM readings WHERE device IN (${marks}) AND ts >= ? AND ts <= ? ORDER BY ts, id LIMIT ?`,
+        )
         .all(...deviceIds, fromMs ?? 0, toMs ?? Number.MAX_SAFE_INTEGER, limit) as Row[];
       return rows.map(toReading);
     },

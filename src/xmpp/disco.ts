@@ -38,7 +38,10 @@ export interface DiscoOptions {
 /** XEP-0115 §5.1 verification string, hashed with SHA-1 and base64-encoded. */
 export function capsVer(identities: readonly Identity[], features: readonly string[]): string {
   const ids = identities.map((i) => `${i.category}/${i.type}/${i.lang ?? ''}/${i.name ?? ''}`).sort();
-  const s = `${ids.map((i) => `${i}<`).join('')}${[...new Set(features)].sort().map((f) => `${f}<`).join('')}`;
+  const s = `${ids.map((i) => `${i}<`).join('')}${[...new Set(features)]
+    .sort()
+    .map((f) => `${f}<`)
+    .join('')}`;
   return createHash('sha1').update(s, 'utf8').digest('base64');
 }
 
@@ -47,12 +50,22 @@ export function createDisco(transport: Transport, options: DiscoOptions) {
   const identity = options.identity;
   const ver = capsVer([identity], features);
   const items = options.items ?? (() => []);
-  const identityEl = () => xml('identity', { category: identity.category, type: identity.type, ...(identity.name ? { name: identity.name } : {}) });
+  const identityEl = () =>
+    xml('identity', {
+      category: identity.category,
+      type: identity.type,
+      ...(identity.name ? { name: identity.name } : {}),
+    });
 
   transport.handleIq('get', NS.discoInfo, 'query', (_stanza, query) => {
     const node = query.attrs.node as string | undefined;
     if (node === undefined || node === `${options.capsNode}#${ver}`) {
-      return xml('query', { xmlns: NS.discoInfo, ...(node ? { node } : {}) }, identityEl(), ...features.map((v) => xml('feature', { var: v })));
+      return xml(
+        'query',
+        { xmlns: NS.discoInfo, ...(node ? { node } : {}) },
+        identityEl(),
+        ...features.map((v) => xml('feature', { var: v })),
+      );
     }
     const item = items().find((i) => i.node === node);
     if (!item) return stanzaError('item-not-found', `unknown node ${node}`);
@@ -71,7 +84,11 @@ export function createDisco(transport: Transport, options: DiscoOptions) {
     }
     if (node === undefined) {
       const self = transport.jid ?? transport.bareJid;
-      return xml('query', { xmlns: NS.discoItems }, ...items().map((i) => xml('item', { jid: self, node: i.node, name: i.name })));
+      return xml(
+        'query',
+        { xmlns: NS.discoItems },
+        ...items().map((i) => xml('item', { jid: self, node: i.node, name: i.name })),
+      );
     }
     if (!items().some((i) => i.node === node)) return stanzaError('item-not-found', `unknown node ${node}`);
     return xml('query', { xmlns: NS.discoItems, node });

@@ -17,7 +17,7 @@ import type { Reading } from '../model/fields.js';
 import type { ReadingStore } from '../store/store.js';
 import { NS } from './ns.js';
 import { readingPayload } from './sensordata.js';
-import { XmppStanzaError, type Transport } from './transport.js';
+import { type Transport, XmppStanzaError } from './transport.js';
 
 export interface PublishTarget {
   /** 'pep' or the JID of a pubsub service. */
@@ -90,17 +90,46 @@ export function createPublisher(deps: {
 
   async function configureNode(): Promise<void> {
     await transport.request(
-      xml('iq', { type: 'set', ...to }, xml('pubsub', { xmlns: NS.pubsubOwner }, xml('configure', { node: target.node }, form('submit', NS.nodeConfig, nodeConfig(target))))),
+      xml(
+        'iq',
+        { type: 'set', ...to },
+        xml(
+          'pubsub',
+          { xmlns: NS.pubsubOwner },
+          xml('configure', { node: target.node }, form('submit', NS.nodeConfig, nodeConfig(target))),
+        ),
+      ),
     );
   }
 
   async function createNode(): Promise<void> {
     await transport.request(
-      xml('iq', { type: 'set', ...to }, xml('pubsub', { xmlns: NS.pubsub }, xml('create', { node: target.node }), xml('configure', {}, form('submit', NS.nodeConfig, nodeConfig(target))))),
+      xml(
+        'iq',
+        { type: 'set', ...to },
+        xml(
+          'pubsub',
+          { xmlns: NS.pubsub },
+          xml('create', { node: target.node }),
+          xml('configure', {}, form('submit', NS.nodeConfig, nodeConfig(target))),
+        ),
+      ),
     );
     if (deps.owners.length) {
       await transport.request(
-        xml('iq', { type: 'set', ...to }, xml('pubsub', { xmlns: NS.pubsubOwner }, xml('affiliations', { node: target.node }, ...deps.owners.map((jid) => xml('affiliation', { jid, affiliation: 'member' }))))),
+        xml(
+          'iq',
+          { type: 'set', ...to },
+          xml(
+            'pubsub',
+            { xmlns: NS.pubsubOwner },
+            xml(
+              'affiliations',
+              { node: target.node },
+              ...deps.owners.map((jid) => xml('affiliation', { jid, affiliation: 'member' })),
+            ),
+          ),
+        ),
       );
     }
     log.info({ service: target.service, node: target.node }, 'created the pubsub node');
@@ -154,7 +183,8 @@ export function createPublisher(deps: {
         return false;
       });
       if (!repaired) {
-        if (failures === 0) log.error({ err: lastError, node: target.node }, 'publishing failed; readings stay in the outbox');
+        if (failures === 0)
+          log.error({ err: lastError, node: target.node }, 'publishing failed; readings stay in the outbox');
         failures++;
       }
       clearTimeout(retryTimer);

@@ -13,7 +13,14 @@ import type { DeviceRunner } from '../runtime/runner.js';
 import type { ReadingStore } from '../store/store.js';
 import type { AccessPolicy } from './access.js';
 import { NS } from './ns.js';
-import { fieldsElement, nodeElement, parseReadoutRequest, parseSeqnr, type ReadoutRequest, RequestError } from './sensordata.js';
+import {
+  fieldsElement,
+  nodeElement,
+  parseReadoutRequest,
+  parseSeqnr,
+  type ReadoutRequest,
+  RequestError,
+} from './sensordata.js';
 import { stanzaError } from './stanza-errors.js';
 import type { Transport } from './transport.js';
 
@@ -95,7 +102,11 @@ export function createReadoutService(deps: {
     const queued = delay > 0;
     // Run after the IQ result has been sent: the requester must see `accepted` before any `fields`.
     session.timer = setTimeout(() => void run(session, queued), Math.max(0, delay));
-    return xml('accepted', { xmlns: NS.sensordata, seqnr: String(request.seqnr), ...(queued ? { queued: 'true' } : {}) });
+    return xml('accepted', {
+      xmlns: NS.sensordata,
+      seqnr: String(request.seqnr),
+      ...(queued ? { queued: 'true' } : {}),
+    });
   }
 
   function onCancel(stanza: Element, cancel: Element): Element {
@@ -138,12 +149,17 @@ export function createReadoutService(deps: {
           const device = session.devices[i] as DeviceRunner;
           if (result.status === 'rejected') {
             failures.push(
-              xml('error', { nodeId: device.id, timestamp: new Date().toISOString() }, errorMessage(result.reason)),
+              xml(
+                'error',
+                { nodeId: device.id, timestamp: new Date().toISOString() },
+                errorMessage(result.reason),
+              ),
             );
             return;
           }
           const fields = result.value.fields.filter((f) => wants(types, f, request.fieldNames));
-          if (fields.length) nodes.push(nodeElement(device.id, [{ timestamp: result.value.timestamp, fields }]));
+          if (fields.length)
+            nodes.push(nodeElement(device.id, [{ timestamp: result.value.timestamp, fields }]));
         });
       }
       if (wantsHistory) {
@@ -159,19 +175,25 @@ export function createReadoutService(deps: {
         for (const row of rows) {
           const fields = row.fields
             .filter((f) => request.fieldNames.length === 0 || request.fieldNames.includes(f.name))
-            .map((f) => ({ ...f, flags: [...f.flags.filter((x) => x !== 'momentary'), 'historicalOther' as const] }));
+            .map((f) => ({
+              ...f,
+              flags: [...f.flags.filter((x) => x !== 'momentary'), 'historicalOther' as const],
+            }));
           if (!fields.length) continue;
           const list = byDevice.get(row.deviceId) ?? [];
           list.push({ timestamp: row.timestamp, fields });
           byDevice.set(row.deviceId, list);
         }
         for (const [deviceId, readings] of byDevice) {
-          for (let i = 0; i < readings.length; i += perMessage) nodes.push(nodeElement(deviceId, readings.slice(i, i + perMessage)));
+          for (let i = 0; i < readings.length; i += perMessage)
+            nodes.push(nodeElement(deviceId, readings.slice(i, i + perMessage)));
         }
       }
       // One live node per message is small; history nodes are already chunked. done='true' goes on the last.
       const messages: Element[] = [
-        ...(failures.length ? [xml('failure', { xmlns: NS.sensordata, seqnr: String(request.seqnr) }, ...failures)] : []),
+        ...(failures.length
+          ? [xml('failure', { xmlns: NS.sensordata, seqnr: String(request.seqnr) }, ...failures)]
+          : []),
         ...(nodes.length ? chunk(nodes, 1).map((group) => fieldsElement(request.seqnr, false, group)) : []),
       ];
       if (messages.length === 0) messages.push(fieldsElement(request.seqnr, false, []));

@@ -56,7 +56,8 @@ export function createRosterPolicy(deps: { transport: Transport; access: AccessP
     }
   }
 
-  const listener = (stanza: Element) => void onPresence(stanza).catch((err) => log.warn({ err: errorMessage(err) }, 'presence handling failed'));
+  const listener = (stanza: Element) =>
+    void onPresence(stanza).catch((err) => log.warn({ err: errorMessage(err) }, 'presence handling failed'));
   transport.on('stanza', listener);
   return { reconcile, stop: () => transport.off('stanza', listener) };
 }

@@ -91,7 +91,12 @@ export function createSensorClient(deps: {
         // A reading is identified by publisher, item and its timestamps (a stored item comes back re-serialised).
         const stamps = [...new Set(parsed.map((f) => `${f.nodeId}@${f.timestamp}`))].join(',');
         if (seen(`${bareOf(from)}\u0000${items?.attrs.node}\u0000${item.attrs.id}\u0000${stamps}`)) continue;
-        const n: Notification = { from, node: items?.attrs.node as string, itemId: item.attrs.id as string, fields: parsed };
+        const n: Notification = {
+          from,
+          node: items?.attrs.node as string,
+          itemId: item.attrs.id as string,
+          fields: parsed,
+        };
         for (const l of notificationListeners) l(n);
       }
       return;
@@ -115,7 +120,14 @@ export function createSensorClient(deps: {
       const seqnr = nextSeqnr++;
       const key = `${to}\u0000${seqnr}`;
       const timeoutMs = params.timeoutMs ?? 10_000;
-      const result: ReadoutResult = { accepted: false, queued: false, started: false, fields: [], failures: [], done: false };
+      const result: ReadoutResult = {
+        accepted: false,
+        queued: false,
+        started: false,
+        fields: [],
+        failures: [],
+        done: false,
+      };
       let timer: NodeJS.Timeout | undefined;
       const finished = new Promise<void>((resolve, reject) => {
         timer = setTimeout(() => {
@@ -162,7 +174,9 @@ export function createSensorClient(deps: {
       return result;
     },
     async cancel(to: string, seqnr: number): Promise<void> {
-      await transport.request(xml('iq', { type: 'get', to }, xml('cancel', { xmlns: NS.sensordata, seqnr: String(seqnr) })));
+      await transport.request(
+        xml('iq', { type: 'get', to }, xml('cancel', { xmlns: NS.sensordata, seqnr: String(seqnr) })),
+      );
     },
     get lastSeqnr() {
       return nextSeqnr - 1;

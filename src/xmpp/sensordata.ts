@@ -8,8 +8,8 @@ import { xml } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
 import { xsDuration } from '../core/duration.js';
 import {
-  type Field,
   FIELD_TYPE_FLAGS,
+  type Field,
   type FieldTypeFlag,
   type FieldValue,
   HISTORICAL_FLAGS,
@@ -54,16 +54,25 @@ export function fieldElement(field: Field): Element {
 }
 
 /** `<node nodeId><timestamp value>…fields…</timestamp>…</node>` for readings of one device. */
-export function nodeElement(nodeId: string, readings: readonly Pick<Reading, 'timestamp' | 'fields'>[]): Element {
+export function nodeElement(
+  nodeId: string,
+  readings: readonly Pick<Reading, 'timestamp' | 'fields'>[],
+): Element {
   return xml(
     'node',
     { nodeId },
-    ...readings.map((r) => xml('timestamp', { value: new Date(r.timestamp).toISOString() }, ...r.fields.map(fieldElement))),
+    ...readings.map((r) =>
+      xml('timestamp', { value: new Date(r.timestamp).toISOString() }, ...r.fields.map(fieldElement)),
+    ),
   );
 }
 
 export function fieldsElement(seqnr: number | string, done: boolean, nodes: Element[]): Element {
-  return xml('fields', { xmlns: NS.sensordata, seqnr: String(seqnr), ...(done ? { done: 'true' } : {}) }, ...nodes);
+  return xml(
+    'fields',
+    { xmlns: NS.sensordata, seqnr: String(seqnr), ...(done ? { done: 'true' } : {}) },
+    ...nodes,
+  );
 }
 
 /** The pubsub item payload for one reading (seqnr 0 = unsolicited, iot-xeps.md §9). */
@@ -108,7 +117,8 @@ export function parseDateTime(value: string): number | undefined {
 }
 
 export function parseSeqnr(value: string | undefined): number {
-  if (value === undefined || !/^[+-]?\d{1,11}$/.test(value.trim())) throw new RequestError('seqnr must be an xs:int');
+  if (value === undefined || !/^[+-]?\d{1,11}$/.test(value.trim()))
+    throw new RequestError('seqnr must be an xs:int');
   const n = Number(value);
   if (n < INT32.min || n > INT32.max) throw new RequestError('seqnr must be an xs:int');
   return n;
@@ -215,7 +225,9 @@ export function parseFields(fields: Element): ParsedField[] {
     for (const ts of node.getChildren('timestamp')) {
       const timestamp = parseDateTime((ts.attrs.value as string | undefined) ?? '') ?? Number.NaN;
       for (const el of ts.getChildElements()) {
-        const type = (VALUE_TYPES as readonly string[]).includes(el.name) ? (el.name as ValueType) : TYPE_ALIASES[el.name];
+        const type = (VALUE_TYPES as readonly string[]).includes(el.name)
+          ? (el.name as ValueType)
+          : TYPE_ALIASES[el.name];
         if (!type || el.attrs.name === undefined) continue;
         const a = el.attrs as Record<string, string | undefined>;
         const flags = FIELD_TYPE_FLAGS.filter((f) => parseBoolean(a[f]));
@@ -242,7 +254,8 @@ export function parseFields(fields: Element): ParsedField[] {
 /** Field value for display and scripts: numbers for numeric/int/long, booleans, else the lexical string. */
 export function typedValue(field: Pick<ParsedField, 'type' | 'value'>): FieldValue {
   if (field.type === 'numeric' || field.type === 'int') return Number(field.value);
-  if (field.type === 'long') return /^[+-]?\d+$/.test(field.value) ? BigInt(field.value) : Number(field.value);
+  if (field.type === 'long')
+    return /^[+-]?\d+$/.test(field.value) ? BigInt(field.value) : Number(field.value);
   if (field.type === 'boolean') return parseBoolean(field.value) ?? field.value;
   return field.value;
 }

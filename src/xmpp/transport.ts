@@ -62,7 +62,8 @@ const SASL_NS = ['urn:ietf:params:xml:ns:xmpp-sasl', 'urn:xmpp:sasl:2'];
 
 /** A stanza's XML for logs, with SASL exchanges blanked. */
 export function redactStanza(el: Element): string {
-  if (SASL_NS.includes(el.attrs.xmlns as string)) return `<${el.name} xmlns='${el.attrs.xmlns}'>[redacted]</${el.name}>`;
+  if (SASL_NS.includes(el.attrs.xmlns as string))
+    return `<${el.name} xmlns='${el.attrs.xmlns}'>[redacted]</${el.name}>`;
   return el.toString();
 }
 
@@ -89,7 +90,9 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
   // Strip XEP-0198 from the offered features before @xmpp/stream-management sees them (see header).
   xmpp.prependListener('element', (el: Element) => {
     if (el.is('features', 'http://etherx.jabber.org/streams')) {
-      el.children = el.children.filter((c) => typeof c === 'string' || (c as Element).attrs.xmlns !== NS.streamManagement);
+      el.children = el.children.filter(
+        (c) => typeof c === 'string' || (c as Element).attrs.xmlns !== NS.streamManagement,
+      );
     }
     log.trace({ dir: 'in' }, redactStanza(el));
   });
@@ -131,7 +134,8 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
   xmpp.on('disconnect', ({ clean }: { clean: boolean }) => {
     if (online) {
       online = false;
-      log.warn({ clean }, 'disconnected from the server');
+      if (stopping) log.info({}, 'disconnected');
+      else log.warn({ clean }, 'disconnected from the server');
       events.emit('offline');
     }
     scheduleReconnect();
@@ -155,7 +159,10 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
         const e = err as { condition?: string };
         if (e.condition === 'not-authorized') {
           await xmpp.stop().catch(() => undefined);
-          throw new IotError('IOT_ERR_XMPP', `authentication failed for ${bareJid}: check xmpp.username and xmpp.password`);
+          throw new IotError(
+            'IOT_ERR_XMPP',
+            `authentication failed for ${bareJid}: check xmpp.username and xmpp.password`,
+          );
         }
         log.warn({ err: errorMessage(err) }, 'cannot connect yet; retrying with backoff');
         if (xmpp.status !== 'disconnect') scheduleReconnect();

@@ -11,7 +11,9 @@ import { createSensorClient, type Notification } from '../../src/xmpp/sensor-cli
 import { createTransport, type Transport } from '../../src/xmpp/transport.js';
 
 export function testLogger(): Logger {
-  return process.env.XIOT_TEST_LOG ? createLogger({ level: process.env.XIOT_TEST_LOG as 'debug' }) : silentLogger();
+  return process.env.XIOT_TEST_LOG
+    ? createLogger({ level: process.env.XIOT_TEST_LOG as 'debug' })
+    : silentLogger();
 }
 
 export function tempDir(prefix = 'xiot-'): { path: string; remove(): void } {
@@ -22,7 +24,14 @@ export function tempDir(prefix = 'xiot-'): { path: string; remove(): void } {
 /** A config for an agent account on the test server; `devicesYaml` is the `devices:` list body. */
 export function agentConfig(
   server: ProsodyServer,
-  opts: { username: string; password: string; owners: string[]; store: string; devicesYaml: string; extraYaml?: string },
+  opts: {
+    username: string;
+    password: string;
+    owners: string[];
+    store: string;
+    devicesYaml: string;
+    extraYaml?: string;
+  },
 ): AgentConfig {
   const text = `
 xmpp:
@@ -62,7 +71,14 @@ export async function startClient(
   opts: { approve?: string[]; resource?: string } = {},
 ): Promise<TestClient> {
   const transport = createTransport(
-    { service: server.service, domain: server.domain, username, password, resource: opts.resource ?? 'client', reconnect: { minMs: 100, maxMs: 500 } },
+    {
+      service: server.service,
+      domain: server.domain,
+      username,
+      password,
+      resource: opts.resource ?? 'client',
+      reconnect: { minMs: 100, maxMs: 500 },
+    },
     testLogger(),
   );
   const approve = new Set(opts.approve ?? []);
@@ -74,7 +90,12 @@ export async function startClient(
   return { transport, sensors, notifications, stop: () => transport.stop() };
 }
 
-export async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000, everyMs = 25): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | false,
+  timeoutMs = 10_000,
+  everyMs = 25,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = probe();

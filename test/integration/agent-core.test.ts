@@ -1,6 +1,6 @@
 import { xml } from '@xmpp/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProsody, type ProsodyServer } from '../../src/devtools/prosody.js';
+import { type ProsodyServer, startProsody } from '../../src/devtools/prosody.js';
 import type { Agent } from '../../src/runtime/agent.js';
 import { capsVer, parseDiscoInfo } from '../../src/xmpp/disco.js';
 import { NS } from '../../src/xmpp/ns.js';
@@ -62,7 +62,9 @@ describe.skipIf(!requireProsody())('agent core against a real Prosody', () => {
     });
     // Ask for presence again by probing: re-subscribing is idempotent; a fresh client would get it at login.
     await owner.transport.send(xml('presence', { to: 'kitchen@localhost', type: 'probe' }));
-    const result = await owner.transport.request(xml('iq', { type: 'get', to: agentJid }, xml('query', { xmlns: NS.discoInfo })));
+    const result = await owner.transport.request(
+      xml('iq', { type: 'get', to: agentJid }, xml('query', { xmlns: NS.discoInfo })),
+    );
     const info = parseDiscoInfo(result.getChild('query') as never);
     expect(info.features).toContain('urn:xmpp:iot:sensordata');
     expect(info.features).toContain(NS.discoInfo);
@@ -72,16 +74,29 @@ describe.skipIf(!requireProsody())('agent core against a real Prosody', () => {
     expect(c?.attrs.ver).toBe(capsVer(info.identities, info.features));
     // The caps node#ver form of the query answers the same.
     const again = await owner.transport.request(
-      xml('iq', { type: 'get', to: agentJid }, xml('query', { xmlns: NS.discoInfo, node: `${c?.attrs.node}#${c?.attrs.ver}` })),
+      xml(
+        'iq',
+        { type: 'get', to: agentJid },
+        xml('query', { xmlns: NS.discoInfo, node: `${c?.attrs.node}#${c?.attrs.ver}` }),
+      ),
     );
     expect(parseDiscoInfo(again.getChild('query') as never).features).toEqual(info.features);
   });
 
   it('lists one disco item per device to an owner and refuses the list to a stranger', async () => {
-    const items = await owner.transport.request(xml('iq', { type: 'get', to: agentJid }, xml('query', { xmlns: NS.discoItems })));
-    expect(items.getChild('query')?.getChildren('item').map((i) => i.attrs.node)).toEqual(['host', 'host2']);
+    const items = await owner.transport.request(
+      xml('iq', { type: 'get', to: agentJid }, xml('query', { xmlns: NS.discoItems })),
+    );
+    expect(
+      items
+        .getChild('query')
+        ?.getChildren('item')
+        .map((i) => i.attrs.node),
+    ).toEqual(['host', 'host2']);
     await expect(
-      stranger.transport.request(xml('iq', { type: 'get', to: agentJid }, xml('query', { xmlns: NS.discoItems }))),
+      stranger.transport.request(
+        xml('iq', { type: 'get', to: agentJid }, xml('query', { xmlns: NS.discoItems })),
+      ),
     ).rejects.toMatchObject({ condition: 'forbidden' });
   });
 
@@ -90,22 +105,41 @@ describe.skipIf(!requireProsody())('agent core against a real Prosody', () => {
     expect(result.accepted).toBe(true);
     expect(result.done).toBe(true);
     const names = result.fields.map((f) => f.name);
-    for (const n of ['load1', 'load5', 'load15', 'memAvailable', 'memUsed', 'uptime']) expect(names).toContain(n);
+    for (const n of ['load1', 'load5', 'load15', 'memAvailable', 'memUsed', 'uptime'])
+      expect(names).toContain(n);
     expect(names).not.toContain('hostname'); // identity, not momentary
     const load1 = result.fields.find((f) => f.name === 'load1');
-    expect(load1).toMatchObject({ nodeId: 'host', type: 'numeric', unit: '', flags: ['momentary'], qos: ['automaticReadout'] });
+    expect(load1).toMatchObject({
+      nodeId: 'host',
+      type: 'numeric',
+      unit: '',
+      flags: ['momentary'],
+      qos: ['automaticReadout'],
+    });
     expect(Number.isFinite(Number(load1?.value))).toBe(true);
   });
 
   it('filters by field name and by field type', async () => {
-    const result = await owner.sensors.readout(agentJid, { types: ['identity'], fields: ['hostname', 'load1'] });
-    expect(result.fields.map((f) => `${f.nodeId}:${f.name}`).sort()).toEqual(['host2:hostname', 'host:hostname']);
+    const result = await owner.sensors.readout(agentJid, {
+      types: ['identity'],
+      fields: ['hostname', 'load1'],
+    });
+    expect(result.fields.map((f) => `${f.nodeId}:${f.name}`).sort()).toEqual([
+      'host2:hostname',
+      'host:hostname',
+    ]);
   });
 
   it('refuses a stranger with forbidden, an unknown node with item-not-found, a malformed req with bad-request', async () => {
-    await expect(stranger.sensors.readout(agentJid, { types: ['momentary'] })).rejects.toMatchObject({ condition: 'forbidden' });
-    await expect(owner.sensors.readout(agentJid, { nodes: ['nope'] })).rejects.toMatchObject({ condition: 'item-not-found' });
-    const bad = owner.transport.request(xml('iq', { type: 'get', to: agentJid }, xml('req', { xmlns: NS.sensordata, seqnr: 'x' })));
+    await expect(stranger.sensors.readout(agentJid, { types: ['momentary'] })).rejects.toMatchObject({
+      condition: 'forbidden',
+    });
+    await expect(owner.sensors.readout(agentJid, { nodes: ['nope'] })).rejects.toMatchObject({
+      condition: 'item-not-found',
+    });
+    const bad = owner.transport.request(
+      xml('iq', { type: 'get', to: agentJid }, xml('req', { xmlns: NS.sensordata, seqnr: 'x' })),
+    );
     await expect(bad).rejects.toBeInstanceOf(XmppStanzaError);
     await expect(bad).rejects.toMatchObject({ condition: 'bad-request' });
   });
@@ -116,12 +150,18 @@ describe.skipIf(!requireProsody())('agent core against a real Prosody', () => {
     expect(result).toMatchObject({ queued: true, started: true, done: true });
     expect(Math.min(...result.fields.map((f) => f.timestamp))).toBeGreaterThanOrEqual(when.getTime() - 5);
 
-    const later = owner.sensors.readout(agentJid, { nodes: ['host'], when: new Date(Date.now() + 60_000), timeoutMs: 3000 });
+    const later = owner.sensors.readout(agentJid, {
+      nodes: ['host'],
+      when: new Date(Date.now() + 60_000),
+      timeoutMs: 3000,
+    });
     later.catch(() => undefined);
     await new Promise((r) => setTimeout(r, 200));
     const seqnr = owner.sensors.lastSeqnr;
     await owner.sensors.cancel(agentJid, seqnr);
-    await expect(owner.sensors.cancel(agentJid, seqnr)).rejects.toMatchObject({ condition: 'item-not-found' });
+    await expect(owner.sensors.cancel(agentJid, seqnr)).rejects.toMatchObject({
+      condition: 'item-not-found',
+    });
   });
 
   it('pushes readings to an owner over PEP and none to a stranger', async () => {
@@ -134,13 +174,20 @@ describe.skipIf(!requireProsody())('agent core against a real Prosody', () => {
     // The stranger cannot fetch the items either.
     await expect(
       stranger.transport.request(
-        xml('iq', { type: 'get', to: 'kitchen@localhost' }, xml('pubsub', { xmlns: NS.pubsub }, xml('items', { node: NS.sensordata }))),
+        xml(
+          'iq',
+          { type: 'get', to: 'kitchen@localhost' },
+          xml('pubsub', { xmlns: NS.pubsub }, xml('items', { node: NS.sensordata })),
+        ),
       ),
     ).rejects.toBeInstanceOf(XmppStanzaError);
   });
 
   it('serves a historical readout with exactly the stored readings inside the window', async () => {
-    await waitFor('five stored readings', () => agent.store.history({ deviceIds: ['host'], limit: 100 }).length >= 6);
+    await waitFor(
+      'five stored readings',
+      () => agent.store.history({ deviceIds: ['host'], limit: 100 }).length >= 6,
+    );
     const all = agent.store.history({ deviceIds: ['host'], limit: 1000 });
     const from = all[1]!.timestamp;
     const to = all[4]!.timestamp;

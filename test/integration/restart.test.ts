@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { startProsody, type ProsodyServer } from '../../src/devtools/prosody.js';
+import { type ProsodyServer, startProsody } from '../../src/devtools/prosody.js';
 import type { Agent } from '../../src/runtime/agent.js';
 import { openStore } from '../../src/store/store.js';
 import { agentConfig, startAgent, startClient, type TestClient, tempDir, waitFor } from '../helpers/agent.js';

@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { builtinDevices } from '../../devices/index.js';
+import { parseAgentConfig } from '../../src/config/agent-config.js';
+import { ConfigError } from '../../src/core/errors.js';
+
+const VALID = `
+xmpp:
+  service: xmpp://127.0.0.1:5222
+  domain: localhost
+  username: kitchen
+  password: \${KITCHEN_PASSWORD}
+  resource: agent
+owners: [alice@localhost]
+store: ./data/kitchen.db
+publish:
+  service: pep
+devices:
+  - id: host
+    type: system
+    interval: 10s
+    fields: { load1: { filters: [ { delta: 0.05 } ] } }
+`;
+
+const parse = (text: string, env: Record<string, string> = { KITCHEN_PASSWORD: 's3cret' }) =>
+  parseAgentConfig(text, { definitions: builtinDevices, env, sourcePath: '/etc/xiot/kitchen.yaml' });
+
+function issuesOf(text: string, env?: Record<string, string>) {
+  try {
+    parse(text, env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).issues;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('agent config', () => {
+  it('accepts the documented shape and fills defaults', () => {
+    const c = parse(VALID);
+    expect(c.xmpp).toMatchObject({ username: 'kitchen', password: 's3cret', resource: 'agent' });
+    expect(c.store).toBe('/etc/xiot/data/kitchen.db'); // relative to the config file
+    expect(c.publish).toEqual({
+      service: 'pep',
+      node: 'urn:xmpp:iot:sensordata',
+      accessModel: 'presence',
+      enabled: true,
+    });
+    expect(c.devices[0]).toMatchObject({
+      id: 'host',
+      type: 'system',
+      schedule: { kind: 'every', ms: 10_000 },
+    });
+    expect(c.devices[0]?.fields.load1?.filters).toEqual([{ delta: 0.05 }]);
+  });
+
+  it('names the key path of a bad interval', () => {
+    const text = VALID.replace(
+      'interval: 10s',
+      'interval: 10s\n  - id: other\n    type: system\n    interval: soon',
+    );
+    expect(issuesOf(text)).toContainEqual({
+      path: 'devices[1].interval',
+      message: 'expected a duration like "30s" or a cron expression like "*/5 * * * *"',
+    });
+  });
+
+  it('accepts cron expressions', () => {
+    const c = parse(VALID.replace('interval: 10s', 'interval: "*/5 * * * *"'));
+    expect(c.devices[0]?.schedule).toEqual({ kind: 'cron', expression: '*/5 * * * *' });
+  });
+
+  it('reports every problem at once, each with its path', () => {
+    const text = VALID.replace('domain: localhost', 'domain: localhost\n  colour: blue')
+      .replace('[alice@localhost]', '[alice]')
+      .replace('type: system', 'type: toaster');
+    const paths = issuesOf(text).map((i) => i.path);
+    expect(paths).toEqual(expect.arrayContaining(['xmpp', 'owners[0]', 'devices[0].type']));
+  });
+
+  it('names a missing environment variable instead of using an empty password', () => {
+    expect(issuesOf(VALID, {})).toContainEqual({
+      path: 'xmpp.password',
+      message: 'environment variable KITCHEN_PASSWORD is not set',
+    });
+  });
+
+  it('rejects unknown fields, numeric filters on strings, duplicate ids and unknown options', () => {
+    const text = VALID.replace(
+      'fields: { load1: { filters: [ { delta: 0.05 } ] } }',
+      'fields: { nope: {}, hostname: { filters: [ { round: 1 } ] } }\n    colour: red\n  - id: host\n    type: system',
+    );
+    const issues = issuesOf(text);
+    expect(issues.map((i) => i.path)).toEqual(
+      expect.arrayContaining([
+        'devices[0].fields.nope',
+        'devices[0].fields.hostname.filters[0]',
+        'devices[0]',
+        'devices[1].id',
+      ]),
+    );
+  });
+
+  it('reports YAML syntax errors with line and column', () => {
+    const issues = issuesOf('xmpp: [unclosed\n');
+    expect(issues[0]?.path).toMatch(/^line \d+, column \d+$/);
+  });
+
+  it('never puts the password into error messages', () => {
+    try {
+      parse(VALID.replace('type: system', 'type: 42'));
+    } catch (err) {
+      expect((err as Error).message).not.toContain('s3cret');
+      return;
+    }
+    throw new Error('expected an error');
+  });
+});
