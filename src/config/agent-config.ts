@@ -186,7 +186,10 @@ export function parseAgentConfig(text: string, options: ParseOptions): AgentConf
       if (typeof id === 'string') {
         const previous = seen.get(id);
         if (previous !== undefined) {
-          issues.push({ path: `devices[${index}].id`, message: `duplicate id "${id}" (also devices[${previous}])` });
+          issues.push({
+            path: `devices[${index}].id`,
+            message: `duplicate id "${id}" (also devices[${previous}])`,
+          });
         }
         seen.set(id, index);
       }

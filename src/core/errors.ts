@@ -11,7 +11,9 @@ export type IotErrorCode =
   | 'IOT_ERR_XMPP'
   | 'IOT_ERR_XMPP_TIMEOUT'
   | 'IOT_ERR_MISSING_DEPENDENCY'
-  | 'IOT_ERR_STOPPED';
+  | 'IOT_ERR_STOPPED'
+  | 'IOT_ERR_EXI'
+  | 'IOT_ERR_EXI_UNSUPPORTED';
 
 export class IotError extends Error {
   readonly code: IotErrorCode;

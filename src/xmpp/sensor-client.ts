@@ -80,6 +80,12 @@ export function createSensorClient(deps: {
       void transport.send(xml('presence', { to: bare, type: ok ? 'subscribed' : 'unsubscribed' }));
       return;
     }
+    if (stanza.is('presence') && stanza.attrs.type === 'subscribed') {
+      // Prosody's PEP learns that we want notifications only from a presence that arrives after our
+      // subscription exists, and nothing re-sends it on approval: send it to the device now.
+      void transport.send(xml('presence', { to: bareOf(from) }, disco.caps()));
+      return;
+    }
     if (!stanza.is('message')) return;
     const event = stanza.getChild('event', NS.pubsubEvent);
     if (event) {

@@ -60,6 +60,8 @@ export const CONDITION_OF: Record<IotErrorCode, Condition> = {
   IOT_ERR_XMPP_TIMEOUT: 'remote-server-timeout',
   IOT_ERR_MISSING_DEPENDENCY: 'service-unavailable',
   IOT_ERR_STOPPED: 'service-unavailable',
+  IOT_ERR_EXI: 'bad-request',
+  IOT_ERR_EXI_UNSUPPORTED: 'feature-not-implemented',
 };
 
 /** The defined condition of an error reply (`<iq type='error'>` or a caught XMPPError), if any. */

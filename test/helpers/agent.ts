@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Element } from '@xmpp/xml';
 import { builtinDevices } from '../../devices/index.js';
 import { type AgentConfig, parseAgentConfig } from '../../src/config/agent-config.js';
 import { createLogger, type Logger, silentLogger } from '../../src/core/logger.js';
@@ -60,6 +61,8 @@ export interface TestClient {
   transport: Transport;
   sensors: ReturnType<typeof createSensorClient>;
   notifications: Notification[];
+  /** Every presence stanza received, in order. */
+  presences: Element[];
   stop(): Promise<void>;
 }
 
@@ -84,10 +87,14 @@ export async function startClient(
   const approve = new Set(opts.approve ?? []);
   const sensors = createSensorClient({ transport, log: testLogger(), approve: (jid) => approve.has(jid) });
   const notifications: Notification[] = [];
+  const presences: Element[] = [];
   sensors.onNotification((n) => notifications.push(n));
+  transport.on('stanza', (s: Element) => {
+    if (s.is('presence')) presences.push(s);
+  });
   transport.on('online', () => void sensors.announce());
   await transport.start();
-  return { transport, sensors, notifications, stop: () => transport.stop() };
+  return { transport, sensors, notifications, presences, stop: () => transport.stop() };
 }
 
 export async function waitFor<T>(

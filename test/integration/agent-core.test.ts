@@ -55,13 +55,6 @@ describe.skipIf(!requireProsody())('agent core against a real Prosody', () => {
   });
 
   it('lists urn:xmpp:iot:sensordata in disco#info, and the caps ver in its presence verifies', async () => {
-    const presence = new Promise<ReturnType<typeof xml>>((resolve) => {
-      owner.transport.on('stanza', (s) => {
-        if (s.is('presence') && s.attrs.from === agentJid && s.getChild('c', NS.caps)) resolve(s);
-      });
-    });
-    // Ask for presence again by probing: re-subscribing is idempotent; a fresh client would get it at login.
-    await owner.transport.send(xml('presence', { to: 'kitchen@localhost', type: 'probe' }));
     const result = await owner.transport.request(
       xml('iq', { type: 'get', to: agentJid }, xml('query', { xmlns: NS.discoInfo })),
     );
@@ -69,7 +62,10 @@ describe.skipIf(!requireProsody())('agent core against a real Prosody', () => {
     expect(info.features).toContain('urn:xmpp:iot:sensordata');
     expect(info.features).toContain(NS.discoInfo);
     expect(info.identities).toEqual([{ category: 'client', type: 'bot', name: 'xmpp-iot agent' }]);
-    const c = (await presence).getChild('c', NS.caps);
+    const presence = await waitFor('available presence with caps from the agent', () =>
+      owner.presences.find((p) => p.attrs.from === agentJid && !p.attrs.type && p.getChild('c', NS.caps)),
+    );
+    const c = presence.getChild('c', NS.caps);
     expect(c?.attrs.hash).toBe('sha-1');
     expect(c?.attrs.ver).toBe(capsVer(info.identities, info.features));
     // The caps node#ver form of the query answers the same.

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProsody, type ProsodyServer } from '../../src/devtools/prosody.js';
+import { type ProsodyServer, startProsody } from '../../src/devtools/prosody.js';
 import { startClient, tempDir, waitFor } from '../helpers/agent.js';
 import { requireProsody } from '../helpers/requirements.js';
 

@@ -24,7 +24,8 @@ async function login(server: ProsodyServer, username: string, password: string, 
   const xmpp = client({ service: server.service, domain: 'localhost', username, password, resource });
   xmpp.on('error', () => {}); // failures surface through start()
   xmpp.on('status', (status: string) => {
-    if (status === 'connect') (xmpp.socket as { setNoDelay?(v: boolean): void } | undefined)?.setNoDelay?.(true);
+    if (status === 'connect')
+      (xmpp.socket as { setNoDelay?(v: boolean): void } | undefined)?.setNoDelay?.(true);
   });
   try {
     await xmpp.start();

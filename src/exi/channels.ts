@@ -1,0 +1,64 @@
+/**
+ * Channels and blocks for pre-compression and compression (§9).
+ *
+ * In these modes the body is split into blocks of `blockSize` values. Each block holds the
+ * structure channel (all events, without AT/CH values) followed by one value channel per
+ * qualified name (AT: the attribute's name, CH: the enclosing element's name). Value channels
+ * with at most 100 values come first, in the order of their first value in the block, followed
+ * by the larger channels in the same order. With compression, a block with at most 100 values
+ * is one DEFLATE stream; otherwise the structure channel, the small channels together and each
+ * large channel are separate DEFLATE streams. String-table lookups for values happen in channel
+ * order, which is the order the decoder reads them.
+ */
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { ExiError } from './bits.js';
+
+export const SMALL_CHANNEL_MAX = 100;
+
+/** Values (or placeholders) of one block, grouped by channel key in first-occurrence order. */
+export class ChannelSet<T> {
+  readonly channels = new Map<string, T[]>();
+  total = 0;
+
+  add(key: string, item: T): void {
+    let list = this.channels.get(key);
+    if (!list) {
+      list = [];
+      this.channels.set(key, list);
+    }
+    list.push(item);
+    this.total++;
+  }
+
+  /** Channels in stream order: small ones first, then large ones. */
+  ordered(): { small: [string, T[]][]; large: [string, T[]][] } {
+    const small: [string, T[]][] = [];
+    const large: [string, T[]][] = [];
+    for (const entry of this.channels) (entry[1].length <= SMALL_CHANNEL_MAX ? small : large).push(entry);
+    return { small, large };
+  }
+
+  clear(): void {
+    this.channels.clear();
+    this.total = 0;
+  }
+}
+
+export function deflate(data: Uint8Array): Uint8Array {
+  return deflateRawSync(data);
+}
+
+/** Inflates the raw DEFLATE stream starting at `offset`; returns its data and where it ended. */
+export function inflateAt(bytes: Uint8Array, offset: number): { data: Uint8Array; next: number } {
+  if (offset >= bytes.length) throw new ExiError('EXI stream truncated: missing compressed stream');
+  try {
+    const res = inflateRawSync(bytes.subarray(offset), { info: true }) as unknown as {
+      buffer: Buffer;
+      engine: { bytesWritten: number };
+    };
+    const data = new Uint8Array(res.buffer.buffer, res.buffer.byteOffset, res.buffer.byteLength);
+    return { data, next: offset + res.engine.bytesWritten };
+  } catch (e) {
+    throw new ExiError(`invalid DEFLATE stream in EXI body: ${(e as Error).message}`);
+  }
+}

@@ -1,0 +1,207 @@
+/** EXI body decoder for schema-less streams (§6, §8.4) in all four alignments. */
+import { BitReader, ExiError, ExiUnsupportedError } from './bits.js';
+import { ChannelSet, inflateAt, SMALL_CHANNEL_MAX } from './channels.js';
+import { type ElementFrame, GrammarStack, Grammars, learnedTerm, readCode, Terms } from './grammars.js';
+import { readHeader } from './header.js';
+import { qnameKey, StringTables } from './strings.js';
+import {
+  type ExiEvent,
+  type ExiOptions,
+  isByteAligned,
+  isReordered,
+  type ResolvedOptions,
+  resolveOptions,
+  XSI_NS,
+} from './types.js';
+
+interface Frame extends ElementFrame {
+  /** The element's SE event, whose prefix a later NS event may set (local-element-ns). */
+  readonly se: Extract<ExiEvent, { type: 'SE' }>;
+}
+
+type ValueEvent = Extract<ExiEvent, { type: 'AT' | 'CH' }>;
+
+export class BodyDecoder {
+  private readonly tables: StringTables;
+  private readonly state: GrammarStack<Frame>;
+  private readonly reordered: boolean;
+  private readonly pending = new ChannelSet<ValueEvent>();
+  private r: BitReader;
+  /** Next unread byte of the body (compression: start of the next DEFLATE stream). */
+  private offset: number;
+
+  constructor(
+    private readonly opts: ResolvedOptions,
+    private readonly bytes: Uint8Array,
+    headerReader: BitReader,
+  ) {
+    this.tables = new StringTables(opts.valueMaxLength, opts.valuePartitionCapacity);
+    this.state = new GrammarStack(new Grammars(opts), opts.fragment);
+    this.reordered = isReordered(opts);
+    if (isByteAligned(opts)) headerReader.align();
+    headerReader.byteAligned = isByteAligned(opts);
+    this.offset = headerReader.bytePosition;
+    this.r = opts.compression ? this.nextStream(true) : headerReader;
+  }
+
+  private nextStream(allowEnd = false): BitReader {
+    if (allowEnd && this.offset >= this.bytes.length) return new BitReader(new Uint8Array(0), true);
+    const { data, next } = inflateAt(this.bytes, this.offset);
+    this.offset = next;
+    return new BitReader(data, true);
+  }
+
+  private value(key: string, e: ValueEvent): void {
+    if (!this.reordered) {
+      e.value = this.tables.readValue(this.r, key);
+      return;
+    }
+    this.pending.add(key, e);
+    if (this.pending.total === this.opts.blockSize) this.closeBlock(false);
+  }
+
+  /** Reads the value channels of the block whose structure has just been decoded. */
+  private closeBlock(last: boolean): void {
+    const { small, large } = this.pending.ordered();
+    const read = (r: BitReader, list: [string, ValueEvent[]][]) => {
+      for (const [key, events] of list) for (const e of events) e.value = this.tables.readValue(r, key);
+    };
+    if (!this.opts.compression) {
+      read(this.r, small);
+      read(this.r, large);
+    } else if (this.pending.total <= SMALL_CHANNEL_MAX) {
+      read(this.r, small);
+    } else {
+      if (small.length > 0) read(this.nextStream(), small);
+      for (const ch of large) read(this.nextStream(), [ch]);
+    }
+    this.pending.clear();
+    if (!last && this.opts.compression) this.r = this.nextStream(true);
+  }
+
+  decode(): ExiEvent[] {
+    const events: ExiEvent[] = [{ type: 'SD' }];
+    const preservePrefixes = this.opts.preserve.prefixes;
+    const state = this.state;
+    for (;;) {
+      const t = state.table();
+      const term = readCode(this.r, t);
+      const top = state.top;
+      switch (term.kind) {
+        case 'SE':
+        case 'SE*': {
+          let uri: string;
+          let localName: string;
+          let uriId: number;
+          if (term.kind === 'SE') {
+            uri = term.uri;
+            localName = term.localName;
+            uriId = this.tables.uriId(uri);
+          } else {
+            uriId = this.tables.readUri(this.r);
+            uri = this.tables.uri(uriId);
+            localName = this.tables.readLocalName(this.r, uriId);
+            state.learnStartElement(learnedTerm('SE', uri, localName, qnameKey(uri, localName)));
+          }
+          const se: Extract<ExiEvent, { type: 'SE' }> = { type: 'SE', uri, localName };
+          if (preservePrefixes) {
+            const prefix = this.tables.readQNamePrefix(this.r, uriId);
+            if (prefix !== undefined) se.prefix = prefix;
+          }
+          events.push(se);
+          const key = qnameKey(uri, localName);
+          state.enter({ g: state.grammars.element(uri, localName, key), key, se, inContent: false });
+          break;
+        }
+        case 'NS': {
+          if (!top) throw new ExiError('NS event outside an element');
+          const uriId = this.tables.readUri(this.r);
+          const prefix = this.tables.readNsPrefix(this.r, uriId);
+          const localElementNs = this.r.readBoolean();
+          if (localElementNs) top.se.prefix = prefix;
+          events.push({ type: 'NS', uri: this.tables.uri(uriId), prefix, localElementNs });
+          break;
+        }
+        case 'AT':
+        case 'AT*': {
+          if (!top) throw new ExiError('AT event outside an element');
+          let uri: string;
+          let localName: string;
+          let uriId: number;
+          if (term.kind === 'AT') {
+            uri = term.uri;
+            localName = term.localName;
+            uriId = this.tables.uriId(uri);
+          } else {
+            uriId = this.tables.readUri(this.r);
+            uri = this.tables.uri(uriId);
+            localName = this.tables.readLocalName(this.r, uriId);
+            if (uri === XSI_NS && (localName === 'type' || localName === 'nil')) {
+              throw new ExiUnsupportedError(`xsi:${localName} attributes`);
+            }
+            top.g.learnStartTag(learnedTerm('AT', uri, localName, qnameKey(uri, localName)));
+          }
+          const at: ValueEvent = { type: 'AT', uri, localName, value: '' };
+          if (preservePrefixes) {
+            const prefix = this.tables.readQNamePrefix(this.r, uriId);
+            if (prefix !== undefined) at.prefix = prefix;
+          }
+          events.push(at);
+          this.value(qnameKey(uri, localName), at);
+          break;
+        }
+        case 'CH': {
+          if (!top) throw new ExiError('CH event outside an element');
+          if (!t.first.includes(term)) state.learnCharacters();
+          state.content();
+          const ch: ValueEvent = { type: 'CH', value: '' };
+          events.push(ch);
+          this.value(top.key, ch);
+          break;
+        }
+        case 'EE': {
+          if (!top) throw new ExiError('EE event outside an element');
+          if (!top.inContent && !t.first.includes(term)) top.g.learnStartTag(Terms.EE);
+          state.leave();
+          events.push({ type: 'EE' });
+          break;
+        }
+        case 'CM':
+          events.push({ type: 'CM', text: this.r.readString() });
+          state.content();
+          break;
+        case 'PI': {
+          const target = this.r.readString();
+          events.push({ type: 'PI', target, data: this.r.readString() });
+          state.content();
+          break;
+        }
+        case 'ED':
+          if (this.reordered) this.closeBlock(true);
+          events.push({ type: 'ED' });
+          return events;
+        case 'SC':
+          throw new ExiUnsupportedError('self-contained elements (SC events)');
+        case 'DT':
+        case 'ER':
+          throw new ExiUnsupportedError(`DTD events (${term.kind})`);
+      }
+    }
+  }
+}
+
+export interface DecodedStream {
+  events: ExiEvent[];
+  options: ResolvedOptions;
+  cookie: boolean;
+  optionsInHeader: boolean;
+}
+
+/** Decodes a complete EXI stream. Options in the header take precedence over `outOfBand`. */
+export function decodeStream(bytes: Uint8Array, outOfBand?: ExiOptions): DecodedStream {
+  const r = new BitReader(bytes, false);
+  const header = readHeader(r, bytes);
+  const opts = resolveOptions(header.options ?? outOfBand ?? {});
+  const events = new BodyDecoder(opts, bytes, r).decode();
+  return { events, options: opts, cookie: header.cookie, optionsInHeader: header.options !== undefined };
+}

@@ -1,0 +1,230 @@
+/** EXI body encoder for schema-less streams (§6, §8.4) in all four alignments. */
+import { BitWriter, ExiError, ExiUnsupportedError } from './bits.js';
+import { ChannelSet, deflate } from './channels.js';
+import {
+  type CodeTable,
+  type ElementFrame,
+  findGeneric,
+  findLearned,
+  GrammarStack,
+  Grammars,
+  learnedTerm,
+  type Term,
+  Terms,
+  writeCode,
+} from './grammars.js';
+import { writeHeader } from './header.js';
+import { qnameKey, StringTables } from './strings.js';
+import { type ExiEvent, isByteAligned, isReordered, type ResolvedOptions, XSI_NS } from './types.js';
+
+export class BodyEncoder {
+  private readonly tables: StringTables;
+  private readonly state: GrammarStack<ElementFrame>;
+  private finished = false;
+  private w: BitWriter;
+  private readonly reordered: boolean;
+  private readonly channels = new ChannelSet<string>();
+  private readonly blocks: Uint8Array[] = [];
+
+  constructor(
+    private readonly opts: ResolvedOptions,
+    headerWriter: BitWriter,
+  ) {
+    this.tables = new StringTables(opts.valueMaxLength, opts.valuePartitionCapacity);
+    this.state = new GrammarStack(new Grammars(opts), opts.fragment);
+    this.reordered = isReordered(opts);
+    if (this.reordered) {
+      this.blocks.push(headerWriter.toBytes());
+      this.w = new BitWriter(true);
+    } else {
+      this.w = headerWriter;
+      this.w.byteAligned = isByteAligned(opts);
+    }
+  }
+
+  private generic(t: CodeTable, term: Term, what: string): void {
+    const pos = findGeneric(t, term);
+    if (!pos) throw new ExiError(`${what} is not allowed here`);
+    writeCode(this.w, t, pos);
+  }
+
+  private value(key: string, value: string): void {
+    if (!this.reordered) {
+      this.tables.writeValue(this.w, key, value);
+      return;
+    }
+    this.channels.add(key, value);
+    if (this.channels.total === this.opts.blockSize) this.closeBlock();
+  }
+
+  private closeBlock(): void {
+    const structure = this.w.toBytes();
+    this.w = new BitWriter(true);
+    if (structure.length === 0 && this.channels.total === 0) return;
+    const { small, large } = this.channels.ordered();
+    const writeChannels = (w: BitWriter, list: [string, string[]][]) => {
+      for (const [key, values] of list) for (const v of values) this.tables.writeValue(w, key, v);
+    };
+    if (!this.opts.compression) {
+      const w = new BitWriter(true);
+      writeChannels(w, small);
+      writeChannels(w, large);
+      this.blocks.push(structure, w.toBytes());
+    } else if (this.channels.total <= 100) {
+      const w = new BitWriter(true);
+      w.writeBytes(structure);
+      writeChannels(w, small);
+      this.blocks.push(deflate(w.toBytes()));
+    } else {
+      this.blocks.push(deflate(structure));
+      if (small.length > 0) {
+        const w = new BitWriter(true);
+        writeChannels(w, small);
+        this.blocks.push(deflate(w.toBytes()));
+      }
+      for (const ch of large) {
+        const w = new BitWriter(true);
+        writeChannels(w, [ch]);
+        this.blocks.push(deflate(w.toBytes()));
+      }
+    }
+    this.channels.clear();
+  }
+
+  encode(events: readonly ExiEvent[]): void {
+    for (const e of events) this.event(e);
+  }
+
+  private event(e: ExiEvent): void {
+    if (this.finished) throw new ExiError(`event ${e.type} after ED`);
+    const p = this.opts.preserve;
+    const state = this.state;
+    const top = state.top;
+    const t = state.table();
+    const w = this.w;
+    switch (e.type) {
+      case 'SD':
+        return;
+      case 'SE': {
+        const key = qnameKey(e.uri, e.localName);
+        const learned = findLearned(t, 'SE', key);
+        let uriId: number;
+        if (learned >= 0) {
+          writeCode(w, t, { level: 1, index: learned });
+          uriId = this.tables.uriId(e.uri);
+        } else {
+          this.generic(t, Terms.SE_ANY, top || !state.rootSeen ? 'SE' : 'a second root element');
+          uriId = this.tables.writeUri(w, e.uri);
+          this.tables.writeLocalName(w, uriId, e.localName);
+          state.learnStartElement(learnedTerm('SE', e.uri, e.localName, key));
+        }
+        if (p.prefixes) this.tables.writeQNamePrefix(w, uriId, e.prefix);
+        state.enter({ g: state.grammars.element(e.uri, e.localName, key), key, inContent: false });
+        return;
+      }
+      case 'NS': {
+        if (!p.prefixes) return;
+        if (!top || top.inContent) throw new ExiError('NS event outside a start tag');
+        this.generic(t, Terms.NS, 'NS');
+        const uriId = this.tables.writeUri(w, e.uri);
+        this.tables.writeNsPrefix(w, uriId, e.prefix);
+        w.writeBoolean(e.localElementNs);
+        return;
+      }
+      case 'AT': {
+        if (!top || top.inContent) throw new ExiError(`attribute ${e.localName} outside a start tag`);
+        if (e.uri === XSI_NS && (e.localName === 'type' || e.localName === 'nil')) {
+          throw new ExiUnsupportedError(`xsi:${e.localName} attributes`);
+        }
+        const key = qnameKey(e.uri, e.localName);
+        const learned = findLearned(t, 'AT', key);
+        let uriId: number;
+        if (learned >= 0) {
+          writeCode(w, t, { level: 1, index: learned });
+          uriId = this.tables.uriId(e.uri);
+        } else {
+          this.generic(t, Terms.AT_ANY, 'AT');
+          uriId = this.tables.writeUri(w, e.uri);
+          this.tables.writeLocalName(w, uriId, e.localName);
+          top.g.learnStartTag(learnedTerm('AT', e.uri, e.localName, key));
+        }
+        if (p.prefixes) this.tables.writeQNamePrefix(w, uriId, e.prefix);
+        this.value(key, e.value);
+        return;
+      }
+      case 'CH': {
+        if (e.value === '') return;
+        if (!top) throw new ExiError('character data outside the root element');
+        const i = t.first.indexOf(Terms.CH);
+        if (i >= 0) {
+          writeCode(w, t, { level: 1, index: i });
+        } else {
+          this.generic(t, Terms.CH, 'CH');
+          state.learnCharacters();
+        }
+        state.content();
+        this.value(top.key, e.value);
+        return;
+      }
+      case 'EE': {
+        if (!top) throw new ExiError('EE without a matching SE');
+        const pos = findGeneric(t, Terms.EE);
+        if (!pos) throw new ExiError('EE is not allowed here');
+        writeCode(w, t, pos);
+        if (pos.level !== 1) top.g.learnStartTag(Terms.EE);
+        state.leave();
+        return;
+      }
+      case 'CM':
+      case 'PI': {
+        if (e.type === 'CM' ? !p.comments : !p.pis) return;
+        this.generic(t, e.type === 'CM' ? Terms.CM : Terms.PI, e.type);
+        if (e.type === 'CM') {
+          w.writeString(e.text);
+        } else {
+          w.writeString(e.target);
+          w.writeString(e.data);
+        }
+        state.content();
+        return;
+      }
+      case 'ED': {
+        if (top) throw new ExiError(`ED with ${state.depth} element(s) still open`);
+        if (!state.rootSeen) throw new ExiError('ED before the root element');
+        this.generic(t, Terms.ED, 'ED');
+        this.finished = true;
+        return;
+      }
+    }
+  }
+
+  /** Finishes the body and returns the complete stream (header included). */
+  finish(): Uint8Array {
+    if (!this.finished) throw new ExiError('event sequence does not end with ED');
+    if (!this.reordered) return this.w.toBytes();
+    this.closeBlock();
+    let size = 0;
+    for (const b of this.blocks) size += b.length;
+    const out = new Uint8Array(size);
+    let off = 0;
+    for (const b of this.blocks) {
+      out.set(b, off);
+      off += b.length;
+    }
+    return out;
+  }
+}
+
+/** Encodes a complete event sequence (SD ... ED) into an EXI stream. */
+export function encodeEvents(
+  events: readonly ExiEvent[],
+  opts: ResolvedOptions,
+  includeOptions: boolean,
+  includeCookie: boolean,
+): Uint8Array {
+  const w = new BitWriter(false);
+  writeHeader(w, opts, includeOptions, includeCookie);
+  const enc = new BodyEncoder(opts, w);
+  enc.encode(events);
+  return enc.finish();
+}

@@ -1,0 +1,272 @@
+/**
+ * Built-in (schema-less) grammars (§8.4) with grammar learning, and event-code tables (§6.2).
+ *
+ * Every grammar state is represented by a code table: first-level productions, then optionally
+ * one group of second-level productions, which may end in a group of third-level productions
+ * (CM/PI). Productions that the fidelity options exclude are pruned (§8.3). Learned productions
+ * are inserted at code 0 of their state, shifting all others by one (§8.4.2, §8.4.3).
+ */
+import { type BitReader, type BitWriter, bitsFor, ExiError } from './bits.js';
+import { qnameKey } from './strings.js';
+import type { ResolvedOptions } from './types.js';
+
+export type Generic = 'SE*' | 'AT*' | 'EE' | 'CH' | 'NS' | 'SC' | 'ER' | 'CM' | 'PI' | 'DT' | 'ED';
+
+export type Term =
+  | { readonly kind: Generic }
+  | { readonly kind: 'SE' | 'AT'; readonly uri: string; readonly localName: string; readonly key: string };
+
+/** Generic productions; code tables hold these very objects, so lookups compare identity. */
+export const Terms = {
+  SE_ANY: { kind: 'SE*' },
+  AT_ANY: { kind: 'AT*' },
+  EE: { kind: 'EE' },
+  CH: { kind: 'CH' },
+  NS: { kind: 'NS' },
+  SC: { kind: 'SC' },
+  ER: { kind: 'ER' },
+  CM: { kind: 'CM' },
+  PI: { kind: 'PI' },
+  DT: { kind: 'DT' },
+  ED: { kind: 'ED' },
+} as const satisfies Record<string, Term>;
+
+export interface CodeTable {
+  readonly first: readonly Term[];
+  readonly second: readonly Term[];
+  readonly third: readonly Term[];
+}
+
+/** Position of a production in a code table. */
+export interface CodePos {
+  level: 1 | 2 | 3;
+  index: number;
+}
+
+export function findGeneric(t: CodeTable, term: Term): CodePos | undefined {
+  let i = t.first.indexOf(term);
+  if (i >= 0) return { level: 1, index: i };
+  i = t.second.indexOf(term);
+  if (i >= 0) return { level: 2, index: i };
+  i = t.third.indexOf(term);
+  if (i >= 0) return { level: 3, index: i };
+  return undefined;
+}
+
+/** Index of a learned SE(qname)/AT(qname) production at the first level, or -1. */
+export function findLearned(t: CodeTable, kind: 'SE' | 'AT', key: string): number {
+  const first = t.first;
+  for (let i = 0; i < first.length; i++) {
+    const p = first[i] as Term;
+    if (p.kind === kind && 'key' in p && p.key === key) return i;
+  }
+  return -1;
+}
+
+export function writeCode(w: BitWriter, t: CodeTable, pos: CodePos): void {
+  const hasSecond = t.second.length > 0 || t.third.length > 0;
+  const n1 = t.first.length + (hasSecond ? 1 : 0);
+  if (pos.level === 1) {
+    w.writeNBit(pos.index, bitsFor(n1));
+    return;
+  }
+  w.writeNBit(t.first.length, bitsFor(n1));
+  const n2 = t.second.length + (t.third.length > 0 ? 1 : 0);
+  if (pos.level === 2) {
+    w.writeNBit(pos.index, bitsFor(n2));
+    return;
+  }
+  w.writeNBit(t.second.length, bitsFor(n2));
+  w.writeNBit(pos.index, bitsFor(t.third.length));
+}
+
+export function readCode(r: BitReader, t: CodeTable): Term {
+  const hasSecond = t.second.length > 0 || t.third.length > 0;
+  const n1 = t.first.length + (hasSecond ? 1 : 0);
+  const c1 = r.readNBit(bitsFor(n1));
+  if (c1 < t.first.length) return t.first[c1] as Term;
+  if (c1 !== t.first.length || !hasSecond) throw new ExiError(`invalid event code ${c1}`);
+  const n2 = t.second.length + (t.third.length > 0 ? 1 : 0);
+  const c2 = r.readNBit(bitsFor(n2));
+  if (c2 < t.second.length) return t.second[c2] as Term;
+  if (c2 !== t.second.length || t.third.length === 0) throw new ExiError(`invalid event code ${c1}.${c2}`);
+  const c3 = r.readNBit(bitsFor(t.third.length));
+  const term = t.third[c3];
+  if (!term) throw new ExiError(`invalid event code ${c1}.${c2}.${c3}`);
+  return term;
+}
+
+function table(first: readonly Term[], second: readonly Term[], third: readonly Term[]): CodeTable {
+  return { first, second, third };
+}
+
+/** Built-in element grammar of one qualified name (§8.4.3), shared by all its occurrences. */
+export class ElementGrammar {
+  private stcLearned: Term[] = [];
+  private ecLearned: Term[] = [];
+  private stcHasEE = false;
+  private stcHasCH = false;
+  private ecHasCH = false;
+  startTagContent: CodeTable;
+  elementContent: CodeTable;
+
+  constructor(private readonly fixed: FixedParts) {
+    this.startTagContent = table([], fixed.stcSecond, fixed.third);
+    this.elementContent = table([Terms.EE], fixed.ecSecond, fixed.third);
+  }
+
+  /** Learn from a production matched through the generic (wildcard) production in StartTagContent. */
+  learnStartTag(term: Term): void {
+    if (term.kind === 'EE') {
+      if (this.stcHasEE) return;
+      this.stcHasEE = true;
+    } else if (term.kind === 'CH') {
+      if (this.stcHasCH) return;
+      this.stcHasCH = true;
+    }
+    this.stcLearned.unshift(term);
+    this.startTagContent = table(this.stcLearned.slice(), this.fixed.stcSecond, this.fixed.third);
+  }
+
+  learnContent(term: Term): void {
+    if (term.kind === 'CH') {
+      if (this.ecHasCH) return;
+      this.ecHasCH = true;
+    }
+    this.ecLearned.unshift(term);
+    this.elementContent = table([...this.ecLearned, Terms.EE], this.fixed.ecSecond, this.fixed.third);
+  }
+}
+
+interface FixedParts {
+  stcSecond: readonly Term[];
+  ecSecond: readonly Term[];
+  third: readonly Term[];
+}
+
+/** All grammars of one EXI body. */
+export class Grammars {
+  private readonly fixed: FixedParts;
+  private readonly elements = new Map<string, ElementGrammar>();
+  readonly docContent: CodeTable;
+  readonly docEnd: CodeTable;
+  private fragmentLearned: Term[] = [];
+  fragmentContent: CodeTable;
+
+  constructor(opts: ResolvedOptions) {
+    const p = opts.preserve;
+    const third: Term[] = [];
+    if (p.comments) third.push(Terms.CM);
+    if (p.pis) third.push(Terms.PI);
+    const stcSecond: Term[] = [Terms.EE, Terms.AT_ANY];
+    if (p.prefixes) stcSecond.push(Terms.NS);
+    if (opts.selfContained) stcSecond.push(Terms.SC);
+    stcSecond.push(Terms.SE_ANY, Terms.CH);
+    const ecSecond: Term[] = [Terms.SE_ANY, Terms.CH];
+    if (p.dtd) {
+      stcSecond.push(Terms.ER);
+      ecSecond.push(Terms.ER);
+    }
+    this.fixed = { stcSecond, ecSecond, third };
+    this.docContent = table([Terms.SE_ANY], p.dtd ? [Terms.DT] : [], third);
+    this.docEnd = table([Terms.ED], [], third);
+    this.fragmentContent = table([Terms.SE_ANY, Terms.ED], [], third);
+  }
+
+  element(uri: string, localName: string, key = qnameKey(uri, localName)): ElementGrammar {
+    let g = this.elements.get(key);
+    if (!g) {
+      g = new ElementGrammar(this.fixed);
+      this.elements.set(key, g);
+    }
+    return g;
+  }
+
+  learnFragment(term: Term): void {
+    this.fragmentLearned.unshift(term);
+    this.fragmentContent = table([...this.fragmentLearned, Terms.SE_ANY, Terms.ED], [], this.fixed.third);
+  }
+}
+
+export function learnedTerm(kind: 'SE' | 'AT', uri: string, localName: string, key: string): Term {
+  return { kind, uri, localName, key };
+}
+
+/** An open element: its grammar, its qname key and whether its start tag is complete. */
+export interface ElementFrame {
+  readonly g: ElementGrammar;
+  readonly key: string;
+  inContent: boolean;
+}
+
+/**
+ * The current position in the grammars of a body: the stack of open elements and the document
+ * or fragment state. Shared by encoder and decoder, which must make the same transitions and
+ * learn the same productions.
+ */
+export class GrammarStack<F extends ElementFrame> {
+  private readonly stack: F[] = [];
+  private docEnded = false;
+
+  constructor(
+    readonly grammars: Grammars,
+    private readonly fragment: boolean,
+  ) {}
+
+  get top(): F | undefined {
+    return this.stack.at(-1);
+  }
+
+  get depth(): number {
+    return this.stack.length;
+  }
+
+  /** Whether a document's root element has been seen (always true for fragments). */
+  get rootSeen(): boolean {
+    return this.fragment || this.docEnded;
+  }
+
+  /** Code table of the current grammar state. */
+  table(): CodeTable {
+    const top = this.top;
+    if (top) return top.inContent ? top.g.elementContent : top.g.startTagContent;
+    if (this.fragment) return this.grammars.fragmentContent;
+    return this.docEnded ? this.grammars.docEnd : this.grammars.docContent;
+  }
+
+  /** Learns SE(qname) after SE(*) matched in the current state (not in DocContent). */
+  learnStartElement(term: Term): void {
+    const top = this.top;
+    if (top) {
+      if (top.inContent) top.g.learnContent(term);
+      else top.g.learnStartTag(term);
+    } else if (this.fragment) {
+      this.grammars.learnFragment(term);
+    }
+  }
+
+  /** Learns CH after the generic CH production matched in the current element. */
+  learnCharacters(): void {
+    const top = this.top;
+    if (top?.inContent) top.g.learnContent(Terms.CH);
+    else top?.g.learnStartTag(Terms.CH);
+  }
+
+  /** Moves the current state past an SE event and opens the new element. */
+  enter(frame: F): void {
+    const top = this.top;
+    if (top) top.inContent = true;
+    else if (!this.fragment) this.docEnded = true;
+    this.stack.push(frame);
+  }
+
+  /** Moves past CH, CM or PI inside an element: the start tag is complete. */
+  content(): void {
+    const top = this.top;
+    if (top) top.inContent = true;
+  }
+
+  leave(): void {
+    this.stack.pop();
+  }
+}

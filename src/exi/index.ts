@@ -1,0 +1,47 @@
+/**
+ * Efficient XML Interchange (EXI) Format 1.0 (Second Edition) codec, schema-less subset.
+ * See docs/exi.md for what is supported.
+ */
+import { decodeStream } from './decoder.js';
+import { encodeEvents } from './encoder.js';
+import { type ExiEvent, type ExiOptions, resolveOptions } from './types.js';
+import { dropIgnorableWhitespace, parseXml, parseXmlFragment, pruneEvents, serializeXml } from './xml.js';
+
+export { ExiError, type ExiErrorCode, ExiUnsupportedError } from './bits.js';
+export type { DecodedStream } from './decoder.js';
+export { decodeStream } from './decoder.js';
+export type { ExiAlignment, ExiEvent, ExiOptions, ExiPreserve } from './types.js';
+export { dropIgnorableWhitespace, parseXml, parseXmlFragment, serializeXml } from './xml.js';
+
+/** Brings a user-supplied event list into the canonical SD ... ED form. */
+function normalizeEvents(events: readonly ExiEvent[]): ExiEvent[] {
+  const body = events.filter((e) => e.type !== 'SD' && e.type !== 'ED');
+  return [{ type: 'SD' }, ...body, { type: 'ED' }];
+}
+
+/** Encodes an XML document (or an event sequence) as an EXI stream. */
+export function encode(xml: string | readonly ExiEvent[], options: ExiOptions = {}): Uint8Array {
+  const opts = resolveOptions(options);
+  let events: ExiEvent[];
+  if (typeof xml === 'string') {
+    const parsed = opts.fragment ? parseXmlFragment(xml) : parseXml(xml);
+    events = pruneEvents(parsed, opts.preserve.comments, opts.preserve.pis);
+    if (options.dropIgnorableWhitespace) events = dropIgnorableWhitespace(events);
+  } else {
+    events = pruneEvents(normalizeEvents(xml), opts.preserve.comments, opts.preserve.pis);
+  }
+  return encodeEvents(events, opts, options.includeOptions ?? false, options.includeCookie ?? false);
+}
+
+/**
+ * Decodes an EXI stream to its events. `options` are the out-of-band options, used only when
+ * the header carries no options document.
+ */
+export function decodeEvents(bytes: Uint8Array, options?: ExiOptions): ExiEvent[] {
+  return decodeStream(bytes, options).events;
+}
+
+/** Decodes an EXI stream to XML text (no XML declaration). */
+export function decode(bytes: Uint8Array, options?: ExiOptions): string {
+  return serializeXml(decodeStream(bytes, options).events);
+}

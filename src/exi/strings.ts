@@ -1,0 +1,248 @@
+/**
+ * String tables (§7.3): the URI partition, per-URI prefix and local-name partitions, and the
+ * global and local (per qualified name) value partitions, with valueMaxLength and
+ * valuePartitionCapacity (§7.3.3). Encoder and decoder share the same table; each side only
+ * uses its own half of the methods.
+ */
+import { type BitReader, type BitWriter, bitsFor, codePointLength, ExiError } from './bits.js';
+import { XML_NS, XSI_NS } from './types.js';
+
+export interface UriEntry {
+  readonly uri: string;
+  readonly prefixes: string[];
+  readonly localNames: string[];
+  readonly localIndex: Map<string, number>;
+}
+
+interface ValueEntry {
+  readonly value: string;
+  readonly key: string;
+  readonly localId: number;
+  readonly globalId: number;
+}
+
+/** Key of a qualified name, used for element grammars, local value partitions and channels. */
+export function qnameKey(uri: string, localName: string): string {
+  return `${localName}\u0000${uri}`;
+}
+
+export class StringTables {
+  readonly uris: UriEntry[] = [];
+  private readonly uriIndex = new Map<string, number>();
+
+  private readonly global: (ValueEntry | undefined)[] = [];
+  private readonly globalByValue = new Map<string, ValueEntry>();
+  private globalCount = 0;
+  private globalId = -1;
+  private readonly locals = new Map<string, (ValueEntry | undefined)[]>();
+
+  constructor(
+    private readonly valueMaxLength = Number.POSITIVE_INFINITY,
+    private readonly valuePartitionCapacity = Number.POSITIVE_INFINITY,
+  ) {
+    // Initial entries (Appendix D.1 - D.3).
+    this.addUri('', ['']);
+    this.addUri(XML_NS, ['xml'], ['base', 'id', 'lang', 'space']);
+    this.addUri(XSI_NS, ['xsi'], ['nil', 'type']);
+  }
+
+  private addUri(uri: string, prefixes: string[] = [], localNames: string[] = []): number {
+    const id = this.uris.length;
+    const localIndex = new Map<string, number>();
+    localNames.forEach((n, i) => {
+      localIndex.set(n, i);
+    });
+    this.uris.push({ uri, prefixes: [...prefixes], localNames: [...localNames], localIndex });
+    this.uriIndex.set(uri, id);
+    return id;
+  }
+
+  private entry(uriId: number): UriEntry {
+    const e = this.uris[uriId];
+    if (!e) throw new ExiError(`URI id ${uriId} out of range`);
+    return e;
+  }
+
+  // --- URI (§7.3.1 / §7.1.7) ---------------------------------------------------------------
+
+  writeUri(w: BitWriter, uri: string): number {
+    const n = bitsFor(this.uris.length + 1);
+    const id = this.uriIndex.get(uri);
+    if (id !== undefined) {
+      w.writeNBit(id + 1, n);
+      return id;
+    }
+    w.writeNBit(0, n);
+    w.writeString(uri);
+    return this.addUri(uri);
+  }
+
+  readUri(r: BitReader): number {
+    const v = r.readNBit(bitsFor(this.uris.length + 1));
+    if (v === 0) return this.addUri(r.readString());
+    if (v > this.uris.length) throw new ExiError(`URI compact id ${v - 1} out of range`);
+    return v - 1;
+  }
+
+  /** Id of a URI already in the table (used after learned SE/AT productions). */
+  uriId(uri: string): number {
+    const id = this.uriIndex.get(uri);
+    if (id === undefined) throw new ExiError(`URI '${uri}' is not in the string table`);
+    return id;
+  }
+
+  uri(uriId: number): string {
+    return this.entry(uriId).uri;
+  }
+
+  // --- local names --------------------------------------------------------------------------
+
+  writeLocalName(w: BitWriter, uriId: number, name: string): number {
+    const e = this.entry(uriId);
+    const id = e.localIndex.get(name);
+    if (id !== undefined) {
+      w.writeUnsigned(0);
+      w.writeNBit(id, bitsFor(e.localNames.length));
+      return id;
+    }
+    w.writeUnsigned(codePointLength(name) + 1);
+    w.writeCodePoints(name);
+    e.localIndex.set(name, e.localNames.length);
+    e.localNames.push(name);
+    return e.localNames.length - 1;
+  }
+
+  readLocalName(r: BitReader, uriId: number): string {
+    const e = this.entry(uriId);
+    const u = r.readUnsigned();
+    if (u === 0) {
+      const id = r.readNBit(bitsFor(e.localNames.length));
+      const name = e.localNames[id];
+      if (name === undefined) throw new ExiError(`local-name compact id ${id} out of range`);
+      return name;
+    }
+    const name = r.readCodePoints(u - 1);
+    e.localIndex.set(name, e.localNames.length);
+    e.localNames.push(name);
+    return name;
+  }
+
+  // --- prefixes -----------------------------------------------------------------------------
+
+  /** Prefix of an NS event (§7.3.2): hit = id + 1, miss = 0 followed by the string. */
+  writeNsPrefix(w: BitWriter, uriId: number, prefix: string): void {
+    const e = this.entry(uriId);
+    const n = bitsFor(e.prefixes.length + 1);
+    const id = e.prefixes.indexOf(prefix);
+    if (id >= 0) {
+      w.writeNBit(id + 1, n);
+      return;
+    }
+    w.writeNBit(0, n);
+    w.writeString(prefix);
+    e.prefixes.push(prefix);
+  }
+
+  readNsPrefix(r: BitReader, uriId: number): string {
+    const e = this.entry(uriId);
+    const v = r.readNBit(bitsFor(e.prefixes.length + 1));
+    if (v === 0) {
+      const p = r.readString();
+      e.prefixes.push(p);
+      return p;
+    }
+    const p = e.prefixes[v - 1];
+    if (p === undefined) throw new ExiError(`prefix compact id ${v - 1} out of range`);
+    return p;
+  }
+
+  /** Prefix of an SE/AT qname (§7.1.7): an index into the URI's prefix partition, if it has more than one entry. */
+  writeQNamePrefix(w: BitWriter, uriId: number, prefix: string | undefined): void {
+    const e = this.entry(uriId);
+    const m = e.prefixes.length;
+    if (m <= 1) return;
+    const id = prefix === undefined ? -1 : e.prefixes.indexOf(prefix);
+    w.writeNBit(Math.max(id, 0), bitsFor(m));
+  }
+
+  readQNamePrefix(r: BitReader, uriId: number): string | undefined {
+    const e = this.entry(uriId);
+    const m = e.prefixes.length;
+    if (m === 0) return undefined;
+    if (m === 1) return e.prefixes[0];
+    const id = r.readNBit(bitsFor(m));
+    const p = e.prefixes[id];
+    if (p === undefined) throw new ExiError(`prefix compact id ${id} out of range`);
+    return p;
+  }
+
+  // --- values (§7.3.3) ------------------------------------------------------------------------
+
+  writeValue(w: BitWriter, key: string, value: string): void {
+    const hit = this.globalByValue.get(value);
+    if (hit) {
+      if (hit.key === key) {
+        w.writeUnsigned(0);
+        w.writeNBit(hit.localId, bitsFor(this.locals.get(key)?.length ?? 0));
+      } else {
+        w.writeUnsigned(1);
+        w.writeNBit(hit.globalId, bitsFor(this.globalCount));
+      }
+      return;
+    }
+    const length = codePointLength(value);
+    w.writeUnsigned(length + 2);
+    w.writeCodePoints(value);
+    this.addValue(key, value, length);
+  }
+
+  readValue(r: BitReader, key: string): string {
+    const u = r.readUnsigned();
+    if (u === 0) {
+      const local = this.locals.get(key) ?? [];
+      const id = r.readNBit(bitsFor(local.length));
+      const e = local[id];
+      if (!e) throw new ExiError(`local value compact id ${id} is not assigned`);
+      return e.value;
+    }
+    if (u === 1) {
+      const id = r.readNBit(bitsFor(this.globalCount));
+      const e = this.global[id];
+      if (!e) throw new ExiError(`global value compact id ${id} is not assigned`);
+      return e.value;
+    }
+    const length = u - 2;
+    const value = r.readCodePoints(length);
+    this.addValue(key, value, length);
+    return value;
+  }
+
+  private addValue(key: string, value: string, length: number): void {
+    if (length === 0 || length > this.valueMaxLength || this.valuePartitionCapacity === 0) return;
+    let local = this.locals.get(key);
+    if (!local) {
+      local = [];
+      this.locals.set(key, local);
+    }
+    let globalId: number;
+    if (this.valuePartitionCapacity === Number.POSITIVE_INFINITY) {
+      globalId = this.globalCount;
+    } else {
+      this.globalId = this.globalId + 1 === this.valuePartitionCapacity ? 0 : this.globalId + 1;
+      globalId = this.globalId;
+      const old = this.global[globalId];
+      if (old) {
+        // The replaced value leaves its local partition; its local id stays unassigned.
+        const oldLocal = this.locals.get(old.key);
+        if (oldLocal) oldLocal[old.localId] = undefined;
+        if (this.globalByValue.get(old.value) === old) this.globalByValue.delete(old.value);
+        this.globalCount--;
+      }
+    }
+    const e: ValueEntry = { value, key, localId: local.length, globalId };
+    local.push(e);
+    this.global[globalId] = e;
+    this.globalByValue.set(value, e);
+    this.globalCount++;
+  }
+}

@@ -1,0 +1,125 @@
+/** Public types of the EXI codec and the resolution of user options to effective ones. */
+import { ExiError, ExiUnsupportedError } from './bits.js';
+
+export const XML_NS = 'http://www.w3.org/XML/1998/namespace';
+export const XSI_NS = 'http://www.w3.org/2001/XMLSchema-instance';
+export const XMLNS_NS = 'http://www.w3.org/2000/xmlns/';
+
+/** An EXI event (§4). Prefixes are only meaningful when `preserve.prefixes` is on. */
+export type ExiEvent =
+  | { type: 'SD' }
+  | { type: 'ED' }
+  | { type: 'SE'; uri: string; localName: string; prefix?: string }
+  | { type: 'EE' }
+  | { type: 'AT'; uri: string; localName: string; prefix?: string; value: string }
+  | { type: 'NS'; uri: string; prefix: string; localElementNs: boolean }
+  | { type: 'CH'; value: string }
+  | { type: 'CM'; text: string }
+  | { type: 'PI'; target: string; data: string };
+
+export type ExiAlignment = 'bit-packed' | 'byte-alignment' | 'pre-compression' | 'compression';
+
+export interface ExiPreserve {
+  prefixes?: boolean;
+  comments?: boolean;
+  pis?: boolean;
+  /** DTD/entity references: accepted in the options, but DT/ER events are unsupported. */
+  dtd?: boolean;
+  /** No effect in schema-less mode (every value is a string already). */
+  lexicalValues?: boolean;
+}
+
+/** EXI options (§5.4) plus header/encoder switches. */
+export interface ExiOptions {
+  alignment?: ExiAlignment;
+  /** Same as `alignment: 'compression'`. */
+  compression?: boolean;
+  strict?: boolean;
+  fragment?: boolean;
+  selfContained?: boolean;
+  preserve?: ExiPreserve;
+  /** Only `undefined` (not stated) or `null` (explicitly schema-less) are supported. */
+  schemaId?: string | null;
+  blockSize?: number;
+  valueMaxLength?: number;
+  valuePartitionCapacity?: number;
+  /** Write the options document into the header (encode). Default false. */
+  includeOptions?: boolean;
+  /** Start the stream with the `$EXI` cookie (encode). Default false. */
+  includeCookie?: boolean;
+  /**
+   * Encoder only, XML input only: drop whitespace-only character data in element-only
+   * content (what a SAX-based encoder such as EXIficient does). Default false.
+   */
+  dropIgnorableWhitespace?: boolean;
+}
+
+export interface ResolvedOptions {
+  alignment: 'bit-packed' | 'byte-alignment' | 'pre-compression';
+  compression: boolean;
+  strict: boolean;
+  fragment: boolean;
+  selfContained: boolean;
+  preserve: Required<ExiPreserve>;
+  schemaId: string | null | undefined;
+  blockSize: number;
+  valueMaxLength: number;
+  valuePartitionCapacity: number;
+}
+
+export const DEFAULT_BLOCK_SIZE = 1_000_000;
+
+export function resolveOptions(o: ExiOptions = {}): ResolvedOptions {
+  const compression = o.compression === true || o.alignment === 'compression';
+  if (o.compression === true && o.alignment !== undefined && o.alignment !== 'compression') {
+    throw new ExiError(`alignment '${o.alignment}' cannot be combined with compression`);
+  }
+  const alignment = compression ? 'bit-packed' : (o.alignment ?? 'bit-packed');
+  if (alignment !== 'bit-packed' && alignment !== 'byte-alignment' && alignment !== 'pre-compression') {
+    throw new ExiError(`unknown alignment '${String(alignment)}'`);
+  }
+  const blockSize = o.blockSize ?? DEFAULT_BLOCK_SIZE;
+  if (!Number.isInteger(blockSize) || blockSize < 1) throw new ExiError(`invalid blockSize ${blockSize}`);
+  const vml = o.valueMaxLength ?? Number.POSITIVE_INFINITY;
+  const vpc = o.valuePartitionCapacity ?? Number.POSITIVE_INFINITY;
+  for (const [name, v] of [
+    ['valueMaxLength', vml],
+    ['valuePartitionCapacity', vpc],
+  ] as const) {
+    if (v !== Number.POSITIVE_INFINITY && (!Number.isInteger(v) || v < 0)) {
+      throw new ExiError(`invalid ${name} ${v}`);
+    }
+  }
+  if (o.schemaId !== undefined && o.schemaId !== null) {
+    throw new ExiUnsupportedError(`schema-informed grammars (schemaId '${o.schemaId}')`);
+  }
+  const p = o.preserve ?? {};
+  return {
+    alignment,
+    compression,
+    strict: o.strict ?? false,
+    fragment: o.fragment ?? false,
+    selfContained: o.selfContained ?? false,
+    preserve: {
+      prefixes: p.prefixes ?? false,
+      comments: p.comments ?? false,
+      pis: p.pis ?? false,
+      dtd: p.dtd ?? false,
+      lexicalValues: p.lexicalValues ?? false,
+    },
+    schemaId: o.schemaId,
+    blockSize,
+    valueMaxLength: vml,
+    valuePartitionCapacity: vpc,
+  };
+}
+
+/** Whether values go to separate channels (pre-compression and compression, §9). */
+export function isReordered(o: ResolvedOptions): boolean {
+  return o.compression || o.alignment === 'pre-compression';
+}
+
+/** Whether the body uses the byte-aligned representation. */
+export function isByteAligned(o: ResolvedOptions): boolean {
+  return o.compression || o.alignment !== 'bit-packed';
+}
