@@ -55,6 +55,8 @@ export interface PollSource<O> {
   kind: 'poll';
   defaultInterval: string;
   read(ctx: SourceContext<O>): Promise<Values>;
+  /** Applies validated XEP-0325 parameters (see `controls`), in document order; throws on failure. */
+  set?(ctx: SourceContext<O>, values: ControlValues): Promise<void>;
 }
 
 /**
@@ -68,7 +70,15 @@ export interface StreamSource<O> {
     ctx: SourceContext<O>,
     emit: (values: Values) => void,
     fail: (err: Error) => void,
-  ): Promise<{ stop(): Promise<void> | void; read?(): Promise<Values> }>;
+  ): Promise<StreamHandle>;
+}
+
+export interface StreamHandle {
+  stop(): Promise<void> | void;
+  /** A fresh sample for readouts; without it, readouts get the last values emitted. */
+  read?(): Promise<Values>;
+  /** Applies validated XEP-0325 parameters (see `controls`), in document order; throws on failure. */
+  set?(values: ControlValues): Promise<void>;
 }
 
 export type Source<O> = PollSource<O> | StreamSource<O>;
@@ -80,6 +90,27 @@ export interface DeviceDefinition<O = Record<string, unknown>> {
   options: z.ZodType<O>;
   fields: FieldSpec[] | ((options: O) => FieldSpec[]);
   source: Source<O>;
+  /** XEP-0325 parameters this device accepts (actuators); the source's `set` applies them. */
+  controls?: ControlSpec[] | ((options: O) => ControlSpec[]);
+}
+
+/** XEP-0325 parameter types (no `numeric`, no `enum`: enumerations are strings with `options`). */
+export type ControlType = 'boolean' | 'int' | 'long' | 'double' | 'string' | 'date' | 'time' | 'dateTime' | 'duration' | 'color';
+/** boolean → boolean; int/double → number; long → bigint; the rest → their lexical string. */
+export type ControlValue = boolean | number | bigint | string;
+export type ControlValues = Record<string, ControlValue>;
+
+export interface ControlSpec {
+  name: string;
+  type: ControlType;
+  description: string;
+  /** Inclusive range for int/long/double (XEP-0122 `<range/>`). */
+  min?: number;
+  max?: number;
+  /** Allowed values of a string parameter (a list-single in the form). */
+  options?: string[];
+  /** The field whose value this parameter sets: it is reported with writable='true'. */
+  field?: string;
 }
 
 export function defineDevice<O>(definition: DeviceDefinition<O>): DeviceDefinition<O> {
