@@ -116,3 +116,13 @@ describe.skipIf(!requireProsody())('xiot agent', () => {
     }
   });
 });
+
+describe.skipIf(!requireProsody())('xiot demo', () => {
+  it('starts Prosody, an agent process and an owner, shows readings and a readout, then cleans up', async () => {
+    const r = await run(['demo', '--for', '6s']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/host {2}load1=/); // a PEP notification line
+    expect(r.stdout).toContain('XEP-0323 readout');
+    expect(r.stdout).toMatch(/stopped; [1-9]\d* readings received; temporary files removed/);
+  }, 30_000);
+});
