@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { ConfigError, type ConfigIssue } from '../core/errors.js';
 import { type FilterSpec, filterName, filterSpecSchema, NUMERIC_ONLY_FILTERS } from '../filters/index.js';
-import type { DeviceDefinition, FieldSpec } from '../sdk/index.js';
+import type { ControlSpec, DeviceDefinition, FieldSpec } from '../sdk/index.js';
 import { substituteEnv } from './env.js';
 import { formatPath } from './path.js';
 import { parseSchedule, SCHEDULE_HINT, type Schedule } from './schedule.js';
@@ -110,6 +110,8 @@ export interface DeviceConfig {
   definition: DeviceDefinition<any>;
   /** The field specs for these options, resolved once. */
   fieldSpecs: FieldSpec[];
+  /** The XEP-0325 parameters for these options, resolved once (empty for sensors). */
+  controlSpecs: ControlSpec[];
 }
 
 export interface AgentConfig {
@@ -317,6 +319,8 @@ function parseDevice(
     options: parsedOptions.data,
     definition,
     fieldSpecs,
+    controlSpecs:
+      typeof definition.controls === 'function' ? definition.controls(parsedOptions.data) : (definition.controls ?? []),
   };
 }
 

@@ -12,6 +12,7 @@ import type { Hal } from '../sdk/index.js';
 import { openStore, type ReadingStore } from '../store/store.js';
 import { CAPS_NODE, VERSION } from '../version.js';
 import { createAccessPolicy } from '../xmpp/access.js';
+import { createControlService, NS_RECEIPTS } from '../xmpp/control.js';
 import { createDisco } from '../xmpp/disco.js';
 import { NS } from '../xmpp/ns.js';
 import { createPublisher } from '../xmpp/pubsub.js';
@@ -87,15 +88,22 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
     devices.set(device.id, runner);
   }
 
+  const hasControls = [...devices.values()].some((d) => d.controlSpecs.length > 0);
   const disco = createDisco(transport, {
     identity: { category: 'client', type: 'bot', name: 'xmpp-iot agent' },
-    features: [NS.sensordata, NS.ping, NS.version],
+    features: [
+      NS.sensordata,
+      NS.ping,
+      NS.version,
+      // Control is advertised only where something can be controlled (caps change with the device list).
+      ...(hasControls ? [NS.control, NS_RECEIPTS] : []),
+    ],
     capsNode: CAPS_NODE,
     items: () =>
       [...devices.values()].map((d) => ({
         node: d.id,
         name: `${d.config.type}: ${d.config.definition.description}`,
-        features: [NS.sensordata],
+        features: d.controlSpecs.length ? [NS.sensordata, NS.control] : [NS.sensordata],
       })),
     canListItems: (from) => access.canRead(from),
   });
@@ -110,6 +118,8 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
     log: log.child({ module: 'readout' }),
   });
   readout.register();
+  const control = createControlService({ transport, access, devices, log: log.child({ module: 'control' }) });
+  if (hasControls) control.register();
   const roster = createRosterPolicy({ transport, access, log: log.child({ module: 'roster' }) });
 
   transport.on('online', () => {

@@ -10,7 +10,7 @@ import { DeviceError, DeviceTimeoutError, errorMessage } from '../core/errors.js
 import type { Logger } from '../core/logger.js';
 import { createFilterChain, type FilterChain } from '../filters/index.js';
 import type { Field, FieldValue, Reading } from '../model/fields.js';
-import type { FieldSpec, Hal, SourceContext, Values } from '../sdk/index.js';
+import type { ControlSpec, ControlValues, FieldSpec, Hal, SourceContext, Values } from '../sdk/index.js';
 
 export interface RunnerStatus {
   available: boolean | undefined;
@@ -30,6 +30,13 @@ export interface DeviceRunner {
   stop(): Promise<void>;
   /** A fresh sample for a readout: stateless transforms only; throws when the device cannot be read. */
   readNow(): Promise<Reading>;
+  /** XEP-0325 parameters of this device (empty for sensors). */
+  readonly controlSpecs: ControlSpec[];
+  /**
+   * Applies validated parameters in their order, then reads the device so the new state is stored and
+   * published like any reading. Throws when the device refuses or cannot be reached.
+   */
+  set(values: ControlValues): Promise<void>;
   status(): RunnerStatus;
 }
 
@@ -75,6 +82,8 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
   let lastValues: { values: Values; at: number } | undefined;
   let consecutiveFailures = 0;
   const missingLogged = new Set<string>();
+  // Fields that mirror a control parameter are reported writable (XEP-0323 §3.3, XEP-0325 §3.5).
+  const writableFields = new Set(config.controlSpecs.flatMap((c) => (c.field ? [c.field] : [])));
 
   function toFields(
     values: Values,
@@ -101,6 +110,7 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
         ...(spec.dataType !== undefined ? { dataType: spec.dataType } : {}),
         flags: spec.flags ?? ['momentary'],
         qos: spec.qos ?? ['automaticReadout'],
+        ...(writableFields.has(spec.name) ? { writable: true } : {}),
       });
     }
     return fields;
@@ -262,5 +272,21 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
       return { deviceId: config.id, timestamp: at, fields };
     },
     status: () => ({ ...status }),
+    controlSpecs: config.controlSpecs,
+    async set(values) {
+      if (stopped) throw new DeviceError('device is stopped');
+      if (source.kind === 'poll') {
+        if (!source.set) throw new DeviceError('this device accepts no parameters');
+        await source.set(ctx, values);
+        // Publish the new state at once rather than at the next scheduled read.
+        await inFlight?.catch(() => undefined);
+        await poll();
+        return;
+      }
+      const handle = streamHandle;
+      if (!handle?.set) throw new DeviceError(handle ? 'this device accepts no parameters' : 'device is not running');
+      await handle.set(values);
+      if (handle.read) accept(await handle.read());
+    },
   };
 }

@@ -8,6 +8,7 @@ import { type AgentConfig, parseAgentConfig } from '../../src/config/agent-confi
 import { createLogger, type Logger, silentLogger } from '../../src/core/logger.js';
 import type { ProsodyServer } from '../../src/devtools/prosody.js';
 import { type Agent, createAgent } from '../../src/runtime/agent.js';
+import type { DeviceDefinition } from '../../src/sdk/index.js';
 import { createSensorClient, type Notification } from '../../src/xmpp/sensor-client.js';
 import { createTransport, type Transport } from '../../src/xmpp/transport.js';
 
@@ -32,6 +33,8 @@ export function agentConfig(
     store: string;
     devicesYaml: string;
     extraYaml?: string;
+    // biome-ignore lint/suspicious/noExplicitAny: device option types differ
+    extraDefinitions?: DeviceDefinition<any>[];
   },
 ): AgentConfig {
   const text = `
@@ -48,7 +51,10 @@ ${opts.extraYaml ?? ''}
 devices:
 ${opts.devicesYaml}
 `;
-  return parseAgentConfig(text, { definitions: builtinDevices, env: { AGENT_PASSWORD: opts.password } });
+  return parseAgentConfig(text, {
+    definitions: [...builtinDevices, ...(opts.extraDefinitions ?? [])],
+    env: { AGENT_PASSWORD: opts.password },
+  });
 }
 
 export async function startAgent(config: AgentConfig, log = testLogger()): Promise<Agent> {

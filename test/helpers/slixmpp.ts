@@ -19,7 +19,9 @@ export interface SlixmppArgs {
    * - `read-momentary`: XEP-0323 `req momentary='true'` to the full JID `target`.
    * - `subscribe`: presence subscription to the bare JID `target`; incoming requests are approved.
    */
-  action: 'ping' | 'read-momentary' | 'subscribe';
+  action: 'ping' | 'read-momentary' | 'subscribe' | 'control-set' | 'control-message';
+  /** control-set (IQ) / control-message: parameters as xep_0325 takes them, `[name, typename, value]`. */
+  params?: [string, string, string][];
   target?: string;
   /** Deadline inside the script (default 10 000 ms); the process is killed 5 s after it. */
   timeoutMs?: number;

@@ -49,6 +49,7 @@ class Client(ClientXMPP):
         self.register_plugin('xep_0030')
         self.register_plugin('xep_0199')
         self.register_plugin('xep_0323')
+        self.register_plugin('xep_0325')
         self.add_event_handler('session_start', self.on_session_start)
         self.add_event_handler('failed_all_auth', lambda _e: self.fail('authentication failed'))
         self.add_event_handler('connection_failed', lambda e: self.fail(f'connection failed: {e}'))
@@ -83,6 +84,10 @@ class Client(ClientXMPP):
                 self.do_read_momentary()
             elif action == 'subscribe':
                 self.do_subscribe()
+            elif action == 'control-set':
+                self.do_control_set()
+            elif action == 'control-message':
+                self.do_control_message()
             else:
                 self.fail(f'unknown action {action!r}')
         except Exception as err:  # noqa: BLE001 - reported to the caller as JSON
@@ -96,6 +101,42 @@ class Client(ClientXMPP):
             started = time.monotonic()
             await self['xep_0199'].ping(jid=target, timeout=self.args.get('timeoutMs', 10000) / 1000)
             self.output['rttMs'] = round((time.monotonic() - started) * 1000, 3)
+        self.output['ok'] = True
+        self.finish()
+
+    # -- XEP-0325 control ------------------------------------------------------------------------
+
+    def control_args(self):
+        target = self.args.get('target')
+        if not target:
+            raise Failure('control needs a target full JID')
+        # [[name, typename, value], ...] as xep_0325 wants them (tuples)
+        fields = [tuple(f) for f in self.args.get('params') or []]
+        return target, fields, self.args.get('nodeIds')
+
+    def do_control_set(self):
+        target, fields, node_ids = self.control_args()
+        self.register_handler(Callback('xp control iq error', StanzaPath('iq@type=error'), self.on_control_iq_error))
+        self['xep_0325'].set_request(self.boundjid.full, target, self.on_control, fields, nodeIds=node_ids)
+
+    def on_control(self, from_jid, result, nodeIds=None, fields=None, error_msg=None):
+        self.events.append({'result': result, 'from': str(from_jid), 'error': error_msg})
+        self.output['ok'] = result == 'OK'
+        self.finish()
+
+    def on_control_iq_error(self, iq):
+        err = iq['error']
+        self.iq_errors.append({'from': str(iq['from']), 'type': err['type'], 'condition': err['condition'], 'text': err['text']})
+        self.events.append({'result': 'error', 'from': str(iq['from']), 'error': err['text'] or err['condition']})
+        self.finish()
+
+    def do_control_message(self):
+        target, fields, node_ids = self.control_args()
+        self['xep_0325'].set_command(self.boundjid.full, target, fields, nodeIds=node_ids)
+        # Fire and forget: give the stream a moment to flush before disconnecting.
+        asyncio.get_event_loop().call_later(0.3, self._done_ok)
+
+    def _done_ok(self):
         self.output['ok'] = True
         self.finish()
 
@@ -202,6 +243,9 @@ async def run(args):
         client.output['ok'] = False
         client.output['error'] = str(err)
     out = client.output
+    if args['action'] in ('control-set', 'control-message'):
+        out['results'] = [e['result'] for e in client.events]
+        out['iqErrors'] = client.iq_errors
     if args['action'] == 'read-momentary':
         out['results'] = [e['result'] for e in client.events]
         out['events'] = client.events

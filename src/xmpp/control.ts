@@ -1,0 +1,393 @@
+/**
+ * XEP-0325 Control (urn:xmpp:iot:control), device side: `set` by IQ (→ `setResponse` or an RFC 6120 error with
+ * `paramError`) and by message (no reply; a XEP-0184 receipt when asked), typed parameters or a submitted form,
+ * and `getForm` (XEP-0004 form with XEP-0122 validation and XEP-0336 notSame on every parameter).
+ * Every parameter is validated against every addressed node before anything is applied; then parameters are
+ * applied in document order. Unknown parameters are refused, never silently accepted (interop.md).
+ * https://xmpp.org/extensions/xep-0325.html (and ../shared/reference/iot-xeps.md §3)
+ */
+import { xml } from '@xmpp/client';
+import type { Element } from '@xmpp/xml';
+import { errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { DeviceRunner } from '../runtime/runner.js';
+import type { ControlSpec, ControlType, ControlValue, ControlValues } from '../sdk/index.js';
+import type { AccessPolicy } from './access.js';
+import { NS } from './ns.js';
+import { parseBoolean } from './sensordata.js';
+import { type Condition, stanzaError } from './stanza-errors.js';
+import type { Transport } from './transport.js';
+
+export const NS_XDATA_VALIDATE = 'http://jabber.org/protocol/xdata-validate';
+export const NS_XDATA_DYNAMIC = 'urn:xmpp:xdata:dynamic';
+export const NS_RECEIPTS = 'urn:xmpp:receipts';
+
+export const CONTROL_TYPES: readonly ControlType[] = [
+  'boolean',
+  'int',
+  'long',
+  'double',
+  'string',
+  'date',
+  'time',
+  'dateTime',
+  'duration',
+  'color',
+];
+
+/** Element names accepted for a parameter type: Smack sends `<bool>`; an integer is a fine double. */
+const ACCEPTED_ELEMENTS: Record<ControlType, readonly string[]> = {
+  boolean: ['boolean', 'bool'],
+  int: ['int'],
+  long: ['long', 'int'],
+  double: ['double', 'int', 'long'],
+  string: ['string'],
+  date: ['date'],
+  time: ['time'],
+  dateTime: ['dateTime'],
+  duration: ['duration'],
+  color: ['color'],
+};
+const PARAMETER_ELEMENTS = new Set(Object.values(ACCEPTED_ELEMENTS).flat());
+
+const LEXICAL: Record<Exclude<ControlType, 'boolean' | 'int' | 'long' | 'double' | 'string'>, RegExp> = {
+  date: /^-?\d{4,}-\d{2}-\d{2}(Z|[+-]\d{2}:\d{2})?$/,
+  time: /^\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$/,
+  dateTime: /^-?\d{4,}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$/,
+  duration: /^-?P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$/,
+  color: /^[0-9A-Fa-f]{6}([0-9A-Fa-f]{2})?$/,
+};
+
+const XS_DATATYPE: Record<ControlType, string> = {
+  boolean: 'xs:boolean',
+  int: 'xs:int',
+  long: 'xs:long',
+  double: 'xs:double',
+  string: 'xs:string',
+  date: 'xs:date',
+  time: 'xs:time',
+  dateTime: 'xs:dateTime',
+  duration: 'xs:duration',
+  color: 'xs:string',
+};
+
+export class ParamError extends Error {
+  constructor(
+    readonly param: string,
+    readonly condition: Condition,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Parses and checks one lexical value against a parameter's declaration. */
+export function parseControlValue(spec: ControlSpec, raw: string | undefined): ControlValue {
+  const bad = (why: string) => new ParamError(spec.name, 'bad-request', why);
+  if (raw === undefined) throw bad('value missing');
+  const value = raw.trim();
+  const inRange = (n: number) => {
+    if (spec.min !== undefined && n < spec.min) throw bad(`must be at least ${spec.min}`);
+    if (spec.max !== undefined && n > spec.max) throw bad(`must be at most ${spec.max}`);
+  };
+  switch (spec.type) {
+    case 'boolean': {
+      const b = parseBoolean(value);
+      if (b === undefined) throw bad('expected true or false');
+      return b;
+    }
+    case 'int': {
+      if (!/^[+-]?\d+$/.test(value)) throw bad('expected an integer');
+      const n = Number(value);
+      if (n < -(2 ** 31) || n > 2 ** 31 - 1) throw bad('out of the xs:int range');
+      inRange(n);
+      return n;
+    }
+    case 'long': {
+      if (!/^[+-]?\d+$/.test(value)) throw bad('expected an integer');
+      const n = BigInt(value);
+      if (n < -(2n ** 63n) || n > 2n ** 63n - 1n) throw bad('out of the xs:long range');
+      inRange(Number(n));
+      return n;
+    }
+    case 'double': {
+      const n = value === 'INF' ? Infinity : value === '-INF' ? -Infinity : Number(value);
+      if (value === '' || Number.isNaN(n) || !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^-?INF$/.test(value)) {
+        throw bad('expected a number');
+      }
+      inRange(n);
+      return n;
+    }
+    case 'string':
+      if (spec.options && !spec.options.includes(raw))
+        throw bad(`expected one of ${spec.options.join(', ')}`);
+      return raw;
+    default:
+      if (!LEXICAL[spec.type].test(value))
+        throw bad(
+          `expected an ${XS_DATATYPE[spec.type]}${spec.type === 'color' ? ' RRGGBB or RRGGBBAA' : ''}`,
+        );
+      return value;
+  }
+}
+
+interface ParsedSet {
+  nodeIds: string[];
+  /** In document order: parameter name → lexical value and the element it came in. */
+  params: { name: string; element: string; value: string | undefined }[];
+  form: boolean;
+}
+
+function parseSet(set: Element): ParsedSet {
+  const nodeIds: string[] = [];
+  const params: ParsedSet['params'] = [];
+  let form = false;
+  for (const child of set.getChildElements()) {
+    if (child.name === 'node') {
+      const nodeId = child.attrs.nodeId as string | undefined;
+      if (!nodeId) throw new ParamError('', 'bad-request', 'node without nodeId');
+      nodeIds.push(nodeId);
+    } else if (child.name === 'x' && child.attrs.xmlns === NS.dataForms) {
+      if (child.attrs.type !== 'submit')
+        throw new ParamError('', 'bad-request', 'a form in set must be of type submit');
+      form = true;
+      for (const field of child.getChildren('field')) {
+        const name = field.attrs.var as string | undefined;
+        if (!name || name === 'FORM_TYPE' || field.attrs.type === 'hidden') continue;
+        params.push({ name, element: 'form', value: field.getChildText('value') ?? undefined });
+      }
+    } else {
+      const name = child.attrs.name as string | undefined;
+      if (!name) throw new ParamError('', 'bad-request', `<${child.name}> without name`);
+      params.push({ name, element: child.name, value: child.attrs.value as string | undefined });
+    }
+  }
+  return { nodeIds, params, form };
+}
+
+export interface ControlOutcome {
+  devices: DeviceRunner[];
+  values: ControlValues;
+}
+
+export function createControlService(deps: {
+  transport: Transport;
+  access: AccessPolicy;
+  devices: ReadonlyMap<string, DeviceRunner>;
+  log: Logger;
+}) {
+  const { transport, access, devices, log } = deps;
+  const controllable = () => [...devices.values()].filter((d) => d.controlSpecs.length > 0);
+
+  function targets(nodeIds: string[]): DeviceRunner[] {
+    if (nodeIds.length === 0) {
+      const all = controllable();
+      if (all.length === 1) return all;
+      throw new ParamError(
+        '',
+        all.length ? 'bad-request' : 'item-not-found',
+        all.length
+          ? 'several devices can be controlled here: address one with <node nodeId=…/>'
+          : 'nothing here can be controlled',
+      );
+    }
+    return nodeIds.map((id) => {
+      const d = devices.get(id);
+      if (!d) throw new ParamError('', 'item-not-found', `unknown node ${id}`);
+      return d;
+    });
+  }
+
+  /** Validates everything first; throws ParamError(s) and applies nothing on any problem. */
+  function validate(set: Element): ControlOutcome[] {
+    const parsed = parseSet(set);
+    const targetDevices = targets(parsed.nodeIds);
+    if (parsed.params.length === 0) throw new ParamError('', 'bad-request', 'no parameters to set');
+    const errors: ParamError[] = [];
+    const outcomes = targetDevices.map((device) => {
+      const values: ControlValues = {};
+      for (const p of parsed.params) {
+        const spec = device.controlSpecs.find((c) => c.name === p.name);
+        try {
+          if (!spec)
+            throw new ParamError(p.name, 'item-not-found', `node ${device.id} has no parameter ${p.name}`);
+          if (p.element !== 'form' && !PARAMETER_ELEMENTS.has(p.element)) {
+            throw new ParamError(p.name, 'bad-request', `<${p.element}> is not a XEP-0325 parameter type`);
+          }
+          if (p.element !== 'form' && !ACCEPTED_ELEMENTS[spec.type].includes(p.element)) {
+            throw new ParamError(p.name, 'bad-request', `is a ${spec.type} parameter, not ${p.element}`);
+          }
+          values[p.name] = parseControlValue(spec, p.value);
+        } catch (err) {
+          if (!(err instanceof ParamError)) throw err;
+          if (!errors.some((e) => e.param === err.param && e.message === err.message)) errors.push(err);
+        }
+      }
+      return { devices: [device], values };
+    });
+    if (errors.length) throw new AggregateParamError(errors);
+    return outcomes;
+  }
+
+  async function apply(outcomes: ControlOutcome[]): Promise<void> {
+    for (const {
+      devices: [device],
+      values,
+    } of outcomes)
+      await device?.set(values);
+  }
+
+  function errorElement(err: unknown): Element {
+    if (err instanceof AggregateParamError) {
+      // item-not-found when a parameter does not exist anywhere; bad-request for the rest (XEP-0325 §3.3).
+      const condition = err.errors.some((e) => e.condition === 'item-not-found')
+        ? 'item-not-found'
+        : 'bad-request';
+      return stanzaError(
+        condition,
+        err.errors.map((e) => (e.param ? `${e.param}: ${e.message}` : e.message)).join('; '),
+        ...err.errors
+          .filter((e) => e.param)
+          .map((e) => xml('paramError', { xmlns: NS.control, var: e.param }, e.message)),
+      );
+    }
+    if (err instanceof ParamError) {
+      return stanzaError(
+        err.condition,
+        err.message,
+        ...(err.param ? [xml('paramError', { xmlns: NS.control, var: err.param }, err.message)] : []),
+      );
+    }
+    return stanzaError('internal-server-error', errorMessage(err));
+  }
+
+  async function onIqSet(stanza: Element, set: Element): Promise<Element> {
+    const from = stanza.attrs.from as string;
+    if (!access.isOwner(from)) return stanzaError('forbidden', 'not an owner of this device');
+    let outcomes: ControlOutcome[];
+    try {
+      outcomes = validate(set);
+    } catch (err) {
+      return errorElement(err);
+    }
+    try {
+      await apply(outcomes);
+    } catch (err) {
+      log.warn({ err: errorMessage(err) }, 'control failed');
+      return errorElement(err);
+    }
+    log.info({ from, params: Object.keys(outcomes[0]?.values ?? {}) }, 'control applied');
+    // An empty setResponse means "done exactly as asked"; responseCode='OK' is for slixmpp callers (interop.md).
+    return xml('setResponse', { xmlns: NS.control, responseCode: 'OK' });
+  }
+
+  async function onMessage(stanza: Element): Promise<void> {
+    if (!stanza.is('message') || stanza.attrs.type === 'error') return;
+    const set = stanza.getChild('set', NS.control);
+    if (!set) return;
+    const from = stanza.attrs.from as string;
+    if (!access.isOwner(from)) {
+      log.info({ from }, 'ignored a control message from a non-owner');
+      return; // XEP-0325 §3.1: message sets get no reply; no receipt either (XEP-0184 §8)
+    }
+    try {
+      await apply(validate(set));
+      log.info({ from }, 'control applied (message)');
+    } catch (err) {
+      log.warn({ from, err: errorMessage(err) }, 'control message refused');
+    }
+    const id = stanza.attrs.id as string | undefined;
+    if (id && stanza.getChild('request', NS_RECEIPTS)) {
+      await transport.send(
+        xml('message', { to: from, id: `${id}-receipt` }, xml('received', { xmlns: NS_RECEIPTS, id })),
+      );
+    }
+  }
+
+  async function onGetForm(stanza: Element, getForm: Element): Promise<Element> {
+    if (!access.isOwner(stanza.attrs.from as string))
+      return stanzaError('forbidden', 'not an owner of this device');
+    let targetDevices: DeviceRunner[];
+    try {
+      targetDevices = targets(getForm.getChildren('node').map((n) => n.attrs.nodeId as string));
+    } catch (err) {
+      return errorElement(err);
+    }
+    // Several nodes: only the parameters they all have, with the same type (XEP-0325 §3.4).
+    const [first, ...rest] = targetDevices;
+    const specs = (first?.controlSpecs ?? []).filter((spec) =>
+      rest.every((d) => d.controlSpecs.some((c) => c.name === spec.name && c.type === spec.type)),
+    );
+    const current =
+      targetDevices.length === 1 && first ? await first.readNow().catch(() => undefined) : undefined;
+    return controlForm(
+      specs,
+      (spec) => current?.fields.find((f) => f.name === (spec.field ?? spec.name))?.value,
+    );
+  }
+
+  return {
+    register() {
+      transport.handleIq('set', NS.control, 'set', onIqSet);
+      transport.handleIq('get', NS.control, 'getForm', onGetForm);
+      transport.on('stanza', (stanza: Element) => {
+        void onMessage(stanza).catch((err) => log.warn({ err: errorMessage(err) }, 'control message failed'));
+      });
+    },
+    /** For the command table (chat, ad-hoc, CLI): validate and apply a set element as an owner would. */
+    async execute(set: Element): Promise<void> {
+      await apply(validate(set));
+    },
+  };
+}
+
+export class AggregateParamError extends Error {
+  constructor(readonly errors: ParamError[]) {
+    super(errors.map((e) => `${e.param}: ${e.message}`).join('; '));
+  }
+}
+
+function lexical(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (value instanceof Date) return value.toISOString();
+  return String(value);
+}
+
+/** The XEP-0004 form for a set of parameters, in write order. */
+export function controlForm(
+  specs: readonly ControlSpec[],
+  currentValue: (spec: ControlSpec) => unknown,
+): Element {
+  return xml(
+    'x',
+    { xmlns: NS.dataForms, type: 'form' },
+    xml('title', {}, 'Control parameters'),
+    xml('field', { var: 'FORM_TYPE', type: 'hidden' }, xml('value', {}, NS.control)),
+    ...specs.map((spec) => {
+      const value = lexical(currentValue(spec));
+      const type = spec.type === 'boolean' ? 'boolean' : spec.options ? 'list-single' : 'text-single';
+      const validate = xml(
+        'validate',
+        { xmlns: NS_XDATA_VALIDATE, datatype: XS_DATATYPE[spec.type] },
+        spec.min !== undefined || spec.max !== undefined
+          ? xml('range', {
+              ...(spec.min !== undefined ? { min: String(spec.min) } : {}),
+              ...(spec.max !== undefined ? { max: String(spec.max) } : {}),
+            })
+          : spec.type === 'color'
+            ? xml('regex', {}, '^[0-9A-Fa-f]{6}([0-9A-Fa-f]{2})?$')
+            : xml('basic'),
+      );
+      return xml(
+        'field',
+        { var: spec.name, type, label: spec.description },
+        ...(value !== undefined
+          ? [xml('value', {}, value === 'true' || value === 'false' ? (value === 'true' ? '1' : '0') : value)]
+          : []),
+        ...(spec.options ?? []).map((o) => xml('option', { label: o }, xml('value', {}, o))),
+        validate,
+        xml('notSame', { xmlns: NS_XDATA_DYNAMIC }),
+      );
+    }),
+  );
+}

@@ -1,0 +1,284 @@
+import { xml } from '@xmpp/client';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type ProsodyServer, startProsody } from '../../src/devtools/prosody.js';
+import type { Agent } from '../../src/runtime/agent.js';
+import { type ControlError, createControlClient } from '../../src/xmpp/control-client.js';
+import { parseDiscoInfo } from '../../src/xmpp/disco.js';
+import { NS } from '../../src/xmpp/ns.js';
+import { agentConfig, startAgent, startClient, type TestClient, tempDir, waitFor } from '../helpers/agent.js';
+import { memoryActuator, memoryActuatorState, memoryActuatorWrites } from '../helpers/fake-devices.js';
+import { requireProsody, requireSlixmpp } from '../helpers/requirements.js';
+import { runSlixmpp } from '../helpers/slixmpp.js';
+
+describe.skipIf(!requireProsody())('XEP-0325 control of the agent', () => {
+  let server: ProsodyServer;
+  let agent: Agent;
+  let owner: TestClient;
+  let stranger: TestClient;
+  let jid: string;
+  const dir = tempDir();
+
+  beforeAll(async () => {
+    server = await startProsody({
+      accounts: [
+        { username: 'hall', password: 'agent-secret' },
+        { username: 'alice', password: 'alice-secret' },
+        { username: 'bob', password: 'bob-secret' },
+        { username: 'mallory', password: 'mallory-secret' },
+      ],
+    });
+    owner = await startClient(server, 'alice', 'alice-secret', { approve: ['hall@localhost'] });
+    stranger = await startClient(server, 'mallory', 'mallory-secret');
+    agent = await startAgent(
+      agentConfig(server, {
+        username: 'hall',
+        password: 'agent-secret',
+        owners: ['alice@localhost', 'bob@localhost'],
+        store: `${dir.path}/hall.db`,
+        extraDefinitions: [memoryActuator],
+        devicesYaml: `
+  - id: relay
+    type: memory_actuator
+  - id: lamp
+    type: memory_actuator
+  - id: host
+    type: system
+    interval: 1h`,
+      }),
+    );
+    jid = agent.transport.jid as string;
+    await owner.sensors.subscribe('hall@localhost');
+  });
+
+  beforeEach(() => {
+    memoryActuatorState.clear();
+    memoryActuatorWrites.length = 0;
+  });
+
+  afterAll(async () => {
+    await agent?.stop({ drainMs: 0 });
+    await owner?.stop();
+    await stranger?.stop();
+    await server?.stop();
+    dir.remove();
+  });
+
+  it('advertises urn:xmpp:iot:control and XEP-0184 receipts', async () => {
+    const r = await owner.transport.request(
+      xml('iq', { type: 'get', to: jid }, xml('query', { xmlns: NS.discoInfo })),
+    );
+    const { features } = parseDiscoInfo(r.getChild('query') as never);
+    expect(features).toEqual(expect.arrayContaining([NS.control, 'urn:xmpp:receipts']));
+  });
+
+  it('applies an IQ set in document order, answers setResponse, and publishes the new state as writable', async () => {
+    const control = createControlClient(owner.transport);
+    const before = owner.notifications.length;
+    await control.set(
+      jid,
+      [
+        { name: 'level', type: 'int', value: 40 },
+        { name: 'state', type: 'boolean', value: true },
+      ],
+      ['relay'],
+    );
+    expect(memoryActuatorWrites).toEqual([{ deviceId: 'relay', values: { level: 40, state: true } }]);
+    expect(Object.keys(memoryActuatorWrites[0]!.values)).toEqual(['level', 'state']);
+    const n = await waitFor('the new state over PEP', () =>
+      owner.notifications
+        .slice(before)
+        .find((x) => x.itemId === 'relay' && x.fields.some((f) => f.name === 'state' && f.value === 'true')),
+    );
+    expect(n.fields.find((f) => f.name === 'state')?.writable).toBe(true);
+    expect(n.fields.find((f) => f.name === 'level')).toMatchObject({ value: '40', writable: true });
+  });
+
+  it('accepts every parameter type', async () => {
+    const control = createControlClient(owner.transport);
+    await control.set(
+      jid,
+      [
+        { name: 'state', type: 'boolean', value: false },
+        { name: 'level', type: 'int', value: 100 },
+        { name: 'counter', type: 'long', value: 9007199254740993n },
+        { name: 'setpoint', type: 'double', value: 21.5 },
+        { name: 'mode', type: 'string', value: 'manual' },
+        { name: 'day', type: 'date', value: '2026-11-24' },
+        { name: 'at', type: 'time', value: '07:30:00' },
+        { name: 'when', type: 'dateTime', value: '2026-11-24T07:30:00Z' },
+        { name: 'fade', type: 'duration', value: 'PT1.5S' },
+        { name: 'colour', type: 'color', value: 'FF8800' },
+      ],
+      ['lamp'],
+    );
+    expect(memoryActuatorWrites[0]?.values).toEqual({
+      state: false,
+      level: 100,
+      counter: 9007199254740993n,
+      setpoint: 21.5,
+      mode: 'manual',
+      day: '2026-11-24',
+      at: '07:30:00',
+      when: '2026-11-24T07:30:00Z',
+      fade: 'PT1.5S',
+      colour: 'FF8800',
+    });
+  });
+
+  it('changes nothing when one parameter among valid ones is invalid: bad-request with a paramError naming it', async () => {
+    const control = createControlClient(owner.transport);
+    const err = (await control
+      .set(
+        jid,
+        [
+          { name: 'state', type: 'boolean', value: true },
+          { name: 'level', type: 'int', value: 140 },
+        ],
+        ['relay'],
+      )
+      .catch((e) => e)) as ControlError;
+    expect(err.condition).toBe('bad-request');
+    expect(Object.keys(err.params)).toEqual(['level']);
+    expect(err.params.level).toMatch(/at most 100/);
+    expect(memoryActuatorWrites).toEqual([]);
+  });
+
+  it('refuses an unknown parameter, a wrong type and an unaddressed set among several devices', async () => {
+    const control = createControlClient(owner.transport);
+    await expect(
+      control.set(jid, [{ name: 'turbo', type: 'boolean', value: true }], ['relay']),
+    ).rejects.toMatchObject({
+      condition: 'item-not-found',
+      params: { turbo: expect.stringMatching(/no parameter turbo/) },
+    });
+    await expect(
+      control.set(jid, [{ name: 'state', type: 'int', value: 1 }], ['relay']),
+    ).rejects.toMatchObject({
+      condition: 'bad-request',
+      params: { state: expect.stringMatching(/boolean/) },
+    });
+    await expect(control.set(jid, [{ name: 'state', type: 'boolean', value: true }])).rejects.toMatchObject({
+      condition: 'bad-request',
+    });
+    expect(memoryActuatorWrites).toEqual([]);
+  });
+
+  it("accepts Smack's <bool> element", async () => {
+    await owner.transport.request(
+      xml(
+        'iq',
+        { type: 'set', to: jid },
+        xml(
+          'set',
+          { xmlns: NS.control },
+          xml('node', { nodeId: 'relay' }),
+          xml('bool', { name: 'state', value: 'true' }),
+        ),
+      ),
+    );
+    expect(memoryActuatorWrites).toEqual([{ deviceId: 'relay', values: { state: true } }]);
+  });
+
+  it('lists every writable parameter in getForm with its XEP-0122 datatype, range and notSame', async () => {
+    const form = await createControlClient(owner.transport).getForm(jid, ['relay']);
+    const fields = form.filter((f) => f.type !== 'hidden');
+    expect(fields.map((f) => f.var)).toEqual([
+      'state',
+      'level',
+      'counter',
+      'setpoint',
+      'mode',
+      'label',
+      'day',
+      'at',
+      'when',
+      'fade',
+      'colour',
+    ]);
+    expect(fields.every((f) => f.notSame)).toBe(true);
+    expect(fields.find((f) => f.var === 'level')).toMatchObject({
+      datatype: 'xs:int',
+      min: '0',
+      max: '100',
+      value: '0',
+    });
+    expect(fields.find((f) => f.var === 'setpoint')).toMatchObject({
+      datatype: 'xs:double',
+      min: '5',
+      max: '30',
+    });
+    expect(fields.find((f) => f.var === 'state')).toMatchObject({
+      type: 'boolean',
+      datatype: 'xs:boolean',
+      value: '0',
+    });
+    expect(fields.find((f) => f.var === 'mode')).toMatchObject({
+      type: 'list-single',
+      options: ['auto', 'manual', 'off'],
+      value: 'auto',
+    });
+  });
+
+  it('applies only the fields present in a submitted form', async () => {
+    await createControlClient(owner.transport).submitForm(jid, { setpoint: '22.5' }, ['relay']);
+    expect(memoryActuatorWrites).toEqual([{ deviceId: 'relay', values: { setpoint: 22.5 } }]);
+  });
+
+  it('applies a message set and sends a receipt when asked', async () => {
+    await createControlClient(owner.transport).setByMessage(
+      jid,
+      [{ name: 'mode', type: 'string', value: 'off' }],
+      {
+        nodes: ['lamp'],
+        receipt: true,
+      },
+    );
+    expect(memoryActuatorWrites).toEqual([{ deviceId: 'lamp', values: { mode: 'off' } }]);
+  });
+
+  it("refuses a stranger's IQ set with forbidden and ignores its message set without a receipt", async () => {
+    const control = createControlClient(stranger.transport);
+    await expect(
+      control.set(jid, [{ name: 'state', type: 'boolean', value: true }], ['relay']),
+    ).rejects.toMatchObject({
+      condition: 'forbidden',
+    });
+    await expect(
+      control.setByMessage(jid, [{ name: 'state', type: 'boolean', value: true }], {
+        nodes: ['relay'],
+        receipt: true,
+        timeoutMs: 700,
+      }),
+    ).rejects.toThrow(/no receipt/);
+    await expect(control.getForm(jid, ['relay'])).rejects.toMatchObject({ condition: 'forbidden' });
+    expect(memoryActuatorWrites).toEqual([]);
+  });
+
+  describe.skipIf(!requireSlixmpp())('with slixmpp 1.8.3 as the client', () => {
+    const slix = (action: 'control-set' | 'control-message', params: [string, string, string][]) =>
+      runSlixmpp({
+        jid: 'bob@localhost',
+        password: 'bob-secret',
+        port: server.c2sPort,
+        action,
+        target: jid,
+        params,
+        nodeIds: ['relay'],
+      });
+
+    it('switches a relay via IQ set and via message set', async () => {
+      const viaIq = await slix('control-set', [['state', 'boolean', 'true']]);
+      expect(viaIq.results).toEqual(['OK']);
+      expect(memoryActuatorWrites).toEqual([{ deviceId: 'relay', values: { state: true } }]);
+      await slix('control-message', [['state', 'boolean', 'false']]);
+      await waitFor('the message set applied', () => memoryActuatorWrites.length === 2);
+      expect(memoryActuatorWrites[1]).toEqual({ deviceId: 'relay', values: { state: false } });
+    });
+
+    it('gets an RFC 6120 error with paramError for an out-of-range value, and nothing changes', async () => {
+      const r = await slix('control-set', [['level', 'int', '999']]).catch((e) => e.result);
+      expect(r.iqErrors?.[0]).toMatchObject({ condition: 'bad-request' });
+      expect(memoryActuatorWrites).toEqual([]);
+    });
+  });
+});
