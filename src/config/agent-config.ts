@@ -320,7 +320,9 @@ function parseDevice(
     definition,
     fieldSpecs,
     controlSpecs:
-      typeof definition.controls === 'function' ? definition.controls(parsedOptions.data) : (definition.controls ?? []),
+      typeof definition.controls === 'function'
+        ? definition.controls(parsedOptions.data)
+        : (definition.controls ?? []),
   };
 }
 

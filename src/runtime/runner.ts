@@ -284,7 +284,8 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
         return;
       }
       const handle = streamHandle;
-      if (!handle?.set) throw new DeviceError(handle ? 'this device accepts no parameters' : 'device is not running');
+      if (!handle?.set)
+        throw new DeviceError(handle ? 'this device accepts no parameters' : 'device is not running');
       await handle.set(values);
       if (handle.read) accept(await handle.read());
     },

@@ -1,6 +1,6 @@
 import { xml } from '@xmpp/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProsody, type ProsodyServer } from '../../src/devtools/prosody.js';
+import { type ProsodyServer, startProsody } from '../../src/devtools/prosody.js';
 import type { Agent } from '../../src/runtime/agent.js';
 import { NS } from '../../src/xmpp/ns.js';
 import { agentConfig, startAgent, startClient, type TestClient, tempDir, waitFor } from '../helpers/agent.js';
@@ -69,7 +69,9 @@ describe.skipIf(!requireProsody())('publishing to a pubsub service instead of PE
   });
 
   it('refuses a stranger the subscription (whitelist access model)', async () => {
-    await expect(subscribe(stranger)).rejects.toMatchObject({ condition: expect.stringMatching(/not-allowed|forbidden|not-authorized/) });
+    await expect(subscribe(stranger)).rejects.toMatchObject({
+      condition: expect.stringMatching(/not-allowed|forbidden|not-authorized/),
+    });
     expect(stranger.notifications).toEqual([]);
   });
 });
