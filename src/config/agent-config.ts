@@ -65,6 +65,10 @@ const baseSchema = z
       .object({ procRoot: z.string().optional(), sysRoot: z.string().optional() })
       .strict()
       .default({}),
+    provisioning: z
+      .object({ servers: z.array(bareJid).min(1, { message: 'name at least one provisioning server JID' }) })
+      .strict()
+      .optional(),
     log: z
       .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') })
       .strict()
@@ -130,6 +134,8 @@ export interface AgentConfig {
   history: { retentionMs: number };
   hardware: { procRoot?: string; sysRoot?: string };
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent' };
+  /** XEP-0324: servers that decide for non-owners (none: only owners are served). */
+  provisioning: { servers: string[] };
   devices: DeviceConfig[];
 }
 
@@ -236,6 +242,7 @@ export function parseAgentConfig(text: string, options: ParseOptions): AgentConf
     history: { retentionMs: parseDuration(c.history.retention) as number },
     hardware: c.hardware,
     log: c.log,
+    provisioning: { servers: c.provisioning?.servers ?? [] },
     devices,
   };
 }

@@ -15,6 +15,7 @@ import { createAccessPolicy } from '../xmpp/access.js';
 import { createControlService, NS_RECEIPTS } from '../xmpp/control.js';
 import { createDisco } from '../xmpp/disco.js';
 import { NS } from '../xmpp/ns.js';
+import { createProvisioningClient } from '../xmpp/provisioning.js';
 import { createPublisher } from '../xmpp/pubsub.js';
 import { createReadoutService } from '../xmpp/readout.js';
 import { createRosterPolicy } from '../xmpp/roster.js';
@@ -56,7 +57,16 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
   };
   const store = openStore(config.store);
   const transport = createTransport(config.xmpp, log.child({ module: 'xmpp' }));
-  const access = createAccessPolicy(config.owners);
+  let roster: ReturnType<typeof createRosterPolicy> | undefined;
+  const provisioning = createProvisioningClient({
+    transport,
+    store,
+    servers: config.provisioning.servers,
+    log: log.child({ module: 'provisioning' }),
+    onUnfriend: (jid) => void roster?.unfriend(jid),
+    onFriend: (jid) => void roster?.friend(jid),
+  });
+  const access = createAccessPolicy(config.owners, provisioning);
   const listeners: ((r: Reading) => void)[] = [];
   const publisher = config.publish.enabled
     ? createPublisher({
@@ -105,7 +115,8 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
         name: `${d.config.type}: ${d.config.definition.description}`,
         features: d.controlSpecs.length ? [NS.sensordata, NS.control] : [NS.sensordata],
       })),
-    canListItems: (from) => access.canRead(from),
+    canListItems: async (from) =>
+      (await access.canRead(from, { types: [], nodes: [], fields: [], tokens: {} })).allowed,
   });
   transport.handleIq('get', NS.version, 'query', () =>
     xml('query', { xmlns: NS.version }, xml('name', {}, 'xmpp-iot'), xml('version', {}, VERSION)),
@@ -120,12 +131,13 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
   readout.register();
   const control = createControlService({ transport, access, devices, log: log.child({ module: 'control' }) });
   if (hasControls) control.register();
-  const roster = createRosterPolicy({ transport, access, log: log.child({ module: 'roster' }) });
+  roster = createRosterPolicy({ transport, access, log: log.child({ module: 'roster' }) });
 
   transport.on('online', () => {
     void (async () => {
       await transport.send(xml('presence', {}, disco.caps()));
-      await roster.reconcile();
+      await provisioning.befriend();
+      await roster?.reconcile();
     })().catch((err) => log.warn({ err: errorMessage(err) }, 'could not announce presence'));
   });
 
@@ -157,7 +169,8 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
         await new Promise((r) => setTimeout(r, 50));
       }
       publisher?.stop();
-      roster.stop();
+      roster?.stop();
+      provisioning.stop();
       await transport.stop();
       store.close();
       log.info({}, 'agent stopped');

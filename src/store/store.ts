@@ -33,6 +33,10 @@ export interface ReadingStore {
   prune(beforeMs: number): number;
   getMeta(key: string): string | undefined;
   setMeta(key: string, value: string): void;
+  /** XEP-0324 decisions, kept across restarts until the provisioning server says clearCache. */
+  getDecision(key: string): string | undefined;
+  setDecision(key: string, value: string): void;
+  clearDecisions(): number;
   close(): void;
 }
 
@@ -46,6 +50,7 @@ CREATE TABLE IF NOT EXISTS readings (
 CREATE INDEX IF NOT EXISTS readings_device_ts ON readings (device, ts);
 CREATE TABLE IF NOT EXISTS outbox (reading_id INTEGER PRIMARY KEY REFERENCES readings (id));
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS decisions (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
 type Row = { id: number; device: string; ts: number; fields: string };
@@ -105,6 +110,11 @@ export function openStore(path: string): ReadingStore {
   const setMetaStmt = db.prepare(
     'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
   );
+  const getDecisionStmt = db.prepare('SELECT value FROM decisions WHERE key = ?');
+  const setDecisionStmt = db.prepare(
+    'INSERT INTO decisions (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+  );
+  const clearDecisionsStmt = db.prepare('DELETE FROM decisions');
   let closed = false;
   return {
     add: (reading, enqueue) => add(reading, enqueue),
@@ -128,6 +138,11 @@ export function openStore(path: string): ReadingStore {
     setMeta: (key, value) => {
       setMetaStmt.run(key, value);
     },
+    getDecision: (key) => (getDecisionStmt.get(key) as { value: string } | undefined)?.value,
+    setDecision: (key, value) => {
+      setDecisionStmt.run(key, value);
+    },
+    clearDecisions: () => clearDecisionsStmt.run().changes,
     close() {
       if (closed) return;
       closed = true;

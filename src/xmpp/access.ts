@@ -1,20 +1,33 @@
 /**
- * Who may do what. Owners (bare JIDs from config) may read and control; everyone else is refused until the
- * XEP-0324 provisioning issue plugs a provisioning client in here (the one place decisions are made).
+ * Who may do what: the one place decisions are made. Owners (bare JIDs from config) may read and control
+ * everything. Anyone else is refused, unless XEP-0324 provisioning server(s) are configured: then they decide,
+ * possibly narrowing the request to some nodes, fields or parameters (src/xmpp/provisioning.ts).
  */
 import { jid } from '@xmpp/client';
+import type { ControlQuestion, Decision, ProvisioningClient, ReadQuestion } from './provisioning.js';
 
 export interface AccessPolicy {
-  isOwner(from: string): boolean;
-  canRead(from: string): Promise<boolean>;
   readonly owners: readonly string[];
+  isOwner(from: string): boolean;
+  /** May `from` be our friend (presence subscription both ways)? */
+  isFriend(from: string): Promise<boolean>;
+  canRead(from: string, question: ReadQuestion): Promise<Decision>;
+  canControl(from: string, question: ControlQuestion): Promise<Decision>;
+  /** Provisioning servers are friends too, and the only senders of clearCache/friend/unfriend. */
+  isProvisioningServer(from: string): boolean;
 }
 
 export function bareOf(address: string): string {
   return jid(address).bare().toString().toLowerCase();
 }
 
-export function createAccessPolicy(owners: readonly string[]): AccessPolicy {
+const ALLOW: Decision = { allowed: true };
+const DENY: Decision = { allowed: false };
+
+export function createAccessPolicy(
+  owners: readonly string[],
+  provisioning?: ProvisioningClient,
+): AccessPolicy {
   const set = new Set(owners.map((o) => o.toLowerCase()));
   const isOwner = (from: string) => {
     try {
@@ -23,5 +36,31 @@ export function createAccessPolicy(owners: readonly string[]): AccessPolicy {
       return false;
     }
   };
-  return { owners, isOwner, canRead: async (from) => isOwner(from) };
+  const viaProvisioning = provisioning?.enabled ? provisioning : undefined;
+  return {
+    owners,
+    isOwner,
+    isProvisioningServer: (from) => viaProvisioning?.isTrusted(from) ?? false,
+    async isFriend(from) {
+      if (isOwner(from) || viaProvisioning?.isTrusted(from)) return true;
+      return viaProvisioning ? viaProvisioning.isFriend(from) : false;
+    },
+    async canRead(from, question) {
+      if (isOwner(from)) return ALLOW;
+      return viaProvisioning ? viaProvisioning.canRead(from, question) : DENY;
+    },
+    async canControl(from, question) {
+      if (isOwner(from)) return ALLOW;
+      return viaProvisioning ? viaProvisioning.canControl(from, question) : DENY;
+    },
+  };
+}
+
+/** Applies a decision's narrowing to what was asked: undefined = no restriction. */
+export function narrow(
+  asked: readonly string[],
+  allowed: readonly string[] | undefined,
+): string[] | undefined {
+  if (allowed === undefined) return undefined;
+  return asked.length ? asked.filter((a) => allowed.includes(a)) : [...allowed];
 }

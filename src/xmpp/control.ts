@@ -14,6 +14,7 @@ import type { DeviceRunner } from '../runtime/runner.js';
 import type { ControlSpec, ControlType, ControlValue, ControlValues } from '../sdk/index.js';
 import type { AccessPolicy } from './access.js';
 import { NS } from './ns.js';
+import type { Decision, Tokens } from './provisioning.js';
 import { parseBoolean } from './sensordata.js';
 import { type Condition, stanzaError } from './stanza-errors.js';
 import type { Transport } from './transport.js';
@@ -131,6 +132,15 @@ export function parseControlValue(spec: ControlSpec, raw: string | undefined): C
   }
 }
 
+function tokensOf(el: Element): Tokens {
+  const a = el.attrs as Record<string, string | undefined>;
+  return {
+    ...(a.serviceToken ? { serviceToken: a.serviceToken } : {}),
+    ...(a.deviceToken ? { deviceToken: a.deviceToken } : {}),
+    ...(a.userToken ? { userToken: a.userToken } : {}),
+  };
+}
+
 interface ParsedSet {
   nodeIds: string[];
   /** In document order: parameter name → lexical value and the element it came in. */
@@ -198,10 +208,17 @@ export function createControlService(deps: {
     });
   }
 
-  /** Validates everything first; throws ParamError(s) and applies nothing on any problem. */
-  function validate(set: Element): ControlOutcome[] {
-    const parsed = parseSet(set);
-    const targetDevices = targets(parsed.nodeIds);
+  /**
+   * Validates everything first; throws ParamError(s) and applies nothing on any problem. `allowed` is a
+   * provisioning decision's narrowing: parameters or nodes outside it are dropped (and reported back).
+   */
+  function validate(parsed: ParsedSet, allowed: Decision = { allowed: true }): ControlOutcome[] {
+    if (allowed.names) parsed.params = parsed.params.filter((p) => allowed.names?.includes(p.name));
+    const targetDevices = targets(parsed.nodeIds).filter(
+      (d) => !allowed.nodes || allowed.nodes.includes(d.id),
+    );
+    if (targetDevices.length === 0)
+      throw new ParamError('', 'forbidden', 'none of the addressed nodes may be controlled');
     if (parsed.params.length === 0) throw new ParamError('', 'bad-request', 'no parameters to set');
     const errors: ParamError[] = [];
     const outcomes = targetDevices.map((device) => {
@@ -261,12 +278,30 @@ export function createControlService(deps: {
     return stanzaError('internal-server-error', errorMessage(err));
   }
 
+  /** Parses and asks access (owners, or provisioning with narrowing); throws ParamError when refused. */
+  async function authorise(from: string, set: Element): Promise<{ parsed: ParsedSet; decision: Decision }> {
+    const parsed = parseSet(set);
+    const decision = await access.canControl(from, {
+      nodes: parsed.nodeIds,
+      parameters: [...new Set(parsed.params.map((p) => p.name))],
+      tokens: tokensOf(set),
+    });
+    if (!decision.allowed) throw new ParamError('', 'forbidden', 'not allowed to control this device');
+    return { parsed, decision };
+  }
+
   async function onIqSet(stanza: Element, set: Element): Promise<Element> {
     const from = stanza.attrs.from as string;
-    if (!access.isOwner(from)) return stanzaError('forbidden', 'not an owner of this device');
     let outcomes: ControlOutcome[];
+    let narrowed: boolean;
     try {
-      outcomes = validate(set);
+      const { parsed, decision } = await authorise(from, set);
+      const asked = parsed.params.length;
+      outcomes = validate(parsed, decision);
+      narrowed = decision.names !== undefined || decision.nodes !== undefined;
+      if (asked > 0 && outcomes.every((o) => Object.keys(o.values).length === 0)) {
+        throw new ParamError('', 'forbidden', 'none of these parameters may be set');
+      }
     } catch (err) {
       return errorElement(err);
     }
@@ -277,8 +312,20 @@ export function createControlService(deps: {
       return errorElement(err);
     }
     log.info({ from, params: Object.keys(outcomes[0]?.values ?? {}) }, 'control applied');
-    // An empty setResponse means "done exactly as asked"; responseCode='OK' is for slixmpp callers (interop.md).
-    return xml('setResponse', { xmlns: NS.control, responseCode: 'OK' });
+    // An empty setResponse means "done exactly as asked"; after narrowing it lists what was applied
+    // (XEP-0325 §3.1). responseCode='OK' is for slixmpp callers (interop.md).
+    return xml(
+      'setResponse',
+      { xmlns: NS.control, responseCode: 'OK' },
+      ...(narrowed
+        ? [
+            ...outcomes.flatMap((o) => o.devices.map((d) => xml('node', { nodeId: d.id }))),
+            ...[...new Set(outcomes.flatMap((o) => Object.keys(o.values)))].map((name) =>
+              xml('parameter', { name }),
+            ),
+          ]
+        : []),
+    );
   }
 
   async function onMessage(stanza: Element): Promise<void> {
@@ -286,15 +333,14 @@ export function createControlService(deps: {
     const set = stanza.getChild('set', NS.control);
     if (!set) return;
     const from = stanza.attrs.from as string;
-    if (!access.isOwner(from)) {
-      log.info({ from }, 'ignored a control message from a non-owner');
-      return; // XEP-0325 §3.1: message sets get no reply; no receipt either (XEP-0184 §8)
-    }
     try {
-      await apply(validate(set));
+      const { parsed, decision } = await authorise(from, set);
+      await apply(validate(parsed, decision));
       log.info({ from }, 'control applied (message)');
     } catch (err) {
-      log.warn({ from, err: errorMessage(err) }, 'control message refused');
+      // XEP-0325 §3.1: message sets get no reply; a refused sender gets no receipt either (XEP-0184 §8).
+      log.info({ from, err: errorMessage(err) }, 'control message refused');
+      if (err instanceof ParamError && err.condition === 'forbidden') return;
     }
     const id = stanza.attrs.id as string | undefined;
     if (id && stanza.getChild('request', NS_RECEIPTS)) {
@@ -305,18 +351,26 @@ export function createControlService(deps: {
   }
 
   async function onGetForm(stanza: Element, getForm: Element): Promise<Element> {
-    if (!access.isOwner(stanza.attrs.from as string))
-      return stanzaError('forbidden', 'not an owner of this device');
     let targetDevices: DeviceRunner[];
+    let decision: Decision;
     try {
-      targetDevices = targets(getForm.getChildren('node').map((n) => n.attrs.nodeId as string));
+      const nodeIds = getForm.getChildren('node').map((n) => n.attrs.nodeId as string);
+      decision = await access.canControl(stanza.attrs.from as string, {
+        nodes: nodeIds,
+        parameters: [],
+        tokens: tokensOf(getForm),
+      });
+      if (!decision.allowed) throw new ParamError('', 'forbidden', 'not allowed to control this device');
+      targetDevices = targets(nodeIds).filter((d) => !decision.nodes || decision.nodes.includes(d.id));
     } catch (err) {
       return errorElement(err);
     }
     // Several nodes: only the parameters they all have, with the same type (XEP-0325 §3.4).
     const [first, ...rest] = targetDevices;
-    const specs = (first?.controlSpecs ?? []).filter((spec) =>
-      rest.every((d) => d.controlSpecs.some((c) => c.name === spec.name && c.type === spec.type)),
+    const specs = (first?.controlSpecs ?? []).filter(
+      (spec) =>
+        (!decision.names || decision.names.includes(spec.name)) &&
+        rest.every((d) => d.controlSpecs.some((c) => c.name === spec.name && c.type === spec.type)),
     );
     const current =
       targetDevices.length === 1 && first ? await first.readNow().catch(() => undefined) : undefined;
@@ -334,9 +388,10 @@ export function createControlService(deps: {
         void onMessage(stanza).catch((err) => log.warn({ err: errorMessage(err) }, 'control message failed'));
       });
     },
-    /** For the command table (chat, ad-hoc, CLI): validate and apply a set element as an owner would. */
-    async execute(set: Element): Promise<void> {
-      await apply(validate(set));
+    /** For the command table (chat, ad-hoc, CLI): authorise, validate and apply a set element from `from`. */
+    async execute(from: string, set: Element): Promise<void> {
+      const { parsed, decision } = await authorise(from, set);
+      await apply(validate(parsed, decision));
     },
   };
 }

@@ -11,7 +11,7 @@ import type { Logger } from '../core/logger.js';
 import { type Field, type FieldTypeFlag, HISTORICAL_FLAGS } from '../model/fields.js';
 import type { DeviceRunner } from '../runtime/runner.js';
 import type { ReadingStore } from '../store/store.js';
-import type { AccessPolicy } from './access.js';
+import { type AccessPolicy, narrow } from './access.js';
 import { NS } from './ns.js';
 import {
   fieldsElement,
@@ -74,7 +74,27 @@ export function createReadoutService(deps: {
       if (err instanceof RequestError) return stanzaError('bad-request', err.message);
       throw err;
     }
-    if (!(await access.canRead(from))) return stanzaError('forbidden', 'not an owner of this device');
+    const decision = await access.canRead(from, {
+      types: [...request.types],
+      nodes: request.nodes.map((n) => n.nodeId),
+      fields: request.fieldNames,
+      tokens: request.tokens,
+    });
+    if (!decision.allowed) return stanzaError('forbidden', 'not allowed to read this device');
+    // A provisioning server may narrow the request to some nodes or fields (XEP-0324 §3.3).
+    const nodes = narrow(
+      request.nodes.map((n) => n.nodeId),
+      decision.nodes,
+    );
+    if (nodes)
+      request.nodes = request.nodes.length
+        ? request.nodes.filter((n) => nodes.includes(n.nodeId))
+        : nodes.map((nodeId) => ({ nodeId }));
+    const fieldNames = narrow(request.fieldNames, decision.names);
+    if (fieldNames) request.fieldNames = fieldNames;
+    if ((nodes && nodes.length === 0) || (fieldNames && fieldNames.length === 0)) {
+      return stanzaError('forbidden', 'nothing of what was asked may be read');
+    }
     const selected: DeviceRunner[] = [];
     for (const ref of request.nodes) {
       const device = devices.get(ref.nodeId);

@@ -17,6 +17,10 @@ const NS_ROSTER = 'jabber:iq:roster';
 export function createRosterPolicy(deps: { transport: Transport; access: AccessPolicy; log: Logger }) {
   const { transport, access, log } = deps;
   const presence = (type: string, to: string) => transport.send(xml('presence', { type, to }));
+  const befriend = async (jid: string) => {
+    await presence('subscribed', jid);
+    await presence('subscribe', jid);
+  };
 
   async function onPresence(stanza: Element): Promise<void> {
     if (!stanza.is('presence')) return;
@@ -25,13 +29,13 @@ export function createRosterPolicy(deps: { transport: Transport; access: AccessP
     if (!from || (type !== 'subscribe' && type !== 'unsubscribe')) return;
     const bare = bareOf(from);
     if (type === 'subscribe') {
-      if (access.isOwner(bare)) {
-        await presence('subscribed', bare);
-        await presence('subscribe', bare);
-        log.info({ jid: bare }, 'owner subscribed');
+      // Owners and provisioning servers are friends; anyone else only if provisioning says so (isFriend).
+      if (await access.isFriend(bare)) {
+        await befriend(bare);
+        log.info({ jid: bare, owner: access.isOwner(bare) }, 'accepted a presence subscription');
       } else {
         await presence('unsubscribed', bare);
-        log.info({ jid: bare }, 'refused a presence subscription from a non-owner');
+        log.info({ jid: bare }, 'refused a presence subscription');
       }
     }
   }
@@ -46,9 +50,9 @@ export function createRosterPolicy(deps: { transport: Transport; access: AccessP
       for (const item of result.getChild('query')?.getChildren('item') ?? []) {
         const jid = item.attrs.jid as string;
         const sub = item.attrs.subscription as string;
-        if (!access.isOwner(jid) && (sub === 'from' || sub === 'both')) {
+        if ((sub === 'from' || sub === 'both') && !(await access.isFriend(jid))) {
           await presence('unsubscribed', jid);
-          log.info({ jid }, 'revoked the presence subscription of a non-owner');
+          log.info({ jid }, 'revoked the presence subscription of someone no longer a friend');
         }
       }
     } catch (err) {
@@ -59,5 +63,18 @@ export function createRosterPolicy(deps: { transport: Transport; access: AccessP
   const listener = (stanza: Element) =>
     void onPresence(stanza).catch((err) => log.warn({ err: errorMessage(err) }, 'presence handling failed'));
   transport.on('stanza', listener);
-  return { reconcile, stop: () => transport.off('stanza', listener) };
+  return {
+    reconcile,
+    /** A trusted provisioning server asked us to drop this friendship (XEP-0324 §3.5). */
+    async unfriend(jid: string) {
+      await presence('unsubscribed', jid);
+      await presence('unsubscribe', jid);
+      log.info({ jid }, "unfriended on the provisioning server's request");
+    },
+    /** A trusted provisioning server suggests a friendship: double-check with isFriend, then subscribe. */
+    async friend(jid: string) {
+      if (await access.isFriend(jid)) await befriend(jid);
+    },
+    stop: () => transport.off('stanza', listener),
+  };
 }

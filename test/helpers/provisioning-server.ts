@@ -1,0 +1,107 @@
+/**
+ * A small XEP-0324 provisioning server for tests (the real one comes with the hub): a normal account that
+ * befriends things and answers isFriend / canRead / canControl from rules the test sets, counting questions.
+ */
+import { xml } from '@xmpp/client';
+import type { Element } from '@xmpp/xml';
+import type { ProsodyServer } from '../../src/devtools/prosody.js';
+import { bareOf } from '../../src/xmpp/access.js';
+import { NS_PROVISIONING } from '../../src/xmpp/provisioning.js';
+import { createTransport, type Transport } from '../../src/xmpp/transport.js';
+import { testLogger } from './agent.js';
+
+/** undefined = refuse; true = allow everything asked; a list = allow only those. */
+export interface Rules {
+  friends: Set<string>;
+  read: Map<string, true | { nodes?: string[]; fields?: string[] }>;
+  control: Map<string, true | { nodes?: string[]; parameters?: string[] }>;
+}
+
+export interface TestProvisioningServer {
+  transport: Transport;
+  rules: Rules;
+  questions: { kind: string; jid: string; tokens: Record<string, string> }[];
+  clearCache(thing: string): Promise<Element>;
+  unfriend(thing: string, jid: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startProvisioningServer(
+  server: ProsodyServer,
+  username: string,
+  password: string,
+): Promise<TestProvisioningServer> {
+  const transport = createTransport(
+    {
+      service: server.service,
+      domain: server.domain,
+      username,
+      password,
+      resource: 'prov',
+      reconnect: { minMs: 100, maxMs: 500 },
+    },
+    testLogger(),
+  );
+  const rules: Rules = { friends: new Set(), read: new Map(), control: new Map() };
+  const questions: TestProvisioningServer['questions'] = [];
+  const tokensOf = (el: Element) =>
+    Object.fromEntries(
+      ['serviceToken', 'deviceToken', 'userToken'].flatMap((k) =>
+        el.attrs[k] ? [[k, el.attrs[k] as string]] : [],
+      ),
+    );
+
+  transport.handleIq('get', NS_PROVISIONING, 'isFriend', (_s, q) => {
+    const jid = bareOf(q.attrs.jid as string);
+    questions.push({ kind: 'isFriend', jid, tokens: {} });
+    return xml('isFriendResponse', { xmlns: NS_PROVISIONING, jid, result: String(rules.friends.has(jid)) });
+  });
+  transport.handleIq('get', NS_PROVISIONING, 'canRead', (_s, q) => {
+    const jid = bareOf(q.attrs.jid as string);
+    questions.push({ kind: 'canRead', jid, tokens: tokensOf(q) });
+    const rule = rules.read.get(jid);
+    return xml(
+      'canReadResponse',
+      { xmlns: NS_PROVISIONING, jid, result: String(rule !== undefined) },
+      ...(rule && rule !== true
+        ? [
+            ...(rule.nodes ?? []).map((nodeId) => xml('node', { nodeId })),
+            ...(rule.fields ?? []).map((name) => xml('field', { name })),
+          ]
+        : []),
+    );
+  });
+  transport.handleIq('get', NS_PROVISIONING, 'canControl', (_s, q) => {
+    const jid = bareOf(q.attrs.jid as string);
+    questions.push({ kind: 'canControl', jid, tokens: tokensOf(q) });
+    const rule = rules.control.get(jid);
+    return xml(
+      'canControlResponse',
+      { xmlns: NS_PROVISIONING, jid, result: String(rule !== undefined) },
+      ...(rule && rule !== true
+        ? [
+            ...(rule.nodes ?? []).map((nodeId) => xml('node', { nodeId })),
+            ...(rule.parameters ?? []).map((name) => xml('parameter', { name })),
+          ]
+        : []),
+    );
+  });
+  // Befriend every thing that asks.
+  transport.on('stanza', (s: Element) => {
+    if (s.is('presence') && s.attrs.type === 'subscribe') {
+      void transport.send(xml('presence', { type: 'subscribed', to: bareOf(s.attrs.from as string) }));
+    }
+  });
+  transport.on('online', () => void transport.send(xml('presence')));
+  await transport.start();
+  return {
+    transport,
+    rules,
+    questions,
+    clearCache: (thing) =>
+      transport.request(xml('iq', { type: 'set', to: thing }, xml('clearCache', { xmlns: NS_PROVISIONING }))),
+    unfriend: (thing, jid) =>
+      transport.send(xml('message', { to: thing }, xml('unfriend', { xmlns: NS_PROVISIONING, jid }))),
+    stop: () => transport.stop(),
+  };
+}

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { narrow } from '../../src/xmpp/access.js';
+import { mostPermissive } from '../../src/xmpp/provisioning.js';
+
+describe('provisioning decisions', () => {
+  it('lets the most permissive answer of several servers win', () => {
+    expect(mostPermissive([{ allowed: false }, { allowed: true, names: ['a'] }])).toEqual({
+      allowed: true,
+      names: ['a'],
+    });
+    expect(
+      mostPermissive([
+        { allowed: true, names: ['a'] },
+        { allowed: true, names: ['b'] },
+      ]),
+    ).toEqual({ allowed: true, names: ['a', 'b'] });
+    expect(mostPermissive([{ allowed: true, names: ['a'] }, { allowed: true }])).toEqual({ allowed: true });
+    expect(mostPermissive([{ allowed: false }, { allowed: false }])).toEqual({ allowed: false });
+    expect(mostPermissive([])).toEqual({ allowed: false });
+  });
+
+  it('narrows what was asked to what is allowed', () => {
+    expect(narrow(['a', 'b'], undefined)).toBeUndefined();
+    expect(narrow(['a', 'b'], ['b', 'c'])).toEqual(['b']);
+    expect(narrow([], ['b', 'c'])).toEqual(['b', 'c']);
+  });
+});
