@@ -94,6 +94,20 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
         (c) => typeof c === 'string' || (c as Element).attrs.xmlns !== NS.streamManagement,
       );
     }
+    // An error IQ without <error/> (slixmpp's legacy XEP-0323 `<rejected/>` replies) makes @xmpp/iq's caller
+    // throw inside its handler, and the request would never settle: give it an RFC 6120 error to carry.
+    if (el.is('iq') && el.attrs.type === 'error' && !el.getChild('error')) {
+      const legacy = el.getChildElements().find((c) => c.name === 'rejected');
+      const text = legacy?.getChildText('error') ?? legacy?.text() ?? 'error reply without an error element';
+      el.append(
+        xml(
+          'error',
+          { type: 'cancel' },
+          xml('undefined-condition', { xmlns: NS.stanzas }),
+          xml('text', { xmlns: NS.stanzas }, text),
+        ),
+      );
+    }
     log.trace({ dir: 'in' }, redactStanza(el));
   });
   xmpp.on('send', (el: Element) => log.trace({ dir: 'out' }, redactStanza(el)));

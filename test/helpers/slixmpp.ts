@@ -147,3 +147,63 @@ export function runSlixmpp(args: SlixmppArgs): Promise<SlixmppResult> {
     });
   });
 }
+
+export const SLIXMPP_DEVICE_SCRIPT = fileURLToPath(new URL('./slixmpp_device.py', import.meta.url));
+
+/** A running slixmpp XEP-0323/0325 device (test/helpers/slixmpp_device.py). */
+export interface SlixmppDevice {
+  jid: string;
+  events: Array<{ event: string; name?: string; value?: string }>;
+  stop(): Promise<void>;
+}
+
+export function startSlixmppDevice(args: {
+  jid: string;
+  password: string;
+  port: number;
+  timeoutMs?: number;
+}): Promise<SlixmppDevice> {
+  const child = spawn(
+    SYSTEM_PYTHON,
+    [SLIXMPP_DEVICE_SCRIPT, JSON.stringify({ host: '127.0.0.1', ...args })],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
+  const events: SlixmppDevice['events'] = [];
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`slixmpp device did not come online: ${stderr}`));
+    }, 10_000);
+    let buffer = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      buffer += d;
+      for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        const event = JSON.parse(line) as SlixmppDevice['events'][number] & { jid?: string; error?: string };
+        events.push(event);
+        if (event.event === 'error') reject(new Error(event.error));
+        if (event.event === 'ready') {
+          clearTimeout(timer);
+          resolve({
+            jid: event.jid as string,
+            events,
+            stop: async () => {
+              child.stdin.end();
+              const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+              await exited;
+              clearTimeout(t);
+            },
+          });
+        }
+      }
+    });
+  });
+}
