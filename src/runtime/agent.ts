@@ -12,6 +12,8 @@ import type { Hal } from '../sdk/index.js';
 import { openStore, type ReadingStore } from '../store/store.js';
 import { CAPS_NODE, VERSION } from '../version.js';
 import { createAccessPolicy } from '../xmpp/access.js';
+import { createAdhocService, NS_COMMANDS } from '../xmpp/adhoc.js';
+import { createChatService } from '../xmpp/chat.js';
 import { createControlService, NS_RECEIPTS } from '../xmpp/control.js';
 import { createDisco } from '../xmpp/disco.js';
 import { NS } from '../xmpp/ns.js';
@@ -20,6 +22,7 @@ import { createPublisher } from '../xmpp/pubsub.js';
 import { createReadoutService } from '../xmpp/readout.js';
 import { createRosterPolicy } from '../xmpp/roster.js';
 import { createTransport, type Transport } from '../xmpp/transport.js';
+import type { CommandDeps } from './commands.js';
 import { createDeviceRunner, type DeviceRunner } from './runner.js';
 
 export interface Agent {
@@ -107,6 +110,7 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
       NS.version,
       // Control is advertised only where something can be controlled (caps change with the device list).
       ...(hasControls ? [NS.control, NS_RECEIPTS] : []),
+      NS_COMMANDS,
     ],
     capsNode: CAPS_NODE,
     items: () =>
@@ -115,6 +119,7 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
         name: `${d.config.type}: ${d.config.definition.description}`,
         features: d.controlSpecs.length ? [NS.sensordata, NS.control] : [NS.sensordata],
       })),
+    nodeItems: { [NS_COMMANDS]: (from) => adhoc.list(from) },
     canListItems: async (from) =>
       (await access.canRead(from, { types: [], nodes: [], fields: [], tokens: {} })).allowed,
   });
@@ -131,6 +136,10 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
   readout.register();
   const control = createControlService({ transport, access, devices, log: log.child({ module: 'control' }) });
   if (hasControls) control.register();
+  const commands: CommandDeps = { devices, access, control, status: () => status() };
+  const adhoc = createAdhocService({ transport, commands, log: log.child({ module: 'adhoc' }) });
+  adhoc.register();
+  const chat = createChatService({ transport, commands, log: log.child({ module: 'chat' }) });
   roster = createRosterPolicy({ transport, access, log: log.child({ module: 'roster' }) });
 
   transport.on('online', () => {
@@ -142,6 +151,7 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
   });
 
   let pruneTimer: NodeJS.Timeout | undefined;
+  let closed = false;
   const prune = () => {
     const removed = store.prune(Date.now() - config.history.retentionMs);
     if (removed) log.debug({ removed }, 'pruned history');
@@ -170,26 +180,30 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
       }
       publisher?.stop();
       roster?.stop();
+      chat.stop();
       provisioning.stop();
       await transport.stop();
+      closed = true;
       store.close();
       log.info({}, 'agent stopped');
     },
-    status() {
-      const stats = publisher?.stats();
-      return {
-        version: VERSION,
-        jid: transport.jid,
-        online: transport.online,
-        uptimeMs: Date.now() - startedAt,
-        outbox: store.outboxDepth(),
-        published: stats?.published ?? 0,
-        ...(stats?.lastError ? { lastPublishError: stats.lastError } : {}),
-        devices: Object.fromEntries([...devices].map(([id, d]) => [id, d.status()])),
-      };
-    },
+    status,
     onReading: (listener) => {
       listeners.push(listener);
     },
   };
+
+  function status(): AgentStatus {
+    const stats = publisher?.stats();
+    return {
+      version: VERSION,
+      jid: transport.jid,
+      online: transport.online,
+      uptimeMs: Date.now() - startedAt,
+      outbox: closed ? 0 : store.outboxDepth(),
+      published: stats?.published ?? 0,
+      ...(stats?.lastError ? { lastPublishError: stats.lastError } : {}),
+      devices: Object.fromEntries([...devices].map(([id, d]) => [id, d.status()])),
+    };
+  }
 }

@@ -163,8 +163,10 @@ function parseSet(set: Element): ParsedSet {
       form = true;
       for (const field of child.getChildren('field')) {
         const name = field.attrs.var as string | undefined;
-        if (!name || name === 'FORM_TYPE' || field.attrs.type === 'hidden') continue;
-        params.push({ name, element: 'form', value: field.getChildText('value') ?? undefined });
+        const value = field.getChildText('value');
+        // Fields sent without a value were not filled in: nothing to apply (clients like Gajim send them all).
+        if (!name || name === 'FORM_TYPE' || field.attrs.type === 'hidden' || value === null) continue;
+        params.push({ name, element: 'form', value });
       }
     } else {
       const name = child.attrs.name as string | undefined;

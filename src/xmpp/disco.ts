@@ -33,6 +33,8 @@ export interface DiscoOptions {
   items?: () => DiscoItem[];
   /** May this requester list items? (Absent: everyone.) */
   canListItems?: (from: string) => boolean | Promise<boolean>;
+  /** Other item lists by node (e.g. XEP-0050's command list), answered to anyone with what `list` returns. */
+  nodeItems?: Record<string, (from: string) => Promise<{ node: string; name: string }[]>>;
 }
 
 /** XEP-0115 §5.1 verification string, hashed with SHA-1 and base64-encoded. */
@@ -79,6 +81,16 @@ export function createDisco(transport: Transport, options: DiscoOptions) {
 
   transport.handleIq('get', NS.discoItems, 'query', async (stanza, query) => {
     const node = query.attrs.node as string | undefined;
+    const list = node !== undefined ? options.nodeItems?.[node] : undefined;
+    if (list) {
+      const self = transport.jid ?? transport.bareJid;
+      const entries = await list(stanza.attrs.from as string);
+      return xml(
+        'query',
+        { xmlns: NS.discoItems, node },
+        ...entries.map((i) => xml('item', { jid: self, node: i.node, name: i.name })),
+      );
+    }
     if (options.canListItems && !(await options.canListItems(stanza.attrs.from as string))) {
       return stanzaError('forbidden', 'not allowed to list the devices');
     }

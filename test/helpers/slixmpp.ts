@@ -19,7 +19,12 @@ export interface SlixmppArgs {
    * - `read-momentary`: XEP-0323 `req momentary='true'` to the full JID `target`.
    * - `subscribe`: presence subscription to the bare JID `target`; incoming requests are approved.
    */
-  action: 'ping' | 'read-momentary' | 'subscribe' | 'control-set' | 'control-message';
+  action: 'ping' | 'read-momentary' | 'subscribe' | 'control-set' | 'control-message' | 'adhoc' | 'chat';
+  /** adhoc: the command's name as listed (e.g. "Read device"), and one map of field values per form step. */
+  command?: string;
+  steps?: Record<string, string>[];
+  /** chat: lines to send to `target` (a bare JID); waits for as many replies. */
+  lines?: string[];
   /** control-set (IQ) / control-message: parameters as xep_0325 takes them, `[name, typename, value]`. */
   params?: [string, string, string][];
   target?: string;
@@ -80,6 +85,16 @@ export interface SlixmppResult {
   events?: SlixmppReadoutEvent[];
   fields?: SlixmppField[];
   iqErrors?: Array<{ from: string; type: string; condition: string; text: string }>;
+  /** adhoc */
+  commands?: string[];
+  steps?: Array<{
+    status: string;
+    notes: [string, string][];
+    fields: Record<string, { type: string; value: unknown; options: string[] }>;
+    actions: string[];
+  }>;
+  /** chat */
+  replies?: string[];
   /** subscribe: presence types received from the target, roster subscription states seen, final state */
   presences?: string[];
   subscriptions?: string[];

@@ -50,6 +50,8 @@ class Client(ClientXMPP):
         self.register_plugin('xep_0199')
         self.register_plugin('xep_0323')
         self.register_plugin('xep_0325')
+        self.register_plugin('xep_0004')
+        self.register_plugin('xep_0050')
         self.add_event_handler('session_start', self.on_session_start)
         self.add_event_handler('failed_all_auth', lambda _e: self.fail('authentication failed'))
         self.add_event_handler('connection_failed', lambda e: self.fail(f'connection failed: {e}'))
@@ -88,6 +90,10 @@ class Client(ClientXMPP):
                 self.do_control_set()
             elif action == 'control-message':
                 self.do_control_message()
+            elif action == 'adhoc':
+                await self.do_adhoc()
+            elif action == 'chat':
+                self.do_chat()
             else:
                 self.fail(f'unknown action {action!r}')
         except Exception as err:  # noqa: BLE001 - reported to the caller as JSON
@@ -139,6 +145,73 @@ class Client(ClientXMPP):
     def _done_ok(self):
         self.output['ok'] = True
         self.finish()
+
+    # -- XEP-0050 ad-hoc commands (as Gajim/Conversations would run them) -----------------------
+
+    async def do_adhoc(self):
+        target = self.args['target']
+        items = await self['xep_0030'].get_items(jid=target, node='http://jabber.org/protocol/commands')
+        listed = [(node, name) for (_jid, node, name) in items['disco_items']['items']]
+        self.output['commands'] = [name for (_node, name) in listed]
+        wanted = self.args.get('command')
+        if not wanted:
+            self.output['ok'] = True
+            self.finish()
+            return
+        node = next((n for (n, name) in listed if name == wanted), None)
+        if node is None:
+            raise Failure(f'command {wanted!r} not listed')
+        self.output['steps'] = []
+        session = {'next': self.on_adhoc_step, 'error': self.on_adhoc_error, 'steps': list(self.args.get('steps') or [])}
+        self['xep_0050'].start_command(target, node, session)
+
+    def on_adhoc_step(self, iq, session):
+        cmd = iq['command']
+        form = cmd['form']
+        fields = {}
+        if form is not None:
+            raw = form['fields']
+            for f in (raw.values() if hasattr(raw, 'values') else raw):
+                opts = f['options'] or []
+                fields[f['var']] = {'type': f['type'], 'value': f['value'],
+                                    'options': [o['value'] if isinstance(o, dict) or hasattr(o, 'keys') else o for o in opts]}
+        self.output['steps'].append({'status': cmd['status'], 'notes': [[t, txt] for (t, txt) in cmd['notes']],
+                                     'fields': fields, 'actions': list(cmd['actions'])})
+        if cmd['status'] in ('completed', 'canceled'):
+            self.output['ok'] = True
+            self.finish()
+            return
+        step = session['steps'].pop(0) if session['steps'] else {}
+        submit = self['xep_0004'].make_form(ftype='submit')
+        for var, value in step.items():
+            submit.add_field(var=var, value=value)
+        session['payload'] = [submit]
+        session['next'] = self.on_adhoc_step
+        if 'next' in cmd['actions']:
+            self['xep_0050'].continue_command(session, 'next')
+        else:
+            self['xep_0050'].complete_command(session)
+
+    def on_adhoc_error(self, iq, session):
+        err = iq['error']
+        self.iq_errors.append({'from': str(iq['from']), 'type': err['type'], 'condition': err['condition'], 'text': err['text']})
+        self.finish()
+
+    # -- chat -------------------------------------------------------------------------------------
+
+    def do_chat(self):
+        self.output['replies'] = []
+        expected = len(self.args.get('lines') or [])
+
+        def on_message(msg):
+            if msg['type'] in ('chat', 'normal') and msg['body'] and str(msg['from'].bare) == self.args['target']:
+                self.output['replies'].append(msg['body'])
+                if len(self.output['replies']) >= expected:
+                    self.output['ok'] = True
+                    self.finish()
+        self.add_event_handler('message', on_message)
+        for line in self.args.get('lines') or []:
+            self.send_message(mto=self.args['target'], mbody=line, mtype='chat')
 
     # -- XEP-0323 momentary readout -----------------------------------------------------------
 
@@ -243,6 +316,8 @@ async def run(args):
         client.output['ok'] = False
         client.output['error'] = str(err)
     out = client.output
+    if args['action'] == 'adhoc':
+        out['iqErrors'] = client.iq_errors
     if args['action'] in ('control-set', 'control-message'):
         out['results'] = [e['result'] for e in client.events]
         out['iqErrors'] = client.iq_errors

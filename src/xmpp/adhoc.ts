@@ -1,0 +1,215 @@
+/**
+ * XEP-0050 ad-hoc commands for Gajim, Psi, Conversations…: "List devices", "Read device", "Set parameter",
+ * "Agent status" (and "Help"), listed at disco#items node `http://jabber.org/protocol/commands`, owners only.
+ * Each runs the same command definition as chat and the CLI (src/runtime/commands.ts); forms collect arguments.
+ * "Set parameter" is two steps: choose a device, then its XEP-0325 control form (only the submitted fields apply).
+ * https://xmpp.org/extensions/xep-0050.html
+ */
+import { randomUUID } from 'node:crypto';
+import { xml } from '@xmpp/client';
+import type { Element } from '@xmpp/xml';
+import { errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { COMMANDS, type CommandDef, type CommandDeps } from '../runtime/commands.js';
+import { controlForm } from './control.js';
+import { NS } from './ns.js';
+import { stanzaError } from './stanza-errors.js';
+import type { Transport } from './transport.js';
+
+export const NS_COMMANDS = 'http://jabber.org/protocol/commands';
+const NODE_PREFIX = 'urn:xmpp-iot:command:';
+const SESSION_TTL_MS = 10 * 60_000;
+
+interface Session {
+  id: string;
+  from: string;
+  command: CommandDef;
+  /** For "set": the device chosen in step 1. */
+  device?: string;
+  expires: number;
+}
+
+const field = (v: string, type: string, label: string, children: Element[] = []) =>
+  xml('field', { var: v, type, label }, ...children);
+
+function valuesOf(form: Element | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of form?.getChildren('field') ?? []) {
+    const v = f.getChildText('value');
+    if (f.attrs.var && v !== null && f.attrs.var !== 'FORM_TYPE') out[f.attrs.var as string] = v;
+  }
+  return out;
+}
+
+function commandsError(
+  condition: 'bad-request' | 'forbidden' | 'item-not-found',
+  specific: string,
+  text: string,
+): Element {
+  const error = stanzaError(condition, text);
+  error.append(xml(specific, { xmlns: NS_COMMANDS }));
+  return error;
+}
+
+export function createAdhocService(deps: { transport: Transport; commands: CommandDeps; log: Logger }) {
+  const { transport, commands, log } = deps;
+  const sessions = new Map<string, Session>();
+  const offered = COMMANDS.filter((c) => c.name !== 'help');
+
+  const reply = (node: string, sessionid: string, status: string, ...children: Element[]) =>
+    xml('command', { xmlns: NS_COMMANDS, node, sessionid, status }, ...children);
+  const note = (type: 'info' | 'warn' | 'error', text: string) => xml('note', { type }, text);
+  const actions = (execute: 'complete' | 'next', ...names: string[]) =>
+    xml('actions', { execute }, ...names.map((n) => xml(n)));
+
+  function argumentForm(c: CommandDef): Element {
+    const devices = [...commands.devices.keys()];
+    return xml(
+      'x',
+      { xmlns: NS.dataForms, type: 'form' },
+      xml('title', {}, c.title),
+      ...c.args.map((a) =>
+        a.name === 'device'
+          ? field('device', 'list-single', a.description, [
+              ...(devices.length === 1 ? [xml('value', {}, devices[0] as string)] : []),
+              ...devices.map((d) => xml('option', { label: d }, xml('value', {}, d))),
+            ])
+          : field(a.name, 'text-single', a.description),
+      ),
+    );
+  }
+
+  async function finish(s: Session, args: Record<string, string>): Promise<Element> {
+    sessions.delete(s.id);
+    const result = await s.command.run(commands, s.from, args);
+    return reply(
+      NODE_PREFIX + s.command.name,
+      s.id,
+      'completed',
+      note(result.ok ? 'info' : 'error', result.text),
+    );
+  }
+
+  async function onCommand(stanza: Element, command: Element): Promise<Element> {
+    const from = stanza.attrs.from as string;
+    const node = command.attrs.node as string | undefined;
+    const def = offered.find((c) => NODE_PREFIX + c.name === node);
+    if (!def) return commandsError('item-not-found', 'malformed-action', `unknown command ${node ?? ''}`);
+    if (!commands.access.isOwner(from)) return stanzaError('forbidden', 'only owners may run commands');
+    const action = (command.attrs.action as string | undefined) ?? 'execute';
+    const sessionid = command.attrs.sessionid as string | undefined;
+    const now = Date.now();
+    for (const [id, s] of sessions) if (s.expires < now) sessions.delete(id);
+
+    if (!sessionid) {
+      if (action !== 'execute')
+        return commandsError('bad-request', 'malformed-action', `cannot ${action} before execute`);
+      const s: Session = { id: randomUUID(), from, command: def, expires: now + SESSION_TTL_MS };
+      if (def.args.length === 0) return finish(s, {});
+      sessions.set(s.id, s);
+      if (def.name === 'set') {
+        const controllable = [...commands.devices.values()].filter((d) => d.controlSpecs.length);
+        if (controllable.length === 0) return finish(s, {});
+        if (controllable.length === 1) return setForm(s, controllable[0]?.id as string);
+        return reply(
+          node as string,
+          s.id,
+          'executing',
+          actions('next', 'next'),
+          deviceChoice(controllable.map((d) => d.id)),
+        );
+      }
+      return reply(node as string, s.id, 'executing', actions('complete', 'complete'), argumentForm(def));
+    }
+
+    const s = sessions.get(sessionid);
+    if (!s || s.from !== from || s.command !== def) {
+      return commandsError('bad-request', 'bad-sessionid', 'unknown or expired session');
+    }
+    if (action === 'cancel') {
+      sessions.delete(s.id);
+      return reply(node as string, s.id, 'canceled');
+    }
+    const submitted = valuesOf(command.getChild('x', NS.dataForms));
+    if (def.name === 'set') {
+      if (!s.device) {
+        if (!submitted.device) return commandsError('bad-request', 'bad-payload', 'choose a device');
+        return setForm(s, submitted.device);
+      }
+      return applySetForm(s, command.getChild('x', NS.dataForms));
+    }
+    return finish(s, submitted);
+  }
+
+  function deviceChoice(ids: string[]): Element {
+    return xml(
+      'x',
+      { xmlns: NS.dataForms, type: 'form' },
+      xml('title', {}, 'Set parameter'),
+      field(
+        'device',
+        'list-single',
+        'Device',
+        ids.map((d) => xml('option', { label: d }, xml('value', {}, d))),
+      ),
+    );
+  }
+
+  async function setForm(s: Session, deviceId: string): Promise<Element> {
+    const d = commands.devices.get(deviceId);
+    if (!d?.controlSpecs.length) {
+      sessions.delete(s.id);
+      return reply(
+        NODE_PREFIX + s.command.name,
+        s.id,
+        'completed',
+        note('error', `${deviceId} has no parameters.`),
+      );
+    }
+    s.device = deviceId;
+    const current = await d.readNow().catch(() => undefined);
+    const form = controlForm(
+      d.controlSpecs,
+      (spec) => current?.fields.find((f) => f.name === (spec.field ?? spec.name))?.value,
+    );
+    form.getChild('title')?.children.splice(0, 1, `Set parameters of ${deviceId}`);
+    return reply(NODE_PREFIX + s.command.name, s.id, 'executing', actions('complete', 'complete'), form);
+  }
+
+  async function applySetForm(s: Session, form: Element | undefined): Promise<Element> {
+    sessions.delete(s.id);
+    const node = NODE_PREFIX + s.command.name;
+    if (!form) return reply(node, s.id, 'completed', note('warn', 'Nothing submitted; nothing changed.'));
+    try {
+      await commands.control.execute(
+        s.from,
+        xml('set', { xmlns: NS.control }, xml('node', { nodeId: s.device as string }), form),
+      );
+      const names = Object.keys(valuesOf(form));
+      return reply(
+        node,
+        s.id,
+        'completed',
+        note('info', `${s.device}: set ${names.join(', ') || 'nothing'}`),
+      );
+    } catch (err) {
+      return reply(node, s.id, 'completed', note('error', `Not set: ${errorMessage(err)}`));
+    }
+  }
+
+  return {
+    register() {
+      transport.handleIq('set', NS_COMMANDS, 'command', (stanza, command) =>
+        onCommand(stanza, command).catch((err) => {
+          log.warn({ err: errorMessage(err) }, 'ad-hoc command failed');
+          return stanzaError('internal-server-error', errorMessage(err));
+        }),
+      );
+    },
+    /** disco#items for node http://jabber.org/protocol/commands: the commands, to owners only. */
+    list: async (from: string) =>
+      commands.access.isOwner(from)
+        ? offered.map((c) => ({ node: NODE_PREFIX + c.name, name: c.title }))
+        : [],
+  };
+}
