@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { parseDuration } from './core/duration.js';
 import { ConfigError, errorMessage, IotError } from './core/errors.js';
 import { createLogger, type LogLevel } from './core/logger.js';
+import { OPERATOR_COMMANDS, OPERATOR_HELP, runOperatorCommand, UsageError } from './operator/commands.js';
 import { createAgent } from './runtime/agent.js';
 import { describeConfig, loadAgentConfig } from './runtime/load-config.js';
 import { VERSION } from './version.js';
@@ -17,6 +18,7 @@ Usage:
   xiot check --config FILE     validate a config file and print what would run
   xiot agent --config FILE     run the agent (Ctrl-C stops gracefully, twice forces)
   xiot demo [--for 30s]        throwaway Prosody + agent on this host + an owner watching readings
+  xiot read | set | form | watch | devices ...   operate devices (xiot read --help)
   xiot --version | --help
 
 Options:
@@ -25,9 +27,9 @@ Options:
 
 Examples:
   xiot check --config kitchen.yaml
-  KITCHEN_PASSWORD=secret xiot agent --config kitchen.yaml`;
+  KITCHEN_PASSWORD=secret xiot agent --config kitchen.yaml
 
-class UsageError extends Error {}
+\${OPERATOR_HELP}`;
 
 function usage(message: string): never {
   throw new UsageError(message);
@@ -42,6 +44,13 @@ async function main(argv: string[]): Promise<number> {
   if (command === '--version' || command === '-v') {
     process.stdout.write(`${VERSION}\n`);
     return 0;
+  }
+  if (command in OPERATOR_COMMANDS) {
+    return runOperatorCommand(command, rest, {
+      stdout: process.stdout,
+      stderr: process.stderr,
+      env: process.env,
+    });
   }
   let values: { config?: string; 'log-level'?: string; for?: string; help?: boolean };
   try {

@@ -1,0 +1,538 @@
+/**
+ * `xiot read | set | form | watch | devices`: operating devices from the command line, over the same client
+ * modules the hub uses (sensor-client for XEP-0323 and PEP, control-client for XEP-0325). Human tables by
+ * default, `--json` for scripts (same data). Exit codes: 0 done, 1 refused or failed, 2 bad usage,
+ * 3 cannot connect or log in, 4 some of several devices failed.
+ */
+import { parseArgs } from 'node:util';
+import { xml } from '@xmpp/client';
+import type { Element } from '@xmpp/xml';
+import { parseDuration } from '../core/duration.js';
+import { ConfigError, errorMessage, IotError } from '../core/errors.js';
+import { silentLogger } from '../core/logger.js';
+import { FIELD_TYPE_FLAGS, type FieldTypeFlag } from '../model/fields.js';
+import type { ControlType } from '../sdk/index.js';
+import { bareOf } from '../xmpp/access.js';
+import { createControlClient, type ParameterValue } from '../xmpp/control-client.js';
+import { parseDiscoInfo } from '../xmpp/disco.js';
+import { NS } from '../xmpp/ns.js';
+import { createSensorClient, type ReadoutParams } from '../xmpp/sensor-client.js';
+import { type ParsedField, parseDateTime, parseFields } from '../xmpp/sensordata.js';
+import { createTransport, type Transport } from '../xmpp/transport.js';
+import { loadOperatorCredentials } from './credentials.js';
+import { formatTable } from './table.js';
+
+export class UsageError extends Error {}
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, connect: 3, partial: 4 } as const;
+
+export interface Io {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  env: Record<string, string | undefined>;
+}
+
+export const OPERATOR_HELP = `Operator commands (credentials: ~/.config/xiot/operator.yaml, or XIOT_JID, XIOT_PASSWORD, XIOT_SERVICE):
+  xiot read JID... [--node N] [--field F] [--types momentary,status] [--historical --from T --to T] [--json]
+  xiot set JID... name=value... [--node N] [--message] [--json]
+  xiot form JID [--node N] [--json]
+  xiot watch [JID...] [--json] [--for 30s]
+  xiot devices [--json]
+Common options: --jid USER@DOMAIN, --service URI, --operator FILE, --timeout 10s
+A JID without resource means the contact's online resource (it must be in your roster).
+
+Examples:
+  xiot read kitchen@example.org --field load1
+  xiot read kitchen@example.org --historical --from 2026-11-24T00:00:00Z --to 2026-11-24T12:00:00Z --json
+  xiot set hall@example.org/agent state=on --node relay
+  xiot watch kitchen@example.org hall@example.org
+Exit codes: 0 done, 1 refused or failed, 2 bad usage, 3 cannot connect or log in, 4 some devices failed.`;
+
+const COMMON = {
+  jid: { type: 'string' },
+  service: { type: 'string' },
+  operator: { type: 'string' },
+  timeout: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function parse<O extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>>(
+  argv: string[],
+  options: O,
+) {
+  try {
+    return parseArgs({
+      args: argv,
+      options: { ...COMMON, ...options },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    throw new UsageError(errorMessage(err));
+  }
+}
+
+function duration(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new UsageError(`--${flag}: expected a duration like "10s", got "${value}"`);
+  return ms;
+}
+
+function time(flag: string, value: string | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const ms = parseDateTime(value);
+  if (ms === undefined)
+    throw new UsageError(`--${flag}: expected a date-time like 2026-11-24T10:00:00Z, got "${value}"`);
+  return new Date(ms);
+}
+
+interface Session {
+  transport: Transport;
+  sensors: ReturnType<typeof createSensorClient>;
+  control: ReturnType<typeof createControlClient>;
+  /** Available full JIDs seen per bare JID, most recent last. */
+  online: Map<string, string[]>;
+  close(): Promise<void>;
+}
+
+async function connect(
+  values: { jid?: string; service?: string; operator?: string },
+  io: Io,
+  timeoutMs: number,
+): Promise<Session> {
+  const creds = loadOperatorCredentials(
+    {
+      ...(values.jid ? { jid: values.jid } : {}),
+      ...(values.service ? { service: values.service } : {}),
+      ...(values.operator ? { operator: values.operator } : {}),
+    },
+    io.env,
+  );
+  const transport = createTransport(
+    { ...creds, resource: creds.resource ?? `xiot-${process.pid}`, timeoutMs },
+    silentLogger(),
+  );
+  const sensors = createSensorClient({ transport, log: silentLogger() });
+  const online = new Map<string, string[]>();
+  transport.on('stanza', (s: Element) => {
+    if (!s.is('presence') || !s.attrs.from) return;
+    const from = s.attrs.from as string;
+    const bare = bareOf(from);
+    const list = (online.get(bare) ?? []).filter((j) => j !== from);
+    if (s.attrs.type === undefined) list.push(from);
+    if (s.attrs.type === undefined || s.attrs.type === 'unavailable') online.set(bare, list);
+  });
+  transport.on('online', () => void sensors.announce());
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      transport.start(),
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new IotError('IOT_ERR_XMPP_TIMEOUT', `cannot reach ${creds.service}`)),
+          timeoutMs,
+        );
+      }),
+    ]);
+  } catch (err) {
+    await transport.stop().catch(() => undefined);
+    throw new ConnectError(errorMessage(err));
+  } finally {
+    clearTimeout(timer);
+  }
+  return {
+    transport,
+    sensors,
+    control: createControlClient(transport),
+    online,
+    close: () => transport.stop(),
+  };
+}
+
+class ConnectError extends Error {}
+
+/** A full JID for `jid`: as given, or the contact's online resource (waiting briefly for its presence). */
+async function resolve(session: Session, jid: string, waitMs = 2000): Promise<string> {
+  if (jid.includes('/')) return jid;
+  const bare = jid.toLowerCase();
+  const deadline = Date.now() + waitMs;
+  while (Date.now() < deadline) {
+    const full = session.online.get(bare)?.at(-1);
+    if (full) return full;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new IotError(
+    'IOT_ERR_XMPP',
+    `${jid} is offline or not in your roster: give the full JID (user@domain/resource)`,
+  );
+}
+
+function fieldRows(jid: string, fields: ParsedField[]) {
+  return fields.map((f) => ({
+    jid,
+    node: f.nodeId,
+    field: f.name,
+    value: f.value,
+    unit: f.unit ?? '',
+    time: Number.isNaN(f.timestamp) ? '' : new Date(f.timestamp).toISOString(),
+    types: f.flags.join(','),
+  }));
+}
+
+async function fanOut<T>(io: Io, jids: string[], what: string, run: (jid: string) => Promise<T>) {
+  const results: ({ jid: string; ok: true; value: T } | { jid: string; ok: false; error: string })[] = [];
+  let done = 0;
+  const progress = () => {
+    if (jids.length > 1 && io.stderr.isTTY) io.stderr.write(`\r${what} ${done}/${jids.length}…`);
+  };
+  progress();
+  await Promise.all(
+    jids.map(async (jid) => {
+      try {
+        results.push({ jid, ok: true, value: await run(jid) });
+      } catch (err) {
+        results.push({ jid, ok: false, error: errorMessage(err) });
+      }
+      done++;
+      progress();
+    }),
+  );
+  if (jids.length > 1 && io.stderr.isTTY) io.stderr.write('\r\x1b[K');
+  results.sort((a, b) => jids.indexOf(a.jid) - jids.indexOf(b.jid));
+  return results;
+}
+
+function exitFor(results: { ok: boolean }[]): number {
+  const failed = results.filter((r) => !r.ok).length;
+  if (failed === 0) return EXIT.ok;
+  return failed === results.length ? EXIT.failed : EXIT.partial;
+}
+
+function reportErrors(
+  io: Io,
+  results: ({ jid: string; ok: true } | { jid: string; ok: false; error: string })[],
+) {
+  for (const r of results) if (!r.ok) io.stderr.write(`xiot: ${r.jid}: ${r.error}\n`);
+}
+
+async function cmdRead(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    node: { type: 'string', multiple: true },
+    field: { type: 'string', multiple: true },
+    types: { type: 'string' },
+    historical: { type: 'boolean' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+  });
+  if (values.help) return help(io);
+  if (positionals.length === 0) throw new UsageError('read needs at least one JID');
+  const types = (values.types?.split(',').map((t) => t.trim()) ?? []) as FieldTypeFlag[];
+  for (const t of types)
+    if (!FIELD_TYPE_FLAGS.includes(t)) throw new UsageError(`--types: unknown field type "${t}"`);
+  if (values.historical && !types.includes('historicalOther')) types.push('historicalOther');
+  if ((values.from || values.to) && !values.historical)
+    throw new UsageError('--from and --to go with --historical');
+  const timeoutMs = duration('timeout', values.timeout, 10_000);
+  const params: ReadoutParams = {
+    types: types.length ? types : ['momentary'],
+    ...(values.node ? { nodes: values.node } : {}),
+    ...(values.field ? { fields: values.field } : {}),
+    ...(time('from', values.from) ? { from: time('from', values.from) as Date } : {}),
+    ...(time('to', values.to) ? { to: time('to', values.to) as Date } : {}),
+    timeoutMs,
+  };
+  const session = await connect(values, io, timeoutMs);
+  try {
+    const results = await fanOut(io, positionals, 'reading', async (jid) => {
+      const full = await resolve(session, jid);
+      const r = await session.sensors.readout(full, params);
+      if (r.fields.length === 0 && r.failures.length)
+        throw new IotError('IOT_ERR_DEVICE', r.failures.map((f) => `${f.nodeId}: ${f.message}`).join('; '));
+      return { jid: full, fields: r.fields, failures: r.failures };
+    });
+    const rows = results.flatMap((r) => (r.ok ? fieldRows(r.value.jid, r.value.fields) : []));
+    if (values.json) {
+      io.stdout.write(
+        `${JSON.stringify(results.map((r) => (r.ok ? { ok: true, ...r.value, fields: fieldRows(r.value.jid, r.value.fields) } : r)))}\n`,
+      );
+    } else {
+      const multi = positionals.length > 1;
+      io.stdout.write(
+        formatTable(rows, [...(multi ? ['jid'] : []), 'node', 'field', 'value', 'unit', 'time', 'types']),
+      );
+      for (const r of results)
+        if (r.ok)
+          for (const f of r.value.failures) io.stderr.write(`xiot: ${r.jid} ${f.nodeId}: ${f.message}\n`);
+    }
+    reportErrors(io, results);
+    return exitFor(results);
+  } finally {
+    await session.close();
+  }
+}
+
+const DATATYPE_TO_TYPE: Record<string, ControlType> = {
+  'xs:boolean': 'boolean',
+  'xs:int': 'int',
+  'xs:integer': 'long',
+  'xs:long': 'long',
+  'xs:double': 'double',
+  'xs:decimal': 'double',
+  'xs:string': 'string',
+  'xs:date': 'date',
+  'xs:time': 'time',
+  'xs:dateTime': 'dateTime',
+  'xs:duration': 'duration',
+};
+
+/** Without a form (slixmpp has none), guess the type from the value. */
+function inferType(value: string): ControlType {
+  if (/^(true|false|on|off)$/i.test(value)) return 'boolean';
+  if (/^[+-]?\d+$/.test(value)) return 'int';
+  if (/^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$/.test(value)) return 'double';
+  return 'string';
+}
+
+function controlValue(type: ControlType, raw: string): ParameterValue['value'] {
+  if (type === 'boolean') return /^(true|1|on|yes)$/i.test(raw);
+  return raw;
+}
+
+async function cmdSet(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    node: { type: 'string', multiple: true },
+    message: { type: 'boolean' },
+  });
+  if (values.help) return help(io);
+  const jids = positionals.filter((p) => !p.includes('='));
+  const assignments = positionals.filter((p) => p.includes('='));
+  if (jids.length === 0 || assignments.length === 0)
+    throw new UsageError('set needs a JID and at least one name=value');
+  const pairs = assignments.map((a) => {
+    const i = a.indexOf('=');
+    const name = a.slice(0, i);
+    if (!name) throw new UsageError(`"${a}": expected name=value`);
+    return { name, raw: a.slice(i + 1) };
+  });
+  const timeoutMs = duration('timeout', values.timeout, 10_000);
+  const nodes = values.node ?? [];
+  const session = await connect(values, io, timeoutMs);
+  try {
+    const results = await fanOut(io, jids, 'setting', async (jid) => {
+      const full = await resolve(session, jid);
+      // The device's form says each parameter's type (XEP-0122 datatype); peers without getForm get a guess.
+      const form = await session.control.getForm(full, nodes).catch(() => []);
+      const params: ParameterValue[] = pairs.map(({ name, raw }) => {
+        const datatype = form.find((f) => f.var === name)?.datatype;
+        const type = (datatype && DATATYPE_TO_TYPE[datatype]) || inferType(raw);
+        return { name, type, value: controlValue(type, raw) };
+      });
+      if (values.message) await session.control.setByMessage(full, params, { nodes });
+      else await session.control.set(full, params, nodes);
+      return {
+        jid: full,
+        applied: params.map((p) => ({ name: p.name, type: p.type, value: String(p.value) })),
+      };
+    });
+    if (values.json) io.stdout.write(`${JSON.stringify(results)}\n`);
+    else
+      for (const r of results)
+        if (r.ok)
+          io.stdout.write(
+            `${r.value.jid}: ${r.value.applied.map((p) => `${p.name}=${p.value}`).join(' ')}${values.message ? ' (sent)' : ''}\n`,
+          );
+    reportErrors(io, results);
+    return exitFor(results);
+  } finally {
+    await session.close();
+  }
+}
+
+async function cmdForm(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(argv, { node: { type: 'string', multiple: true } });
+  if (values.help) return help(io);
+  if (positionals.length !== 1) throw new UsageError('form needs exactly one JID');
+  const timeoutMs = duration('timeout', values.timeout, 10_000);
+  const session = await connect(values, io, timeoutMs);
+  try {
+    const full = await resolve(session, positionals[0] as string);
+    const fields = (await session.control.getForm(full, values.node ?? [])).filter(
+      (f) => f.type !== 'hidden',
+    );
+    const rows = fields.map((f) => ({
+      parameter: f.var,
+      datatype: f.datatype ?? '',
+      range:
+        f.min !== undefined || f.max !== undefined ? `${f.min ?? ''}..${f.max ?? ''}` : f.options.join('|'),
+      value: f.value ?? '',
+      label: f.label ?? '',
+    }));
+    io.stdout.write(
+      values.json
+        ? `${JSON.stringify(rows)}\n`
+        : formatTable(rows, ['parameter', 'datatype', 'range', 'value', 'label']),
+    );
+    return EXIT.ok;
+  } finally {
+    await session.close();
+  }
+}
+
+async function cmdWatch(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(argv, { for: { type: 'string' } });
+  if (values.help) return help(io);
+  const forMs = values.for === undefined ? undefined : duration('for', values.for, 0);
+  const timeoutMs = duration('timeout', values.timeout, 10_000);
+  const session = await connect(values, io, timeoutMs);
+  const latest = new Map<string, Record<string, string>>();
+  const live = !values.json && io.stdout.isTTY === true;
+  let drawn = 0;
+  const draw = () => {
+    const rows = [...latest.values()];
+    const text = formatTable(rows, [
+      'from',
+      'device',
+      'time',
+      ...new Set(rows.flatMap((r) => Object.keys(r).filter((k) => !['from', 'device', 'time'].includes(k)))),
+    ]);
+    if (live && drawn) io.stdout.write(`\x1b[${drawn}A\x1b[J`);
+    io.stdout.write(text);
+    drawn = text.split('\n').length - 1;
+  };
+  session.sensors.onNotification((n) => {
+    const from = bareOf(n.from);
+    if (positionals.length && !positionals.some((p) => bareOf(p) === from) && !positionals.includes(n.from))
+      return;
+    const time = n.fields[0] ? new Date(n.fields[0].timestamp).toISOString() : '';
+    if (values.json) {
+      io.stdout.write(
+        `${JSON.stringify({ from, node: n.node, device: n.itemId, time, fields: fieldRows(from, n.fields) })}\n`,
+      );
+      return;
+    }
+    const row: Record<string, string> = { from, device: n.itemId, time };
+    for (const f of n.fields) row[f.name] = `${f.value}${f.unit ? ` ${f.unit}` : ''}`;
+    latest.set(`${from} ${n.itemId}`, row);
+    if (live) draw();
+    else io.stdout.write(formatTable([row], Object.keys(row)));
+  });
+  // Watching a device means being its friend: ask (owners are approved by the agent).
+  for (const jid of positionals) await session.sensors.subscribe(jid);
+  return await new Promise<number>((resolveExit) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      void session.close().then(() => resolveExit(EXIT.ok));
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    if (forMs !== undefined) setTimeout(stop, forMs);
+  });
+}
+
+async function cmdDevices(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(argv, {});
+  if (values.help) return help(io);
+  if (positionals.length) throw new UsageError('devices takes no arguments');
+  const timeoutMs = duration('timeout', values.timeout, 10_000);
+  const session = await connect(values, io, timeoutMs);
+  try {
+    const roster = await session.transport.request(
+      xml('iq', { type: 'get' }, xml('query', { xmlns: 'jabber:iq:roster' })),
+    );
+    const contacts =
+      roster
+        .getChild('query')
+        ?.getChildren('item')
+        .map((i) => i.attrs.jid as string) ?? [];
+    await new Promise((r) => setTimeout(r, 500)); // presences arrive right after login
+    const results = await fanOut(io, contacts, 'probing', async (bare) => {
+      const full = session.online.get(bare)?.at(-1);
+      let features: string[] = [];
+      if (full) {
+        const info = await session.transport
+          .request(xml('iq', { type: 'get', to: full }, xml('query', { xmlns: NS.discoInfo })), timeoutMs)
+          .catch(() => undefined);
+        features = info ? parseDiscoInfo(info.getChild('query') as Element).features : [];
+      }
+      const items = await session.transport
+        .request(
+          xml(
+            'iq',
+            { type: 'get', to: bare },
+            xml('pubsub', { xmlns: NS.pubsub }, xml('items', { node: NS.sensordata })),
+          ),
+          timeoutMs,
+        )
+        .catch(() => undefined);
+      const fields = (items?.getChild('pubsub')?.getChild('items')?.getChildren('item') ?? []).flatMap(
+        (it) => {
+          const f = it.getChild('fields', NS.sensordata);
+          return f ? parseFields(f) : [];
+        },
+      );
+      const last = Math.max(...fields.map((f) => f.timestamp).filter((t) => !Number.isNaN(t)));
+      return {
+        jid: bare,
+        online: full ?? '',
+        sensordata: features.includes(NS.sensordata),
+        control: features.includes(NS.control),
+        devices: [...new Set(fields.map((f) => f.nodeId))].join(','),
+        lastReading: Number.isFinite(last) ? new Date(last).toISOString() : '',
+      };
+    });
+    const rows = results.flatMap((r) => (r.ok ? [r.value] : []));
+    if (values.json) io.stdout.write(`${JSON.stringify(rows)}\n`);
+    else
+      io.stdout.write(
+        formatTable(
+          rows.map((r) => ({
+            ...r,
+            online: r.online ? `yes (${r.online.split('/')[1]})` : 'no',
+            sensordata: r.sensordata ? 'yes' : '',
+            control: r.control ? 'yes' : '',
+          })),
+          ['jid', 'online', 'sensordata', 'control', 'devices', 'lastReading'],
+        ),
+      );
+    return EXIT.ok;
+  } finally {
+    await session.close();
+  }
+}
+
+function help(io: Io): number {
+  io.stdout.write(`${OPERATOR_HELP}\n`);
+  return EXIT.ok;
+}
+
+export const OPERATOR_COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
+  read: cmdRead,
+  set: cmdSet,
+  form: cmdForm,
+  watch: cmdWatch,
+  devices: cmdDevices,
+};
+
+/** Runs one operator command; maps connection failures to exit 3 and failures to exit 1. */
+export async function runOperatorCommand(name: string, argv: string[], io: Io): Promise<number> {
+  const run = OPERATOR_COMMANDS[name];
+  if (!run) throw new UsageError(`unknown command "${name}"`);
+  try {
+    return await run(argv, io);
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    if (err instanceof ConfigError) {
+      io.stderr.write(`${err.message}\n`);
+      return EXIT.usage;
+    }
+    if (err instanceof ConnectError) {
+      io.stderr.write(`xiot: cannot connect: ${err.message}\n`);
+      return EXIT.connect;
+    }
+    io.stderr.write(`xiot: ${errorMessage(err)}\n`);
+    return EXIT.failed;
+  }
+}
