@@ -27,6 +27,8 @@ export interface ReadingStore {
   /** The oldest outbox entries (by insertion order), at most `limit`, with ids greater than `afterId`. */
   outbox(limit: number, afterId?: number): StoredReading[];
   acknowledge(id: number): void;
+  /** Several acknowledgements in one transaction (one fsync for a window of publishes). */
+  acknowledgeMany(ids: readonly number[]): void;
   outboxDepth(): number;
   history(query: HistoryQuery): StoredReading[];
   /** Deletes history older than `beforeMs`, except readings still waiting in the outbox. */
@@ -103,6 +105,9 @@ export function openStore(path: string): ReadingStore {
   );
   const deleteOutbox = db.prepare('DELETE FROM outbox WHERE reading_id = ?');
   const countOutbox = db.prepare('SELECT count(*) AS n FROM outbox');
+  const acknowledgeMany = db.transaction((ids: readonly number[]) => {
+    for (const id of ids) deleteOutbox.run(id);
+  });
   const pruneStmt = db.prepare(
     'DELETE FROM readings WHERE ts < ? AND id NOT IN (SELECT reading_id FROM outbox)',
   );
@@ -122,6 +127,7 @@ export function openStore(path: string): ReadingStore {
     acknowledge: (id) => {
       deleteOutbox.run(id);
     },
+    acknowledgeMany: (ids) => acknowledgeMany(ids),
     outboxDepth: () => (countOutbox.get() as { n: number }).n,
     history({ deviceIds, fromMs, toMs, limit }) {
       if (deviceIds.length === 0) return [];

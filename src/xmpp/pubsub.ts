@@ -67,7 +67,7 @@ export function createPublisher(deps: {
   window?: number;
 }) {
   const { transport, store, target, log } = deps;
-  const window = deps.window ?? 8;
+  const window = deps.window ?? 32;
   const to = target.service === 'pep' ? {} : { to: target.service };
   let running = false;
   let stopped = false;
@@ -166,10 +166,16 @@ export function createPublisher(deps: {
           if (batch.length === 0) break;
           const requests = batch.map((r) => transport.request(publishElement(target, r)));
           for (const p of requests) p.catch(() => undefined);
-          for (const [i, reading] of batch.entries()) {
-            await Promise.race([requests[i], signal.promise]);
-            store.acknowledge(reading.id);
-            published++;
+          // Acknowledged in order; the outbox rows go in one transaction per window (one fsync, not one each).
+          const acked: number[] = [];
+          try {
+            for (const [i, reading] of batch.entries()) {
+              await Promise.race([requests[i], signal.promise]);
+              acked.push(reading.id);
+            }
+          } finally {
+            if (acked.length && !stopped) store.acknowledgeMany(acked);
+            published += acked.length;
           }
           failures = 0;
           lastError = undefined;

@@ -1,0 +1,169 @@
+/** Shared helpers for `npm run bench`: statistics, child processes, accounts, the result table. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { SYSTEM_PYTHON } from '../src/devtools/system-deps.js';
+
+export interface Row {
+  scenario: string;
+  metric: string;
+  ours: number;
+  baseline: string;
+  baselineValue: number | undefined;
+  unit: string;
+  /** "higher" or "lower" is better; the ratio is ours/baseline either way. */
+  better: 'higher' | 'lower';
+  target?: string;
+  note?: string;
+}
+
+export interface BenchOptions {
+  smoke: boolean;
+  repeats: number;
+  agents: number;
+}
+
+export const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+export const percentile = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] as number;
+};
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+export const SLIXMPP_PEER = fileURLToPath(new URL('../../bench/slixmpp_peer.py', import.meta.url));
+
+/** Starts a child that prints JSON lines; resolves with it once a line matches `ready`. */
+export function startJsonChild(
+  command: string,
+  args: string[],
+  ready: (event: Record<string, unknown>) => boolean,
+  env: NodeJS.ProcessEnv = process.env,
+  timeoutMs = 20_000,
+  /** Where the JSON lines come from: pino logs go to stderr. */
+  from: 'stdout' | 'stderr' = 'stdout',
+): Promise<{ child: ChildProcess; events: Record<string, unknown>[]; readyAt: number }> {
+  const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const events: Record<string, unknown>[] = [];
+  let stderr = '';
+  if (from === 'stdout') child.stderr?.on('data', (d) => (stderr += d));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${command} ${args[0]} did not get ready: ${stderr.slice(-500)}`));
+    }, timeoutMs);
+    let buffer = '';
+    (from === 'stdout' ? child.stdout : child.stderr)?.setEncoding('utf8').on('data', (d: string) => {
+      if (from === 'stderr') stderr += d;
+      buffer += d;
+      for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        let event: Record<string, unknown>;
+        try {
+          event = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          continue;
+        }
+        events.push(event);
+        if (ready(event)) {
+          clearTimeout(timer);
+          resolve({ child, events, readyAt: performance.now() });
+        }
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${command} exited with ${code}: ${stderr.slice(-500)}`));
+    });
+  });
+}
+
+export function startSlixmppPeer(
+  args: Record<string, unknown>,
+  ready: (e: Record<string, unknown>) => boolean,
+) {
+  return startJsonChild(SYSTEM_PYTHON, [SLIXMPP_PEER, JSON.stringify({ host: '127.0.0.1', ...args })], ready);
+}
+
+export function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    child.stdin?.end();
+    child.kill(signal);
+  });
+}
+
+export function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : Number.NaN;
+}
+
+/** Runs `fn` with at most `limit` in flight. */
+export async function pool<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, i: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await fn(items[i] as T, i);
+      }
+    }),
+  );
+}
+
+export function ratio(row: Row): string {
+  if (row.baselineValue === undefined || !Number.isFinite(row.baselineValue) || row.baselineValue === 0)
+    return '–';
+  return `${(row.ours / row.baselineValue).toFixed(2)}×`;
+}
+
+/** Spawns the compiled agent (`xiot agent`) with a config file; resolves when it logs "online". */
+export function startAgentProcess(configPath: string, password: string) {
+  return startJsonChild(
+    process.execPath,
+    [CLI, 'agent', '--config', configPath, '--log-level', 'info'],
+    (e) => e.msg === 'online',
+    { ...process.env, BENCH_AGENT_PASSWORD: password },
+    30_000,
+    'stderr',
+  );
+}
+
+export function agentYaml(o: {
+  service: string;
+  username: string;
+  owners: string[];
+  store: string;
+  devices: string;
+  publish?: boolean;
+}): string {
+  return `xmpp:
+  service: ${o.service}
+  domain: localhost
+  username: ${o.username}
+  password: \${BENCH_AGENT_PASSWORD}
+  resource: agent
+owners: [${o.owners.join(', ')}]
+store: ${o.store}
+publish: { enabled: ${o.publish ?? true} }
+log: { level: warn }
+devices:
+${o.devices}
+`;
+}
