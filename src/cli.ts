@@ -29,7 +29,7 @@ Examples:
   xiot check --config kitchen.yaml
   KITCHEN_PASSWORD=secret xiot agent --config kitchen.yaml
 
-\${OPERATOR_HELP}`;
+${OPERATOR_HELP}`;
 
 function usage(message: string): never {
   throw new UsageError(message);

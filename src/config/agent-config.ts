@@ -62,7 +62,11 @@ const baseSchema = z
       .strict()
       .default({ retention: '30d' }),
     hardware: z
-      .object({ procRoot: z.string().optional(), sysRoot: z.string().optional() })
+      .object({
+        procRoot: z.string().optional(),
+        sysRoot: z.string().optional(),
+        gpioChipBase: z.number().int().min(0).optional(),
+      })
       .strict()
       .default({}),
     provisioning: z
@@ -132,7 +136,8 @@ export interface AgentConfig {
   store: string;
   publish: { service: string; node: string; accessModel: string; enabled: boolean };
   history: { retentionMs: number };
-  hardware: { procRoot?: string; sysRoot?: string };
+  /** `gpioChipBase`: added to BCM line numbers instead of reading it from /sys/class/gpio/gpiochip*. */
+  hardware: { procRoot?: string; sysRoot?: string; gpioChipBase?: number };
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent' };
   /** XEP-0324: servers that decide for non-owners (none: only owners are served). */
   provisioning: { servers: string[] };

@@ -3,7 +3,7 @@
  * and how to install them. Nothing here is needed by the agent itself at run time.
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
 
 /** Debian's python: the `python3` first on PATH may be a separate build that cannot see Debian's packages. */
@@ -66,6 +66,24 @@ export const SYSTEM_DEPENDENCIES: readonly SystemDependency[] = [
     debianPackage: 'python3-slixmpp',
     purpose: `the independent XEP-0323/0325 peer for interop tests (run with ${SYSTEM_PYTHON})`,
     present: hasSlixmpp,
+  },
+  {
+    name: 'FUSE 3',
+    debianPackage: 'fuse3',
+    purpose: 'fusermount3, which mounts the GPIO sysfs simulator (firmware-sim/gpio) for the GPIO tests',
+    present: () => findExecutable('fusermount3') !== undefined,
+  },
+  {
+    name: 'libfuse3 headers',
+    debianPackage: 'libfuse3-dev',
+    purpose: 'building the GPIO sysfs simulator (gcc, libfuse3) at test time',
+    present: () => existsSync('/usr/include/fuse3/fuse.h'),
+  },
+  {
+    name: 'pkg-config',
+    debianPackage: 'pkg-config',
+    purpose: 'the compiler flags for libfuse3 when building the GPIO sysfs simulator',
+    present: () => findExecutable('pkg-config') !== undefined,
   },
 ];
 

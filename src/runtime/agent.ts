@@ -7,6 +7,8 @@ import type { AgentConfig } from '../config/agent-config.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { createFileSource } from '../hal/files.js';
+import { createGpioPortFactory } from '../hal/gpio.js';
+import { createSerialLinkFactory } from '../hal/serial.js';
 import type { Reading } from '../model/fields.js';
 import type { Hal } from '../sdk/index.js';
 import { openStore, type ReadingStore } from '../store/store.js';
@@ -57,6 +59,13 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
       ...(config.hardware.procRoot ? { proc: config.hardware.procRoot } : {}),
       ...(config.hardware.sysRoot ? { sys: config.hardware.sysRoot } : {}),
     }),
+    // onoff always uses the real /sys/class/gpio, so the chip base is read there too (not under sysRoot).
+    gpio: createGpioPortFactory({
+      files: createFileSource(),
+      chipBase: config.hardware.gpioChipBase,
+      log: log.child({ module: 'gpio' }),
+    }),
+    serial: createSerialLinkFactory(),
   };
   const store = openStore(config.store);
   const transport = createTransport(config.xmpp, log.child({ module: 'xmpp' }));

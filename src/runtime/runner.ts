@@ -68,8 +68,15 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
     log,
     signal: abort.signal,
   };
+  // Polled devices retry at most once per interval. Stream devices (serial, GPIO) are retried every second at
+  // most: reopening a vanished port is cheap, and a replugged sensor must resume within seconds (issue 3).
   const retryMaxMs =
-    deps.retry?.maxMs ?? (config.schedule?.kind === 'every' ? Math.max(1000, config.schedule.ms) : 30_000);
+    deps.retry?.maxMs ??
+    (source.kind !== 'poll'
+      ? 1000
+      : config.schedule?.kind === 'every'
+        ? Math.max(1000, config.schedule.ms)
+        : 30_000);
   const retryBaseMs = Math.min(deps.retry?.baseMs ?? 500, retryMaxMs);
   let stopped = true;
   let timer: NodeJS.Timeout | undefined;

@@ -30,6 +30,10 @@ export type Values = Record<string, FieldValue | undefined>;
 /** Hardware access the hal provides to sources; each member is an interface with a real adapter. */
 export interface Hal {
   files: FileSource;
+  /** GPIO lines by Raspberry Pi (BCM) number; absent where the host provides none (tests, other hals). */
+  gpio?: GpioPortFactory;
+  /** Serial ports (UART, USB adapters, pseudo-terminals); absent where the host provides none (tests, other hals). */
+  serial?: SerialLinkFactory;
 }
 
 /** Reads text files under configurable roots, so /proc, /sys (1-Wire, thermal) can be simulated in tests. */
@@ -92,6 +96,11 @@ export interface DeviceDefinition<O = Record<string, unknown>> {
   source: Source<O>;
   /** XEP-0325 parameters this device accepts (actuators); the source's `set` applies them. */
   controls?: ControlSpec[] | ((options: O) => ControlSpec[]);
+  /**
+   * Options of a typical config entry (without id/type). Required when `fields` or `controls` depend on the
+   * options: documentation and the invariant test over all definitions resolve them from it.
+   */
+  example?: Record<string, unknown>;
 }
 
 /** XEP-0325 parameter types (no `numeric`, no `enum`: enumerations are strings with `options`). */
@@ -152,4 +161,68 @@ export function booleanField(spec: Preset): FieldSpec {
 }
 export function stringField(spec: Preset): FieldSpec {
   return { type: 'string', ...spec };
+}
+
+/** GPIO lines by Raspberry Pi (BCM) number; the hal maps them to the kernel's numbers (the chip base). */
+export interface GpioPortFactory {
+  /** Exports and configures a line; throws a DeviceError naming the line when the kernel refuses. */
+  open(options: GpioOpenOptions): Promise<GpioPort>;
+}
+
+export type GpioEdge = 'none' | 'rising' | 'falling' | 'both';
+
+export interface GpioOpenOptions {
+  /** BCM line number (GPIO17 is header pin 11), whatever the kernel's sysfs numbering. */
+  pin: number;
+  direction: 'in' | 'out';
+  /** Logical levels inverted: `true` reads (and drives) the line low. */
+  activeLow?: boolean;
+  /** Outputs: the logical level driven from the moment the line becomes an output (default false). */
+  initial?: boolean;
+  /** Inputs: the edges that reach `watch` listeners (default `both`). */
+  edge?: GpioEdge;
+  /** Inputs: listeners see the level once it has been stable this long (default 0: every edge). */
+  debounceMs?: number;
+}
+
+export interface GpioPort {
+  /** The BCM line number asked for. */
+  readonly pin: number;
+  /** The kernel's sysfs number (pin + chip base). */
+  readonly line: number;
+  /** The logical level (active-low applied). */
+  read(): Promise<boolean>;
+  write(value: boolean): Promise<void>;
+  /** Calls `listener` with the logical level after each matching edge (interrupt driven); returns an unsubscribe. */
+  watch(listener: (value: boolean) => void, onError?: (err: Error) => void): () => void;
+  /** Stops watching and unexports the line. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Opens serial ports; the real adapter is `src/hal/serial.ts` (serialport, loaded lazily). */
+export interface SerialLinkFactory {
+  /** Throws a DeviceError naming the path when the port cannot be opened (absent, busy, no permission). */
+  open(options: SerialOpenOptions): Promise<SerialLink>;
+}
+
+export interface SerialOpenOptions {
+  /** `/dev/serial0`, `/dev/ttyUSB0`, or a pseudo-terminal in tests. */
+  path: string;
+  baudRate: number;
+}
+
+/**
+ * An open port, always reading (flowing mode: only then does a vanished port end the link). Recovery is the
+ * runner's job: a source reports `onClose` through `fail`, and the runner reopens it with backoff.
+ */
+export interface SerialLink {
+  readonly path: string;
+  /** Every chunk as it arrives (arbitrary boundaries: frames may be split or joined); returns an unsubscribe. */
+  onData(listener: (chunk: Uint8Array) => void): () => void;
+  /** Called once if the link ends without `close()`: the port vanished (unplugged) or failed. */
+  onClose(listener: (err: Error) => void): () => void;
+  /** Resolves once the bytes were handed to the kernel. */
+  write(data: Uint8Array): Promise<void>;
+  /** Closes the port and drops every listener. Idempotent. */
+  close(): Promise<void>;
 }

@@ -32,6 +32,11 @@ export interface ReadoutParams {
   to?: Date;
   when?: Date;
   timeoutMs?: number;
+  /**
+   * Attempts after a readout that was accepted but never completed (XEP-0323 gives no delivery guarantee;
+   * slixmpp 1.8.3 drops some readouts): each retry is a new request with a new seqnr. Default 0.
+   */
+  retries?: number;
 }
 
 /** A reading that arrived as a pubsub/PEP notification. */
@@ -123,61 +128,13 @@ export function createSensorClient(deps: {
     },
     /** XEP-0323 readout of `to` (a full JID); resolves when the device says done. */
     async readout(to: string, params: ReadoutParams = {}): Promise<ReadoutResult> {
-      const seqnr = nextSeqnr++;
-      const key = `${to}\u0000${seqnr}`;
-      const timeoutMs = params.timeoutMs ?? 10_000;
-      const result: ReadoutResult = {
-        accepted: false,
-        queued: false,
-        started: false,
-        fields: [],
-        failures: [],
-        done: false,
-      };
-      let timer: NodeJS.Timeout | undefined;
-      const finished = new Promise<void>((resolve, reject) => {
-        timer = setTimeout(() => {
-          waiters.delete(key);
-          reject(new XmppTimeoutError(`readout ${seqnr} of ${to}`, timeoutMs));
-        }, timeoutMs);
-        waiters.set(key, (el) => {
-          // Data before `accepted` means accepted (XEP-0323 §3.2).
-          result.accepted = true;
-          if (el.name === 'started') result.started = true;
-          if (el.name === 'fields') result.fields.push(...parseFields(el));
-          if (el.name === 'failure') {
-            for (const e of el.getChildren('error')) {
-              result.failures.push({
-                nodeId: (e.attrs.nodeId as string) ?? '',
-                timestamp: (e.attrs.timestamp as string) ?? '',
-                message: e.text(),
-              });
-            }
-          }
-          if (el.name === 'done' || parseBoolean(el.attrs.done as string | undefined)) {
-            result.done = true;
-            clearTimeout(timer);
-            waiters.delete(key);
-            resolve();
-          }
-        });
-      });
-      finished.catch(() => undefined); // observed below; avoids an unhandled rejection if the IQ fails first
-      try {
-        const answer = await transport.request(
-          xml('iq', { type: 'get', to }, readoutRequestElement({ seqnr, ...params })),
-          timeoutMs,
-        );
-        const accepted = answer.getChild('accepted', NS.sensordata);
-        result.accepted = true;
-        result.queued = parseBoolean(accepted?.attrs.queued as string | undefined) === true;
-      } catch (err) {
-        waiters.delete(key);
-        clearTimeout(timer);
-        throw err;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await readoutOnce(to, params);
+        } catch (err) {
+          if (!(err instanceof XmppTimeoutError) || attempt >= (params.retries ?? 0)) throw err;
+        }
       }
-      await finished;
-      return result;
     },
     async cancel(to: string, seqnr: number): Promise<void> {
       await transport.request(
@@ -188,4 +145,62 @@ export function createSensorClient(deps: {
       return nextSeqnr - 1;
     },
   };
+
+  async function readoutOnce(to: string, params: ReadoutParams): Promise<ReadoutResult> {
+    const seqnr = nextSeqnr++;
+    const key = `${to}\u0000${seqnr}`;
+    const timeoutMs = params.timeoutMs ?? 10_000;
+    const result: ReadoutResult = {
+      accepted: false,
+      queued: false,
+      started: false,
+      fields: [],
+      failures: [],
+      done: false,
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const finished = new Promise<void>((resolve, reject) => {
+      timer = setTimeout(() => {
+        waiters.delete(key);
+        reject(new XmppTimeoutError(`readout ${seqnr} of ${to}`, timeoutMs));
+      }, timeoutMs);
+      waiters.set(key, (el) => {
+        // Data before `accepted` means accepted (XEP-0323 §3.2).
+        result.accepted = true;
+        if (el.name === 'started') result.started = true;
+        if (el.name === 'fields') result.fields.push(...parseFields(el));
+        if (el.name === 'failure') {
+          for (const e of el.getChildren('error')) {
+            result.failures.push({
+              nodeId: (e.attrs.nodeId as string) ?? '',
+              timestamp: (e.attrs.timestamp as string) ?? '',
+              message: e.text(),
+            });
+          }
+        }
+        if (el.name === 'done' || parseBoolean(el.attrs.done as string | undefined)) {
+          result.done = true;
+          clearTimeout(timer);
+          waiters.delete(key);
+          resolve();
+        }
+      });
+    });
+    finished.catch(() => undefined); // observed below; avoids an unhandled rejection if the IQ fails first
+    try {
+      const answer = await transport.request(
+        xml('iq', { type: 'get', to }, readoutRequestElement({ seqnr, ...params })),
+        timeoutMs,
+      );
+      const accepted = answer.getChild('accepted', NS.sensordata);
+      result.accepted = true;
+      result.queued = parseBoolean(accepted?.attrs.queued as string | undefined) === true;
+    } catch (err) {
+      waiters.delete(key);
+      clearTimeout(timer);
+      throw err;
+    }
+    await finished;
+    return result;
+  }
 }

@@ -6,6 +6,7 @@
  * Present: returns true. Missing: with CI set, throws (the suite fails and names the fix);
  * otherwise prints the reason once and returns false (the suite is skipped).
  */
+import { existsSync } from 'node:fs';
 import { findExecutable, hasSlixmpp, SYSTEM_PYTHON } from '../../src/devtools/system-deps.js';
 
 const warned = new Set<string>();
@@ -34,4 +35,42 @@ export function requireSlixmpp(): boolean {
 
 export function requireSocat(): boolean {
   return requirement(findExecutable('socat') !== undefined, 'socat', 'socat');
+}
+
+/** Like `requirement`, for needs that no package fixes: `reason` already names the fix. */
+function need(present: boolean, key: string, reason: string): boolean {
+  if (present) return true;
+  if (process.env.CI) throw new Error(reason);
+  if (!warned.has(key)) {
+    warned.add(key);
+    console.warn(`skipping: ${reason}`);
+  }
+  return false;
+}
+
+/** Root: mounting (FUSE, bind mounts in a private namespace) needs it. CI runs as root. */
+export function requireRoot(): boolean {
+  return need(
+    process.getuid?.() === 0,
+    'root',
+    'these tests mount filesystems and need root; run them as root (CI does), e.g. sudo -E npx vitest run',
+  );
+}
+
+/** FUSE with the tools to build and mount the GPIO simulator, and unshare for private mount namespaces. */
+export function requireFuse(): boolean {
+  if (!existsSync('/dev/fuse')) {
+    return need(
+      false,
+      '/dev/fuse',
+      '/dev/fuse is missing; load the fuse module (modprobe fuse) or, in a container, pass --device /dev/fuse',
+    );
+  }
+  return (
+    requirement(findExecutable('fusermount3') !== undefined, 'FUSE 3 (fusermount3)', 'fuse3') &&
+    requirement(existsSync('/usr/include/fuse3/fuse.h'), 'libfuse3 headers', 'libfuse3-dev') &&
+    requirement(findExecutable('pkg-config') !== undefined, 'pkg-config', 'pkg-config') &&
+    requirement(findExecutable('gcc') !== undefined, 'gcc', 'gcc') &&
+    requirement(findExecutable('unshare') !== undefined, 'unshare', 'util-linux')
+  );
 }

@@ -64,6 +64,14 @@ describe('xiot check', () => {
     expect(r.stderr).toContain('devices[0].interval: expected a duration like "30s" or a cron expression');
   });
 
+  it('prints help with the agent and the operator commands', async () => {
+    const r = await run(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('xiot agent --config FILE');
+    expect(r.stdout).toContain('xiot read JID...');
+    expect(r.stdout).not.toMatch(/\$\{OPERATOR/);
+  });
+
   it('exits 2 with a one-line message on bad usage', async () => {
     const r = await run(['check', '--bogus']);
     expect(r.code).toBe(2);

@@ -34,7 +34,11 @@ describe.skipIf(!requireProsody() || !requireSlixmpp())(
     });
 
     it('reads its momentary values (naive timestamps, done attribute)', async () => {
-      const result = await operator.sensors.readout(device.jid, { types: ['momentary'] });
+      const result = await operator.sensors.readout(device.jid, {
+        types: ['momentary'],
+        timeoutMs: 2000,
+        retries: 3,
+      });
       expect(result.done).toBe(true);
       const byName = Object.fromEntries(result.fields.map((f) => [f.name, f]));
       expect(byName.Temperature).toMatchObject({

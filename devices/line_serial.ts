@@ -1,0 +1,111 @@
+/**
+ * A generic text protocol for Arduino-style boards: one reading per line of `name=value` pairs separated by
+ * spaces or commas (`temp=21.5,door=1`), ended by `\n` or `\r\n`. Which names are read, their types and units
+ * come from the `values` option; other names on the line are ignored. A line that carries none of them, or a
+ * value that does not parse as its type, is a frame error (noise, a wrong baud rate), never a reading.
+ */
+import { z } from 'zod';
+import { FrameError } from '../src/core/errors.js';
+import { createLineSplitter, frameErrorsField, serialStreamSource } from '../src/sdk/frames.js';
+import { defineDevice, type FieldSpec, type Values } from '../src/sdk/index.js';
+
+const valueSpec = z
+  .object({
+    type: z.enum(['numeric', 'int', 'boolean', 'string']).default('numeric'),
+    /** Numeric values only ('' when unitless, the default). */
+    unit: z.string().optional(),
+    decimals: z.number().int().min(0).max(15).optional(),
+    description: z.string().min(1).optional(),
+    /** Lines may leave it out without a warning. */
+    optional: z.boolean().default(false),
+  })
+  .strict();
+
+const options = z
+  .object({
+    port: z.string().min(1).default('/dev/ttyACM0'),
+    baudRate: z.number().int().positive().default(9600),
+    values: z
+      .record(
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, {
+          message: 'value names are letters, digits, "_", "." or "-", starting with a letter or "_"',
+        }),
+        valueSpec,
+      )
+      .refine((v) => Object.keys(v).length > 0, { message: 'name at least one value' })
+      .refine((v) => !('frameErrors' in v), { message: '"frameErrors" is reported by the agent itself' }),
+    /** Longest line accepted; longer ones are frame errors. */
+    maxLineLength: z.number().int().min(16).max(65536).default(512),
+  })
+  .strict();
+
+type LineSerialOptions = z.infer<typeof options>;
+
+const TRUE = new Set(['1', 'true', 'on', 'yes', 'high']);
+const FALSE = new Set(['0', 'false', 'off', 'no', 'low']);
+
+function parseValue(name: string, type: LineSerialOptions['values'][string]['type'], text: string) {
+  switch (type) {
+    case 'numeric': {
+      const n = Number(text);
+      if (text === '' || !Number.isFinite(n)) throw new FrameError(`${name}=${text} is not a number`);
+      return n;
+    }
+    case 'int': {
+      if (!/^[-+]?\d+$/.test(text)) throw new FrameError(`${name}=${text} is not an integer`);
+      return Number(text);
+    }
+    case 'boolean': {
+      const t = text.toLowerCase();
+      if (TRUE.has(t)) return true;
+      if (FALSE.has(t)) return false;
+      throw new FrameError(`${name}=${text} is not a boolean`);
+    }
+    case 'string':
+      return text;
+  }
+}
+
+export function decodeLine(line: string, opts: Pick<LineSerialOptions, 'values'>): Values {
+  const values: Values = {};
+  let found = 0;
+  for (const token of line.trim().split(/[\s,]+/)) {
+    const eq = token.indexOf('=');
+    if (eq <= 0) continue;
+    const name = token.slice(0, eq);
+    const spec = opts.values[name];
+    if (!spec) continue;
+    values[name] = parseValue(name, spec.type, token.slice(eq + 1));
+    found++;
+  }
+  if (found === 0)
+    throw new FrameError(`line without any configured value: ${JSON.stringify(line.slice(0, 80))}`);
+  return values;
+}
+
+export default defineDevice({
+  type: 'line_serial',
+  description: 'Text lines of name=value pairs from a microcontroller board',
+  options,
+  example: {
+    port: '/dev/ttyACM0',
+    values: { temp: { type: 'numeric', unit: '°C', decimals: 1 }, door: { type: 'boolean' } },
+  },
+  fields: (opts: LineSerialOptions): FieldSpec[] => [
+    ...Object.entries(opts.values).map(
+      ([name, v]): FieldSpec => ({
+        name,
+        type: v.type,
+        ...(v.type === 'numeric' ? { unit: v.unit ?? '' } : {}),
+        ...(v.decimals !== undefined ? { decimals: v.decimals } : {}),
+        description: v.description ?? name,
+        optional: v.optional,
+      }),
+    ),
+    frameErrorsField,
+  ],
+  source: serialStreamSource<LineSerialOptions, string>({
+    splitter: (opts) => createLineSplitter({ maxLength: opts.maxLineLength }),
+    decoder: (opts) => (line) => decodeLine(line, opts),
+  }),
+});
