@@ -16,6 +16,7 @@ import { VERSION } from '../src/version.js';
 import { type BenchOptions, type Row, ratio } from './lib.js';
 import { fleetScenario } from './scenarios/fleet.js';
 import { footprintScenario } from './scenarios/footprint.js';
+import { latencyScenario } from './scenarios/latency.js';
 import { publishScenario } from './scenarios/publish.js';
 import { readoutScenario } from './scenarios/readout.js';
 
@@ -23,6 +24,7 @@ type Scenario = (server: ProsodyServer, dir: string, opts: BenchOptions) => Prom
 const SCENARIOS: Record<string, Scenario> = {
   readout: readoutScenario,
   publish: publishScenario,
+  latency: latencyScenario,
   footprint: footprintScenario,
   fleet: fleetScenario,
 };

@@ -10,7 +10,7 @@ import pms5003 from './pms5003.js';
 import sds011 from './sds011.js';
 import system from './system.js';
 
-// biome-ignore lint/suspicious/noExplicitAny: definitions differ in their option types
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- definitions differ in their option types
 export const builtinDevices: DeviceDefinition<any>[] = [
   system,
   gpioInput,

@@ -92,16 +92,14 @@ export default defineDevice({
     values: { temp: { type: 'numeric', unit: '°C', decimals: 1 }, door: { type: 'boolean' } },
   },
   fields: (opts: LineSerialOptions): FieldSpec[] => [
-    ...Object.entries(opts.values).map(
-      ([name, v]): FieldSpec => ({
-        name,
-        type: v.type,
-        ...(v.type === 'numeric' ? { unit: v.unit ?? '' } : {}),
-        ...(v.decimals !== undefined ? { decimals: v.decimals } : {}),
-        description: v.description ?? name,
-        optional: v.optional,
-      }),
-    ),
+    ...Object.entries(opts.values).map(([name, v]): FieldSpec => ({
+      name,
+      type: v.type,
+      ...(v.type === 'numeric' ? { unit: v.unit ?? '' } : {}),
+      ...(v.decimals !== undefined ? { decimals: v.decimals } : {}),
+      description: v.description ?? name,
+      optional: v.optional,
+    })),
     frameErrorsField,
   ],
   source: serialStreamSource<LineSerialOptions, string>({

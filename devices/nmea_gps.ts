@@ -53,8 +53,7 @@ const num = (s: string | undefined) => (s === undefined || s === '' ? undefined 
 /** A decoder for one port: merges RMC speed into the GGA of the same (or the previous) second. */
 export function createNmeaDecoder(): (line: string) => Values | undefined {
   let rmc:
-    | { at: number | undefined; speed: number | undefined; valid: boolean; position: Values }
-    | undefined;
+    { at: number | undefined; speed: number | undefined; valid: boolean; position: Values } | undefined;
   // RMCs since the last GGA: two in a row mean the receiver sends no GGA, so RMC makes the readings.
   let rmcRun = 0;
   return (line) => {

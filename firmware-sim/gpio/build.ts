@@ -11,7 +11,13 @@ import { fileURLToPath } from 'node:url';
 import { MissingDependencyError } from '../../src/core/errors.js';
 import { findExecutable } from '../../src/devtools/system-deps.js';
 
-export const GPIO_SIM_SOURCE = fileURLToPath(new URL('./gpio-sim.c', import.meta.url));
+// Beside this module in the source tree; from the compiled copy in dist/, the source tree's file.
+export const GPIO_SIM_SOURCE = [
+  new URL('./gpio-sim.c', import.meta.url),
+  new URL('../../../firmware-sim/gpio/gpio-sim.c', import.meta.url),
+]
+  .map((u) => fileURLToPath(u))
+  .find((p) => existsSync(p)) as string;
 export const FUSE_PACKAGES = 'fuse3 libfuse3-dev pkg-config';
 
 /** Path of the built simulator binary (built now unless an identical build is cached). */

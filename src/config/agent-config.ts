@@ -114,7 +114,7 @@ export interface DeviceConfig {
   timeoutMs: number;
   fields: Record<string, FieldConfig>;
   options: unknown;
-  // biome-ignore lint/suspicious/noExplicitAny: options differ per type
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- options differ per type
   definition: DeviceDefinition<any>;
   /** The field specs for these options, resolved once. */
   fieldSpecs: FieldSpec[];
@@ -147,7 +147,7 @@ export interface AgentConfig {
 export const SENSORDATA_NODE = 'urn:xmpp:iot:sensordata';
 
 export interface ParseOptions {
-  // biome-ignore lint/suspicious/noExplicitAny: options differ per type
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- options differ per type
   definitions: readonly DeviceDefinition<any>[];
   env?: Record<string, string | undefined>;
   /** The file the text came from: relative paths (store) resolve against its folder, errors name it. */
@@ -255,7 +255,7 @@ export function parseAgentConfig(text: string, options: ParseOptions): AgentConf
 function parseDevice(
   entry: unknown,
   index: number,
-  // biome-ignore lint/suspicious/noExplicitAny: options differ per type
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- options differ per type
   definitions: readonly DeviceDefinition<any>[],
   issues: ConfigIssue[],
 ): DeviceConfig | undefined {

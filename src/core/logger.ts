@@ -36,7 +36,7 @@ export function createLogger(
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       base: undefined,
     },
-    // biome-ignore lint/suspicious/noExplicitAny: pino's destination type is a stream of its own
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- pino's destination type is a stream of its own
     (options.destination ?? process.stderr) as any,
   );
 }

@@ -3,6 +3,7 @@ import { BitReader, ExiError, ExiUnsupportedError } from './bits.js';
 import { ChannelSet, inflateAt, SMALL_CHANNEL_MAX } from './channels.js';
 import { type ElementFrame, GrammarStack, Grammars, learnedTerm, readCode, Terms } from './grammars.js';
 import { readHeader } from './header.js';
+import { SchemaBodyDecoder } from './schema/body.js';
 import { qnameKey, StringTables } from './strings.js';
 import {
   type ExiEvent,
@@ -201,7 +202,16 @@ export interface DecodedStream {
 export function decodeStream(bytes: Uint8Array, outOfBand?: ExiOptions): DecodedStream {
   const r = new BitReader(bytes, false);
   const header = readHeader(r, bytes);
-  const opts = resolveOptions(header.options ?? outOfBand ?? {});
-  const events = new BodyDecoder(opts, bytes, r).decode();
+  const opts = resolveOptions({
+    ...(header.options ?? outOfBand ?? {}),
+    schema: outOfBand?.schema,
+    schemas: outOfBand?.schemas,
+  });
+  let events: ExiEvent[];
+  if (opts.schema) {
+    events = new SchemaBodyDecoder(opts, opts.schema, bytes, r).decode();
+  } else {
+    events = new BodyDecoder(opts, bytes, r).decode();
+  }
   return { events, options: opts, cookie: header.cookie, optionsInHeader: header.options !== undefined };
 }

@@ -14,6 +14,7 @@ import {
   writeCode,
 } from './grammars.js';
 import { writeHeader } from './header.js';
+import { checkSchemaOptions, SchemaBodyEncoder } from './schema/body.js';
 import { qnameKey, StringTables } from './strings.js';
 import { type ExiEvent, isByteAligned, isReordered, type ResolvedOptions, XSI_NS } from './types.js';
 
@@ -223,7 +224,13 @@ export function encodeEvents(
   includeCookie: boolean,
 ): Uint8Array {
   const w = new BitWriter(false);
+  if (opts.schema) checkSchemaOptions(opts);
   writeHeader(w, opts, includeOptions, includeCookie);
+  if (opts.schema) {
+    const schemaEncoder = new SchemaBodyEncoder(opts, opts.schema, w);
+    schemaEncoder.encode(events);
+    return schemaEncoder.finish();
+  }
   const enc = new BodyEncoder(opts, w);
   enc.encode(events);
   return enc.finish();

@@ -1,5 +1,6 @@
 /**
- * Efficient XML Interchange (EXI) Format 1.0 (Second Edition) codec, schema-less subset.
+ * Efficient XML Interchange (EXI) Format 1.0 (Second Edition) codec: schema-less, and
+ * schema-informed for schemas compiled with `compileXsd` (strict=false).
  * See docs/exi.md for what is supported.
  */
 import { decodeStream } from './decoder.js';
@@ -10,6 +11,8 @@ import { dropIgnorableWhitespace, parseXml, parseXmlFragment, pruneEvents, seria
 export { ExiError, type ExiErrorCode, ExiUnsupportedError } from './bits.js';
 export type { DecodedStream } from './decoder.js';
 export { decodeStream } from './decoder.js';
+export { type IotSchemaId, iotSchema, iotSchemas } from './schema/iot.js';
+export { type CompiledSchema, compileXsd } from './schema/xsd.js';
 export type { ExiAlignment, ExiEvent, ExiOptions, ExiPreserve } from './types.js';
 export { dropIgnorableWhitespace, parseXml, parseXmlFragment, serializeXml } from './xml.js';
 

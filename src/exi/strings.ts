@@ -21,6 +21,58 @@ interface ValueEntry {
   readonly globalId: number;
 }
 
+const XSD_NS = 'http://www.w3.org/2001/XMLSchema';
+
+/** Built-in type names of the XML Schema namespace (Appendix D.3). */
+const XSD_TYPE_NAMES = [
+  'ENTITIES',
+  'ENTITY',
+  'ID',
+  'IDREF',
+  'IDREFS',
+  'NCName',
+  'NMTOKEN',
+  'NMTOKENS',
+  'NOTATION',
+  'Name',
+  'QName',
+  'anySimpleType',
+  'anyType',
+  'anyURI',
+  'base64Binary',
+  'boolean',
+  'byte',
+  'date',
+  'dateTime',
+  'decimal',
+  'double',
+  'duration',
+  'float',
+  'gDay',
+  'gMonth',
+  'gMonthDay',
+  'gYear',
+  'gYearMonth',
+  'hexBinary',
+  'int',
+  'integer',
+  'language',
+  'long',
+  'negativeInteger',
+  'nonNegativeInteger',
+  'nonPositiveInteger',
+  'normalizedString',
+  'positiveInteger',
+  'short',
+  'string',
+  'time',
+  'token',
+  'unsignedByte',
+  'unsignedInt',
+  'unsignedLong',
+  'unsignedShort',
+];
+
 /** Key of a qualified name, used for element grammars, local value partitions and channels. */
 export function qnameKey(uri: string, localName: string): string {
   return `${localName}\u0000${uri}`;
@@ -44,6 +96,24 @@ export class StringTables {
     this.addUri('', ['']);
     this.addUri(XML_NS, ['xml'], ['base', 'id', 'lang', 'space']);
     this.addUri(XSI_NS, ['xsi'], ['nil', 'type']);
+  }
+
+  /**
+   * Schema-informed initial entries (§7.3.1, Appendix D): the XML Schema namespace with its
+   * built-in type names, then the schema's namespaces (sorted), and every partition extended
+   * with the local names the schema declares in it (sorted).
+   */
+  addSchemaEntries(localNames: ReadonlyMap<string, ReadonlySet<string>>): void {
+    this.addUri(XSD_NS, [], XSD_TYPE_NAMES);
+    for (const uri of [...localNames.keys()].filter((u) => !this.uriIndex.has(u)).sort()) this.addUri(uri);
+    for (const [uri, names] of localNames) {
+      const e = this.entry(this.uriIndex.get(uri) as number);
+      for (const n of [...names].sort()) {
+        if (e.localIndex.has(n)) continue;
+        e.localIndex.set(n, e.localNames.length);
+        e.localNames.push(n);
+      }
+    }
   }
 
   private addUri(uri: string, prefixes: string[] = [], localNames: string[] = []): number {
@@ -178,7 +248,8 @@ export class StringTables {
 
   // --- values (§7.3.3) ------------------------------------------------------------------------
 
-  writeValue(w: BitWriter, key: string, value: string): void {
+  /** `charset`: restricted character set of a schema-typed string (§7.1.10.1). */
+  writeValue(w: BitWriter, key: string, value: string, charset?: readonly number[]): void {
     const hit = this.globalByValue.get(value);
     if (hit) {
       if (hit.key === key) {
@@ -192,11 +263,12 @@ export class StringTables {
     }
     const length = codePointLength(value);
     w.writeUnsigned(length + 2);
-    w.writeCodePoints(value);
+    if (charset) writeRestricted(w, value, charset);
+    else w.writeCodePoints(value);
     this.addValue(key, value, length);
   }
 
-  readValue(r: BitReader, key: string): string {
+  readValue(r: BitReader, key: string, charset?: readonly number[]): string {
     const u = r.readUnsigned();
     if (u === 0) {
       const local = this.locals.get(key) ?? [];
@@ -212,7 +284,7 @@ export class StringTables {
       return e.value;
     }
     const length = u - 2;
-    const value = r.readCodePoints(length);
+    const value = charset ? readRestricted(r, length, charset) : r.readCodePoints(length);
     this.addValue(key, value, length);
     return value;
   }
@@ -245,4 +317,34 @@ export class StringTables {
     this.globalByValue.set(value, e);
     this.globalCount++;
   }
+}
+
+/**
+ * Characters of a string with a restricted character set (§7.1.10.1): each one as an n-bit
+ * index into the set, n = ceil(log2(N + 1)); a character outside the set as N followed by its
+ * code point.
+ */
+function writeRestricted(w: BitWriter, value: string, charset: readonly number[]): void {
+  const n = bitsFor(charset.length + 1);
+  for (const ch of value) {
+    const cp = ch.codePointAt(0) as number;
+    const i = charset.indexOf(cp);
+    if (i >= 0) w.writeNBit(i, n);
+    else {
+      w.writeNBit(charset.length, n);
+      w.writeUnsigned(cp);
+    }
+  }
+}
+
+function readRestricted(r: BitReader, length: number, charset: readonly number[]): string {
+  const n = bitsFor(charset.length + 1);
+  let out = '';
+  for (let k = 0; k < length; k++) {
+    const i = r.readNBit(n);
+    const cp = i < charset.length ? (charset[i] as number) : r.readUnsigned();
+    if (i > charset.length || cp > 0x10ffff) throw new ExiError(`invalid restricted character ${i}`);
+    out += String.fromCodePoint(cp);
+  }
+  return out;
 }

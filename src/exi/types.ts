@@ -1,5 +1,6 @@
 /** Public types of the EXI codec and the resolution of user options to effective ones. */
 import { ExiError, ExiUnsupportedError } from './bits.js';
+import type { CompiledSchema } from './schema/xsd.js';
 
 export const XML_NS = 'http://www.w3.org/XML/1998/namespace';
 export const XSI_NS = 'http://www.w3.org/2001/XMLSchema-instance';
@@ -38,8 +39,16 @@ export interface ExiOptions {
   fragment?: boolean;
   selfContained?: boolean;
   preserve?: ExiPreserve;
-  /** Only `undefined` (not stated) or `null` (explicitly schema-less) are supported. */
+  /**
+   * `null`: explicitly schema-less. A string: schema-informed with the schema of that id, which
+   * must be given as `schema` (with that id or none) or in `schemas` (see docs/exi.md). Defaults
+   * to `schema.id` when `schema` is given.
+   */
   schemaId?: string | null;
+  /** A compiled schema (`compileXsd`) for schema-informed encoding/decoding. */
+  schema?: CompiledSchema;
+  /** Compiled schemas by schemaId, used to resolve the schemaId of a stream's header. */
+  schemas?: Readonly<Record<string, CompiledSchema>>;
   blockSize?: number;
   valueMaxLength?: number;
   valuePartitionCapacity?: number;
@@ -62,6 +71,8 @@ export interface ResolvedOptions {
   selfContained: boolean;
   preserve: Required<ExiPreserve>;
   schemaId: string | null | undefined;
+  /** The schema when schema-informed (schemaId is then its id). */
+  schema: CompiledSchema | undefined;
   blockSize: number;
   valueMaxLength: number;
   valuePartitionCapacity: number;
@@ -90,8 +101,18 @@ export function resolveOptions(o: ExiOptions = {}): ResolvedOptions {
       throw new ExiError(`invalid ${name} ${v}`);
     }
   }
-  if (o.schemaId !== undefined && o.schemaId !== null) {
-    throw new ExiUnsupportedError(`schema-informed grammars (schemaId '${o.schemaId}')`);
+  const schemaId = o.schemaId === undefined ? o.schema?.id : o.schemaId;
+  let schema: CompiledSchema | undefined;
+  if (typeof schemaId === 'string') {
+    if (o.schema && (o.schema.id === undefined || o.schema.id === schemaId)) schema = o.schema;
+    else if (o.schemas && Object.hasOwn(o.schemas, schemaId)) schema = o.schemas[schemaId];
+    if (!schema) {
+      throw new ExiUnsupportedError(
+        `schema-informed grammars (schemaId '${schemaId}': unknown schema, give it in options.schemas)`,
+      );
+    }
+  } else if (schemaId === undefined) {
+    schema = o.schema; // schema given out of band, or none
   }
   const p = o.preserve ?? {};
   return {
@@ -107,7 +128,8 @@ export function resolveOptions(o: ExiOptions = {}): ResolvedOptions {
       dtd: p.dtd ?? false,
       lexicalValues: p.lexicalValues ?? false,
     },
-    schemaId: o.schemaId,
+    schemaId,
+    schema,
     blockSize,
     valueMaxLength: vml,
     valuePartitionCapacity: vpc,

@@ -69,6 +69,7 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
   };
   const store = openStore(config.store);
   const transport = createTransport(config.xmpp, log.child({ module: 'xmpp' }));
+  // eslint-disable-next-line prefer-const -- assigned below, once access exists; the provisioning callbacks read it later
   let roster: ReturnType<typeof createRosterPolicy> | undefined;
   const provisioning = createProvisioningClient({
     transport,

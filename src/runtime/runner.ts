@@ -84,8 +84,7 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
   let job: schedule.Job | undefined;
   let inFlight: Promise<Values> | undefined;
   let streamHandle:
-    | Awaited<ReturnType<Extract<typeof source, { kind: 'stream' | 'edge' }>['start']>>
-    | undefined;
+    Awaited<ReturnType<Extract<typeof source, { kind: 'stream' | 'edge' }>['start']>> | undefined;
   let lastValues: { values: Values; at: number } | undefined;
   let consecutiveFailures = 0;
   const missingLogged = new Set<string>();

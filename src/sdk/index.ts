@@ -105,16 +105,7 @@ export interface DeviceDefinition<O = Record<string, unknown>> {
 
 /** XEP-0325 parameter types (no `numeric`, no `enum`: enumerations are strings with `options`). */
 export type ControlType =
-  | 'boolean'
-  | 'int'
-  | 'long'
-  | 'double'
-  | 'string'
-  | 'date'
-  | 'time'
-  | 'dateTime'
-  | 'duration'
-  | 'color';
+  'boolean' | 'int' | 'long' | 'double' | 'string' | 'date' | 'time' | 'dateTime' | 'duration' | 'color';
 /** boolean → boolean; int/double → number; long → bigint; the rest → their lexical string. */
 export type ControlValue = boolean | number | bigint | string;
 export type ControlValues = Record<string, ControlValue>;

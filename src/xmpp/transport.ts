@@ -43,7 +43,7 @@ export interface Transport {
   on(event: 'online', listener: (jid: string) => void): void;
   on(event: 'offline', listener: () => void): void;
   on(event: 'stanza', listener: (stanza: Element) => void): void;
-  // biome-ignore lint/suspicious/noExplicitAny: mirrors EventEmitter
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- mirrors EventEmitter
   off(event: string, listener: (...args: any[]) => void): void;
 }
 
@@ -211,11 +211,11 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
         handler(ctx.stanza, ctx.element),
       );
     },
-    // biome-ignore lint/suspicious/noExplicitAny: mirrors EventEmitter
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- mirrors EventEmitter
     on: (event: string, listener: (...args: any[]) => void) => {
       events.on(event, listener);
     },
-    // biome-ignore lint/suspicious/noExplicitAny: mirrors EventEmitter
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- mirrors EventEmitter
     off: (event: string, listener: (...args: any[]) => void) => {
       events.off(event, listener);
     },

@@ -136,7 +136,7 @@ function fakeOnoff(opts: { accessible?: boolean; refuse?: string } = {}) {
       for (const l of this.listeners) l(null, v);
     }
   }
-  // biome-ignore lint/suspicious/noExplicitAny: stands in for onoff's class
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- stands in for onoff's class
   return { created, load: () => Promise.resolve(FakeGpio as any) };
 }
 

@@ -85,7 +85,7 @@ function recordingLogger() {
 
 function definition(type: string): DeviceDefinition<Record<string, unknown>> {
   // line_serial is listed explicitly until devices/index.ts registers it (its fields depend on its options).
-  // biome-ignore lint/suspicious/noExplicitAny: definitions differ in their option types
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- definitions differ in their option types
   const all: DeviceDefinition<any>[] = [...builtinDevices, lineSerial];
   const def = all.find((d) => d.type === type);
   if (!def) throw new Error(`no device type ${type}`);

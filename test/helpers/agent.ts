@@ -33,7 +33,7 @@ export function agentConfig(
     store: string;
     devicesYaml: string;
     extraYaml?: string;
-    // biome-ignore lint/suspicious/noExplicitAny: device option types differ
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- device option types differ
     extraDefinitions?: DeviceDefinition<any>[];
   },
 ): AgentConfig {

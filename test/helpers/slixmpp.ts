@@ -55,15 +55,7 @@ export interface SlixmppField {
 /** One call of slixmpp's request_data callback. */
 export interface SlixmppReadoutEvent {
   result:
-    | 'accepted'
-    | 'queued'
-    | 'started'
-    | 'fields'
-    | 'done'
-    | 'rejected'
-    | 'failure'
-    | 'cancelled'
-    | 'error';
+    'accepted' | 'queued' | 'started' | 'fields' | 'done' | 'rejected' | 'failure' | 'cancelled' | 'error';
   from: string;
   nodeId?: string;
   timestamp?: string;

@@ -3,43 +3,48 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/agent.js';
-import { requireProsody, requireSlixmpp } from '../helpers/requirements.js';
+import { requireFuse, requireProsody, requireRoot, requireSlixmpp } from '../helpers/requirements.js';
 
 const BENCH = fileURLToPath(new URL('../../dist/bench/run.js', import.meta.url));
 
-describe.skipIf(!requireProsody() || !requireSlixmpp())('npm run bench, smoke mode', () => {
-  const dir = tempDir();
-  afterAll(() => dir.remove());
+// The latency scenario drives the GPIO simulator: root and FUSE, like the GPIO tests.
+describe.skipIf(!requireProsody() || !requireSlixmpp() || !requireRoot() || !requireFuse())(
+  'npm run bench, smoke mode',
+  () => {
+    const dir = tempDir();
+    afterAll(() => dir.remove());
 
-  it('runs every scenario with small N and writes the table and the JSON', async () => {
-    if (!existsSync(BENCH))
-      throw new Error(`${BENCH} is missing: run \`npm run build\` first (npm test does)`);
-    const code = await new Promise<number | null>((resolve) => {
-      const child = spawn(process.execPath, [BENCH, '--smoke', '--out', dir.path], {
-        stdio: ['ignore', 'ignore', 'pipe'],
+    it('runs every scenario with small N and writes the table and the JSON', async () => {
+      if (!existsSync(BENCH))
+        throw new Error(`${BENCH} is missing: run \`npm run build\` first (npm test does)`);
+      const code = await new Promise<number | null>((resolve) => {
+        const child = spawn(process.execPath, [BENCH, '--smoke', '--out', dir.path], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        let stderr = '';
+        child.stderr.on('data', (d) => (stderr += d));
+        child.on('exit', (c) => {
+          if (c !== 0) console.error(stderr);
+          resolve(c);
+        });
       });
-      let stderr = '';
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('exit', (c) => {
-        if (c !== 0) console.error(stderr);
-        resolve(c);
-      });
-    });
-    expect(code).toBe(0);
-    const json = JSON.parse(readFileSync(`${dir.path}/results.json`, 'utf8')) as {
-      rows: { scenario: string; ours: number }[];
-      failures: string[];
-    };
-    expect(json.failures).toEqual([]);
-    expect([...new Set(json.rows.map((r) => r.scenario))]).toEqual([
-      'readout',
-      'publish',
-      'footprint',
-      'fleet',
-    ]);
-    expect(json.rows.every((r) => Number.isFinite(r.ours) && r.ours > 0)).toBe(true);
-    expect(readFileSync(`${dir.path}/results.md`, 'utf8')).toMatch(
-      /\| readout \| readouts\/s, sequential \|/,
-    );
-  }, 240_000);
-});
+      expect(code).toBe(0);
+      const json = JSON.parse(readFileSync(`${dir.path}/results.json`, 'utf8')) as {
+        rows: { scenario: string; ours: number }[];
+        failures: string[];
+      };
+      expect(json.failures).toEqual([]);
+      expect([...new Set(json.rows.map((r) => r.scenario))]).toEqual([
+        'readout',
+        'publish',
+        'latency',
+        'footprint',
+        'fleet',
+      ]);
+      expect(json.rows.every((r) => Number.isFinite(r.ours) && r.ours > 0)).toBe(true);
+      expect(readFileSync(`${dir.path}/results.md`, 'utf8')).toMatch(
+        /\| readout \| readouts\/s, sequential \|/,
+      );
+    }, 240_000);
+  },
+);

@@ -72,7 +72,7 @@ describe('EXI header (§5)', () => {
     expect(() => decode(Uint8Array.of(0x81))).toThrow(/version 2/);
   });
 
-  it('reports schema-informed options as unsupported instead of guessing', () => {
+  it('reports an unknown schemaId as unsupported instead of guessing', () => {
     expect(() => encode('<a/>', { schemaId: 'xep-0323.xsd' })).toThrow(ExiUnsupportedError);
     // a header whose options document carries schemaId="s"
     const w = new BitWriter();
@@ -84,7 +84,7 @@ describe('EXI header (§5)', () => {
     const bytes = w.toBytes();
     expect(readHeader(new BitReader(bytes), bytes).options).toEqual({ schemaId: 's' });
     expect(() => decode(bytes)).toThrow(ExiUnsupportedError);
-    expect(() => decode(bytes)).toThrow(/schema-informed grammars \(schemaId 's'\)/);
+    expect(() => decode(bytes)).toThrow(/schema-informed grammars \(schemaId 's': unknown schema/);
     expect(() => decode(Uint8Array.of(0xa0, 0b1000_0000))).toThrow(ExiError); // SE(*) at document level
   });
 });

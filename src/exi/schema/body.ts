@@ -1,0 +1,903 @@
+/**
+ * EXI body encoder and decoder for schema-informed streams (strict=false). Elements declared
+ * globally in the schema use the schema-informed grammars of `grammar.ts`; all other elements use
+ * the built-in grammars (§8.4.3), which learn as in schema-less mode. Typed values follow
+ * `datatypes.ts`. All four alignments: with (pre-)compression, values go to channels as in
+ * schema-less mode (§9); xsi:type and xsi:nil values stay in the structure channel.
+ *
+ * Out of scope (ExiUnsupportedError): preserve.prefixes, preserve.dtd, preserve.lexicalValues,
+ * selfContained, strict=true, fragments, xsi:nil on elements with built-in grammars, xsi:type or
+ * xsi:nil after other attributes of a schema-informed element (the encoder sorts them first), typed
+ * binary values in streams (the encoder writes binary values as schema-invalid, i.e. untyped).
+ */
+import { BitReader, BitWriter, bitsFor, ExiError, ExiUnsupportedError } from '../bits.js';
+import { ChannelSet, deflate, inflateAt, SMALL_CHANNEL_MAX } from '../channels.js';
+import {
+  type ElementGrammar,
+  findGeneric,
+  findLearned,
+  Grammars,
+  learnedTerm,
+  readCode,
+  type Term,
+  Terms,
+  writeCode,
+} from '../grammars.js';
+import { qnameKey, StringTables } from '../strings.js';
+import { type ExiEvent, isByteAligned, isReordered, type ResolvedOptions, XSI_NS } from '../types.js';
+import { prepareTyped, readTyped } from './datatypes.js';
+import { readSchemaCode, SchemaGrammars, type SProd, type SState, writeSchemaCode } from './grammar.js';
+import {
+  builtinTypeDefinition,
+  type CompiledSchema,
+  compareQName,
+  type Datatype,
+  type ElementDecl,
+  XSD_NS,
+} from './xsd.js';
+
+type SE = Extract<ExiEvent, { type: 'SE' }>;
+
+type Frame =
+  | { mode: 'b'; g: ElementGrammar; key: string; inContent: boolean }
+  | { mode: 's'; state: SState; key: string };
+
+/** Rejects option combinations the schema-informed coder does not implement. */
+export function checkSchemaOptions(opts: ResolvedOptions): void {
+  if (opts.strict) throw new ExiUnsupportedError('schema-informed grammars with strict=true');
+  if (opts.preserve.prefixes)
+    throw new ExiUnsupportedError('schema-informed grammars with preserve.prefixes');
+  if (opts.preserve.dtd) throw new ExiUnsupportedError('schema-informed grammars with preserve.dtd');
+  if (opts.preserve.lexicalValues) {
+    // Values would have to be strings with the restricted character sets of §7.1.10.1 Table 7-3.
+    throw new ExiUnsupportedError('schema-informed grammars with preserve.lexicalValues');
+  }
+  if (opts.selfContained) throw new ExiUnsupportedError('schema-informed grammars with selfContained');
+}
+
+const grammarCache = new WeakMap<
+  CompiledSchema,
+  Map<string, { grammars: SchemaGrammars; globals: ElementDecl[] }>
+>();
+
+/** State shared by encoder and decoder. */
+class SchemaContext {
+  readonly tables: StringTables;
+  readonly builtins: Grammars;
+  readonly grammars: SchemaGrammars;
+  readonly globals: ElementDecl[];
+  readonly stack: Frame[] = [];
+  docEnded = false;
+  /** Whether DocContent/DocEnd have a second level (CM/PI; DT is not supported). */
+  readonly hasDocSecond: boolean;
+  readonly third: ('CM' | 'PI')[] = [];
+
+  constructor(
+    readonly opts: ResolvedOptions,
+    readonly schema: CompiledSchema,
+  ) {
+    checkSchemaOptions(opts);
+    if (opts.fragment) throw new ExiUnsupportedError('schema-informed fragments');
+    this.tables = new StringTables(opts.valueMaxLength, opts.valuePartitionCapacity);
+    this.tables.addSchemaEntries(schema.localNames);
+    this.builtins = new Grammars(opts);
+    // Schema-informed grammars never change: build them once per schema and fidelity options.
+    const key = `${+opts.preserve.comments}${+opts.preserve.pis}${+opts.preserve.prefixes}${+opts.preserve.dtd}${+opts.selfContained}`;
+    let perSchema = grammarCache.get(schema);
+    if (!perSchema) {
+      perSchema = new Map();
+      grammarCache.set(schema, perSchema);
+    }
+    let cached = perSchema.get(key);
+    if (!cached) {
+      cached = {
+        grammars: new SchemaGrammars(opts),
+        globals: [...schema.globalElements.values()].sort(compareQName),
+      };
+      perSchema.set(key, cached);
+    }
+    this.grammars = cached.grammars;
+    this.globals = cached.globals;
+    if (opts.preserve.comments) this.third.push('CM');
+    if (opts.preserve.pis) this.third.push('PI');
+    this.hasDocSecond = this.third.length > 0;
+  }
+
+  get top(): Frame | undefined {
+    return this.stack.at(-1);
+  }
+
+  /** Opens an element reached through SE(qname) of a built-in grammar or any SE(*). */
+  frameFor(uri: string, localName: string, key: string): Frame {
+    const decl = this.schema.globalElements.get(key);
+    if (decl) return { mode: 's', state: this.grammars.element(decl), key };
+    return { mode: 'b', g: this.builtins.element(uri, localName, key), key, inContent: false };
+  }
+
+  /** First state of the grammar of the type named by an xsi:type value, if the schema knows it. */
+  typeState(uri: string, localName: string): SState | undefined {
+    const key = qnameKey(uri, localName);
+    const def = uri === XSD_NS ? builtinTypeDefinition(localName) : this.schema.types.get(key);
+    return def ? this.grammars.typeGrammar(key, def) : undefined;
+  }
+
+  /** Replaces the current element's grammar by a type's grammar (xsi:type). */
+  castTop(state: SState): void {
+    const top = this.top;
+    if (top) this.stack[this.stack.length - 1] = { mode: 's', state, key: top.key };
+  }
+
+  /** Moves the parent past a child element start. */
+  enter(frame: Frame): void {
+    const top = this.top;
+    if (top?.mode === 'b') top.inContent = true;
+    else if (!top) this.docEnded = true;
+    this.stack.push(frame);
+  }
+
+  // DocContent: SE(G0..Gn-1) SE(*) [CM PI]; DocEnd: ED [CM PI]
+  docCodeWidth(): number {
+    return bitsFor(this.globals.length + 1 + (this.hasDocSecond ? 1 : 0));
+  }
+  docEndWidth(): number {
+    return bitsFor(1 + (this.hasDocSecond ? 1 : 0));
+  }
+}
+
+function isStringLike(dt: Datatype): boolean {
+  return dt.kind === 'string';
+}
+
+/** Attribute order of schema-informed start tags: xsi:type, xsi:nil, then by local name and URI. */
+function compareAttributes(
+  a: { uri: string; localName: string },
+  b: { uri: string; localName: string },
+): number {
+  const rank = (x: typeof a) =>
+    x.uri === XSI_NS ? (x.localName === 'type' ? 0 : x.localName === 'nil' ? 1 : 2) : 2;
+  return rank(a) - rank(b) || compareQName(a, b);
+}
+
+/** Sorts each start tag's attributes the way schema-informed grammars expect them. */
+function sortAttributes(events: readonly ExiEvent[]): ExiEvent[] {
+  const out: ExiEvent[] = [];
+  let i = 0;
+  while (i < events.length) {
+    const e = events[i] as ExiEvent;
+    out.push(e);
+    i++;
+    if (e.type !== 'SE') continue;
+    const run: Extract<ExiEvent, { type: 'AT' }>[] = [];
+    while (i < events.length) {
+      const n = events[i] as ExiEvent;
+      if (n.type === 'AT') run.push(n);
+      else if (n.type !== 'NS') break;
+      i++;
+    }
+    out.push(...run.sort(compareAttributes));
+  }
+  return out;
+}
+
+type ValueWriter = (w: BitWriter) => void;
+
+export class SchemaBodyEncoder {
+  private readonly c: SchemaContext;
+  private finished = false;
+  private w: BitWriter;
+  private readonly reordered: boolean;
+  private readonly channels = new ChannelSet<ValueWriter>();
+  private readonly blocks: Uint8Array[] = [];
+
+  /** `headerWriter` holds the header; the body continues in it unless values are reordered. */
+  constructor(
+    private readonly opts: ResolvedOptions,
+    schema: CompiledSchema,
+    headerWriter: BitWriter,
+  ) {
+    this.c = new SchemaContext(opts, schema);
+    this.reordered = isReordered(opts);
+    if (this.reordered) {
+      this.blocks.push(headerWriter.toBytes());
+      this.w = new BitWriter(true);
+    } else {
+      this.w = headerWriter;
+      this.w.byteAligned = isByteAligned(opts);
+    }
+  }
+
+  /** A value: written now, or (pre-)compression: queued in its channel (§9). */
+  private value(key: string, write: ValueWriter): void {
+    if (!this.reordered) {
+      write(this.w);
+      return;
+    }
+    this.channels.add(key, write);
+    if (this.channels.total === this.opts.blockSize) this.closeBlock();
+  }
+
+  private str(key: string, value: string): void {
+    const tables = this.c.tables;
+    this.value(key, (w) => tables.writeValue(w, key, value));
+  }
+
+  private closeBlock(): void {
+    const structure = this.w.toBytes();
+    this.w = new BitWriter(true);
+    if (structure.length === 0 && this.channels.total === 0) return;
+    const { small, large } = this.channels.ordered();
+    const writeChannels = (w: BitWriter, list: [string, ValueWriter[]][]) => {
+      for (const [, writers] of list) for (const write of writers) write(w);
+    };
+    if (!this.opts.compression) {
+      const w = new BitWriter(true);
+      writeChannels(w, small);
+      writeChannels(w, large);
+      this.blocks.push(structure, w.toBytes());
+    } else if (this.channels.total <= SMALL_CHANNEL_MAX) {
+      const w = new BitWriter(true);
+      w.writeBytes(structure);
+      writeChannels(w, small);
+      this.blocks.push(deflate(w.toBytes()));
+    } else {
+      this.blocks.push(deflate(structure));
+      if (small.length > 0) {
+        const w = new BitWriter(true);
+        writeChannels(w, small);
+        this.blocks.push(deflate(w.toBytes()));
+      }
+      for (const ch of large) {
+        const w = new BitWriter(true);
+        writeChannels(w, [ch]);
+        this.blocks.push(deflate(w.toBytes()));
+      }
+    }
+    this.channels.clear();
+  }
+
+  /** Resolved xsi:type values (namespace bindings are only known while reading the events). */
+  private readonly xsiTypes = new Map<ExiEvent, { uri: string; localName: string }>();
+
+  encode(events: readonly ExiEvent[]): void {
+    const scopes: Map<string, string>[] = [new Map([['', '']])];
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i] as ExiEvent;
+      if (e.type === 'SE') {
+        const scope = new Map(scopes.at(-1));
+        for (let j = i + 1; j < events.length; j++) {
+          const n = events[j] as ExiEvent;
+          if (n.type === 'NS') scope.set(n.prefix, n.uri);
+          else if (n.type !== 'AT') break;
+        }
+        scopes.push(scope);
+      } else if (e.type === 'EE') scopes.pop();
+      else if (e.type === 'AT' && e.uri === XSI_NS && e.localName === 'type') {
+        // A QName value; an unbound prefix gives URI "" and the whole value as local name (as EXIficient).
+        const v = e.value.trim();
+        const colon = v.indexOf(':');
+        const prefix = colon < 0 ? '' : v.slice(0, colon);
+        const uri = (scopes.at(-1) as Map<string, string>).get(prefix);
+        this.xsiTypes.set(
+          e,
+          uri === undefined
+            ? { uri: '', localName: v }
+            : { uri, localName: colon < 0 ? v : v.slice(colon + 1) },
+        );
+      }
+    }
+    for (const e of sortAttributes(events)) this.event(e);
+  }
+
+  /**
+   * xsi:type (§8.5.4.4.1): AT(xsi:type) on the second level of a schema-informed first state, or
+   * AT(xsi:type) / AT(*) of a built-in grammar; the QName value goes to the structure channel, and
+   * the element continues with the type's grammar when the schema (or XML Schema) defines it.
+   */
+  private xsiType(top: Frame, e: Extract<ExiEvent, { type: 'AT' }>): void {
+    const c = this.c;
+    const w = this.w;
+    const q = this.xsiTypes.get(e) ?? { uri: '', localName: e.value };
+    const key = qnameKey(XSI_NS, 'type');
+    if (top.mode === 's') {
+      if (top.state.kind !== 'first') throw new ExiUnsupportedError('xsi:type after other attributes');
+      writeSchemaCode(w, top.state, { level: 2, item: 'XSI_TYPE' });
+    } else {
+      if (top.inContent) throw new ExiError('attribute xsi:type outside a start tag');
+      const t = top.g.startTagContent;
+      const learned = findLearned(t, 'AT', key);
+      if (learned >= 0) writeCode(w, t, { level: 1, index: learned });
+      else {
+        const pos = findGeneric(t, Terms.AT_ANY);
+        if (!pos) throw new ExiError('AT is not allowed here');
+        writeCode(w, t, pos);
+        this.qname(XSI_NS, 'type');
+        top.g.learnStartTag(learnedTerm('AT', XSI_NS, 'type', key));
+      }
+    }
+    this.qname(q.uri, q.localName);
+    const state = c.typeState(q.uri, q.localName);
+    if (state) c.castTop(state);
+  }
+
+  finish(): Uint8Array {
+    if (!this.finished) throw new ExiError('event sequence does not end with ED');
+    if (!this.reordered) return this.w.toBytes();
+    this.closeBlock();
+    let size = 0;
+    for (const b of this.blocks) size += b.length;
+    const out = new Uint8Array(size);
+    let off = 0;
+    for (const b of this.blocks) {
+      out.set(b, off);
+      off += b.length;
+    }
+    return out;
+  }
+
+  private qname(uri: string, localName: string): void {
+    const id = this.c.tables.writeUri(this.w, uri);
+    this.c.tables.writeLocalName(this.w, id, localName);
+  }
+
+  private typed(dt: Datatype, key: string, value: string): void {
+    if (dt.kind === 'string') {
+      const tables = this.c.tables;
+      this.value(key, (w) => tables.writeValue(w, key, value, dt.charset));
+      return;
+    }
+    if (dt.kind === 'binary') throw new ExiUnsupportedError('binary (base64Binary/hexBinary) values');
+    const p = prepareTyped(dt, value);
+    if (!p) throw new ExiUnsupportedError(`schema-invalid value '${value}' (${dt.kind})`);
+    this.value(key, p);
+  }
+
+  private cmpi(e: Extract<ExiEvent, { type: 'CM' | 'PI' }>): void {
+    const w = this.w;
+    if (e.type === 'CM') w.writeString(e.text);
+    else {
+      w.writeString(e.target);
+      w.writeString(e.data);
+    }
+  }
+
+  private event(e: ExiEvent): void {
+    if (this.finished) throw new ExiError(`event ${e.type} after ED`);
+    const c = this.c;
+    const top = c.top;
+    if (e.type === 'SD' || e.type === 'NS') return;
+    if ((e.type === 'CM' && !c.opts.preserve.comments) || (e.type === 'PI' && !c.opts.preserve.pis)) return;
+    if (e.type === 'AT' && e.uri === XSI_NS && (e.localName === 'type' || e.localName === 'nil')) {
+      if (e.localName === 'nil' && top?.mode === 's') {
+        this.xsiNil(top, e.value);
+        return;
+      }
+      if (e.localName === 'type' && top) {
+        this.xsiType(top, e);
+        return;
+      }
+      throw new ExiUnsupportedError(`xsi:${e.localName} attributes`);
+    }
+    if (!top) {
+      this.docEvent(e);
+      return;
+    }
+    if (top.mode === 'b') this.builtinEvent(top, e);
+    else this.schemaEvent(top, e);
+  }
+
+  /**
+   * xsi:nil on a schema-informed element (§8.5.4.4.1): "true" is AT(xsi:nil) on the second level
+   * with a Boolean value in the structure channel, and the element continues in its TypeEmpty
+   * grammar; "false" is left out, as EXIficient does (it changes nothing); anything else is
+   * AT(*) [untyped value].
+   */
+  private xsiNil(top: Extract<Frame, { mode: 's' }>, value: string): void {
+    const s = top.state;
+    const v = value.trim();
+    if (v === 'false' || v === '0') return;
+    if (s.kind === 'element') throw new ExiError('xsi:nil outside a start tag');
+    if (v !== 'true' && v !== '1') {
+      writeSchemaCode(this.w, s, { level: 2, item: 'AT_INVALID', third: s.nAt });
+      this.qname(XSI_NS, 'nil');
+      this.str(qnameKey(XSI_NS, 'nil'), value);
+      return;
+    }
+    if (s.kind !== 'first') throw new ExiUnsupportedError('xsi:nil after other attributes');
+    writeSchemaCode(this.w, s, { level: 2, item: 'XSI_NIL' });
+    this.w.writeBoolean(true);
+    top.state = this.c.grammars.typeEmpty(s);
+  }
+
+  private docEvent(e: ExiEvent): void {
+    const c = this.c;
+    const w = this.w;
+    const n = c.globals.length;
+    switch (e.type) {
+      case 'SE': {
+        if (c.docEnded) throw new ExiError('a second root element');
+        const key = qnameKey(e.uri, e.localName);
+        const i = c.globals.findIndex((g) => g.uri === e.uri && g.localName === e.localName);
+        if (i >= 0) {
+          w.writeNBit(i, c.docCodeWidth());
+          c.enter({ mode: 's', state: c.grammars.element(c.globals[i] as ElementDecl), key });
+        } else {
+          w.writeNBit(n, c.docCodeWidth());
+          this.qname(e.uri, e.localName);
+          c.enter(c.frameFor(e.uri, e.localName, key));
+        }
+        return;
+      }
+      case 'CM':
+      case 'PI': {
+        const width = c.docEnded ? c.docEndWidth() : c.docCodeWidth();
+        w.writeNBit(c.docEnded ? 1 : n + 1, width);
+        w.writeNBit(c.third.indexOf(e.type), bitsFor(c.third.length));
+        this.cmpi(e);
+        return;
+      }
+      case 'ED':
+        if (!c.docEnded) throw new ExiError('ED before the root element');
+        w.writeNBit(0, c.docEndWidth());
+        this.finished = true;
+        return;
+      case 'CH':
+        if (e.value === '') return;
+        throw new ExiError('character data outside the root element');
+      default:
+        throw new ExiError(`${e.type} outside the root element`);
+    }
+  }
+
+  private builtinEvent(top: Extract<Frame, { mode: 'b' }>, e: ExiEvent): void {
+    const c = this.c;
+    const w = this.w;
+    const t = top.inContent ? top.g.elementContent : top.g.startTagContent;
+    const generic = (term: Term, what: string) => {
+      const pos = findGeneric(t, term);
+      if (!pos) throw new ExiError(`${what} is not allowed here`);
+      writeCode(w, t, pos);
+      return pos;
+    };
+    const learn = (term: Term) => {
+      if (top.inContent) top.g.learnContent(term);
+      else top.g.learnStartTag(term);
+    };
+    switch (e.type) {
+      case 'SE': {
+        const key = qnameKey(e.uri, e.localName);
+        const learned = findLearned(t, 'SE', key);
+        if (learned >= 0) writeCode(w, t, { level: 1, index: learned });
+        else {
+          generic(Terms.SE_ANY, 'SE');
+          this.qname(e.uri, e.localName);
+          learn(learnedTerm('SE', e.uri, e.localName, key));
+        }
+        c.enter(c.frameFor(e.uri, e.localName, key));
+        return;
+      }
+      case 'AT': {
+        if (top.inContent) throw new ExiError(`attribute ${e.localName} outside a start tag`);
+        const key = qnameKey(e.uri, e.localName);
+        const learned = findLearned(t, 'AT', key);
+        if (learned >= 0) writeCode(w, t, { level: 1, index: learned });
+        else {
+          generic(Terms.AT_ANY, 'AT');
+          this.qname(e.uri, e.localName);
+          top.g.learnStartTag(learnedTerm('AT', e.uri, e.localName, key));
+        }
+        this.str(key, e.value);
+        return;
+      }
+      case 'CH': {
+        if (e.value === '') return;
+        const i = t.first.indexOf(Terms.CH);
+        if (i >= 0) writeCode(w, t, { level: 1, index: i });
+        else {
+          generic(Terms.CH, 'CH');
+          learn(Terms.CH);
+        }
+        top.inContent = true;
+        this.str(top.key, e.value);
+        return;
+      }
+      case 'EE': {
+        const pos = generic(Terms.EE, 'EE');
+        if (pos.level !== 1) top.g.learnStartTag(Terms.EE);
+        c.stack.pop();
+        return;
+      }
+      case 'CM':
+      case 'PI':
+        generic(e.type === 'CM' ? Terms.CM : Terms.PI, e.type);
+        this.cmpi(e);
+        top.inContent = true;
+        return;
+      default:
+        throw new ExiError(`${e.type} inside an element`);
+    }
+  }
+
+  private schemaEvent(top: Extract<Frame, { mode: 's' }>, e: ExiEvent): void {
+    const c = this.c;
+    const w = this.w;
+    const s = top.state;
+    switch (e.type) {
+      case 'SE': {
+        const key = qnameKey(e.uri, e.localName);
+        const i = s.prods.findIndex((p) => p.t === 'SE' && p.key === key);
+        const any = s.prods.findIndex((p) => p.t === 'SE*');
+        if (i >= 0) {
+          const p = s.prods[i] as Extract<SProd, { t: 'SE' }>;
+          writeSchemaCode(w, s, { level: 1, index: i });
+          top.state = p.next;
+          c.enter({ mode: 's', state: c.grammars.element(p.decl), key });
+        } else if (any >= 0) {
+          writeSchemaCode(w, s, { level: 1, index: any });
+          this.qname(e.uri, e.localName);
+          top.state = (s.prods[any] as Extract<SProd, { t: 'SE*' }>).next;
+          c.enter(c.frameFor(e.uri, e.localName, key));
+        } else {
+          writeSchemaCode(w, s, { level: 2, item: 'SE*' });
+          this.qname(e.uri, e.localName);
+          top.state = s.content2;
+          c.enter(c.frameFor(e.uri, e.localName, key));
+        }
+        return;
+      }
+      case 'AT': {
+        if (s.kind === 'element') throw new ExiError(`attribute ${e.localName} outside a start tag`);
+        const key = qnameKey(e.uri, e.localName);
+        const i = s.prods.findIndex((p) => p.t === 'AT' && p.key === key);
+        if (i >= 0) {
+          const p = s.prods[i] as Extract<SProd, { t: 'AT' }>;
+          if (!isStringLike(p.dt) && !prepareTyped(p.dt, e.value)) {
+            // Schema-invalid value: AT(qname) [untyped value], third level = the production's index
+            // among the state's AT(qname) productions (which come first).
+            writeSchemaCode(w, s, { level: 2, item: 'AT_INVALID', third: i });
+            this.str(key, e.value);
+          } else {
+            writeSchemaCode(w, s, { level: 1, index: i });
+            this.typed(p.dt, key, e.value);
+          }
+          top.state = p.next;
+        } else {
+          const any = s.prods.findIndex((p) => p.t === 'AT*');
+          writeSchemaCode(w, s, any >= 0 ? { level: 1, index: any } : { level: 2, item: 'AT*' });
+          this.qname(e.uri, e.localName);
+          this.str(key, e.value);
+        }
+        return;
+      }
+      case 'CH': {
+        if (e.value === '') return;
+        const i = s.prods.findIndex((p) => p.t === 'CH');
+        const p = s.prods[i] as Extract<SProd, { t: 'CH' }> | undefined;
+        if (p && (isStringLike(p.dt) || prepareTyped(p.dt, e.value))) {
+          writeSchemaCode(w, s, { level: 1, index: i });
+          this.typed(p.dt, top.key, e.value);
+          top.state = p.next;
+        } else {
+          // Undeclared or schema-invalid character data: CH [untyped value] (§8.5.4.4.1).
+          writeSchemaCode(w, s, { level: 2, item: 'CH' });
+          this.str(top.key, e.value);
+          top.state = s.content2;
+        }
+        return;
+      }
+      case 'EE': {
+        if (!s.hasEE) {
+          // Undeclared EE, e.g. an empty element whose simple content is a string (EXIficient
+          // writes CH("") there only in strict mode).
+          writeSchemaCode(w, s, { level: 2, item: 'EE' });
+        } else {
+          writeSchemaCode(w, s, { level: 1, index: s.prods.findIndex((p) => p.t === 'EE') });
+        }
+        c.stack.pop();
+        return;
+      }
+      case 'CM':
+      case 'PI':
+        writeSchemaCode(w, s, { level: 2, item: 'CMPI', third: s.third.indexOf(e.type) });
+        this.cmpi(e);
+        if (s.kind !== 'element') top.state = s.content2;
+        return;
+      default:
+        throw new ExiError(`${e.type} inside an element`);
+    }
+  }
+}
+
+type ValueEvent = Extract<ExiEvent, { type: 'AT' | 'CH' }>;
+interface PendingValue {
+  e: ValueEvent;
+  read: (r: BitReader) => string;
+}
+
+export class SchemaBodyDecoder {
+  private readonly c: SchemaContext;
+  private readonly reordered: boolean;
+  private readonly pending = new ChannelSet<PendingValue>();
+  private r: BitReader;
+  /** Next unread byte of the body (compression: start of the next DEFLATE stream). */
+  private offset: number;
+
+  /** `headerReader` is positioned right after the header. */
+  constructor(
+    private readonly opts: ResolvedOptions,
+    schema: CompiledSchema,
+    private readonly bytes: Uint8Array,
+    headerReader: BitReader,
+  ) {
+    this.c = new SchemaContext(opts, schema);
+    this.reordered = isReordered(opts);
+    if (isByteAligned(opts)) headerReader.align();
+    headerReader.byteAligned = isByteAligned(opts);
+    this.offset = headerReader.bytePosition;
+    this.r = opts.compression ? this.nextStream(true) : headerReader;
+  }
+
+  private nextStream(allowEnd = false): BitReader {
+    if (allowEnd && this.offset >= this.bytes.length) return new BitReader(new Uint8Array(0), true);
+    const { data, next } = inflateAt(this.bytes, this.offset);
+    this.offset = next;
+    return new BitReader(data, true);
+  }
+
+  /** Pushes a value event; its value is read now, or with its block's channels (§9). */
+  private value(events: ExiEvent[], e: ValueEvent, key: string, read: (r: BitReader) => string): void {
+    events.push(e);
+    if (!this.reordered) {
+      e.value = read(this.r);
+      return;
+    }
+    this.pending.add(key, { e, read });
+    if (this.pending.total === this.opts.blockSize) this.closeBlock(false);
+  }
+
+  private closeBlock(last: boolean): void {
+    const { small, large } = this.pending.ordered();
+    const readAll = (r: BitReader, list: [string, PendingValue[]][]) => {
+      for (const [, items] of list) for (const it of items) it.e.value = it.read(r);
+    };
+    if (!this.opts.compression) {
+      readAll(this.r, small);
+      readAll(this.r, large);
+    } else if (this.pending.total <= SMALL_CHANNEL_MAX) {
+      readAll(this.r, small);
+    } else {
+      if (small.length > 0) readAll(this.nextStream(), small);
+      for (const ch of large) readAll(this.nextStream(), [ch]);
+    }
+    this.pending.clear();
+    if (!last && this.opts.compression) this.r = this.nextStream(true);
+  }
+
+  private str(events: ExiEvent[], e: ValueEvent, key: string): void {
+    const tables = this.c.tables;
+    this.value(events, e, key, (r) => tables.readValue(r, key));
+  }
+
+  private qname(): { uri: string; localName: string; key: string } {
+    const id = this.c.tables.readUri(this.r);
+    const uri = this.c.tables.uri(id);
+    const localName = this.c.tables.readLocalName(this.r, id);
+    return { uri, localName, key: qnameKey(uri, localName) };
+  }
+
+  private typed(events: ExiEvent[], e: ValueEvent, dt: Datatype, key: string): void {
+    const tables = this.c.tables;
+    if (dt.kind === 'string') this.value(events, e, key, (r) => tables.readValue(r, key, dt.charset));
+    else if (dt.kind === 'binary') throw new ExiUnsupportedError('binary (base64Binary/hexBinary) values');
+    else this.value(events, e, key, (r) => readTyped(r, dt));
+  }
+
+  private cmpi(kind: 'CM' | 'PI'): ExiEvent {
+    if (kind === 'CM') return { type: 'CM', text: this.r.readString() };
+    const target = this.r.readString();
+    return { type: 'PI', target, data: this.r.readString() };
+  }
+
+  decode(): ExiEvent[] {
+    const events: ExiEvent[] = [{ type: 'SD' }];
+    const c = this.c;
+    for (;;) {
+      const r = this.r;
+      const top = c.top;
+      if (!top) {
+        const n = c.globals.length;
+        if (!c.docEnded) {
+          const code = r.readNBit(c.docCodeWidth());
+          if (code < n) {
+            const decl = c.globals[code] as ElementDecl;
+            const key = qnameKey(decl.uri, decl.localName);
+            events.push({ type: 'SE', uri: decl.uri, localName: decl.localName });
+            c.enter({ mode: 's', state: c.grammars.element(decl), key });
+          } else if (code === n) {
+            const q = this.qname();
+            events.push({ type: 'SE', uri: q.uri, localName: q.localName });
+            c.enter(c.frameFor(q.uri, q.localName, q.key));
+          } else if (code === n + 1 && c.hasDocSecond) {
+            events.push(this.cmpi(c.third[r.readNBit(bitsFor(c.third.length))] as 'CM' | 'PI'));
+          } else throw new ExiError(`invalid event code ${code}`);
+        } else {
+          const code = r.readNBit(c.docEndWidth());
+          if (code === 0) {
+            if (this.reordered) this.closeBlock(true);
+            events.push({ type: 'ED' });
+            return events;
+          }
+          events.push(this.cmpi(c.third[r.readNBit(bitsFor(c.third.length))] as 'CM' | 'PI'));
+        }
+        continue;
+      }
+      if (top.mode === 'b') this.builtin(top, events);
+      else this.schemaInformed(top, events);
+    }
+  }
+
+  private builtin(top: Extract<Frame, { mode: 'b' }>, events: ExiEvent[]): void {
+    const c = this.c;
+    const t = top.inContent ? top.g.elementContent : top.g.startTagContent;
+    const term = readCode(this.r, t);
+    const learn = (x: Term) => {
+      if (top.inContent) top.g.learnContent(x);
+      else top.g.learnStartTag(x);
+    };
+    switch (term.kind) {
+      case 'SE':
+      case 'SE*': {
+        let q: { uri: string; localName: string; key: string };
+        if (term.kind === 'SE') q = { uri: term.uri, localName: term.localName, key: term.key };
+        else {
+          q = this.qname();
+          learn(learnedTerm('SE', q.uri, q.localName, q.key));
+        }
+        events.push({ type: 'SE', uri: q.uri, localName: q.localName });
+        c.enter(c.frameFor(q.uri, q.localName, q.key));
+        return;
+      }
+      case 'AT':
+      case 'AT*': {
+        let q: { uri: string; localName: string; key: string };
+        if (term.kind === 'AT') q = { uri: term.uri, localName: term.localName, key: term.key };
+        else {
+          q = this.qname();
+          if (q.uri === XSI_NS && q.localName === 'nil') throw new ExiUnsupportedError('xsi:nil attributes');
+          top.g.learnStartTag(learnedTerm('AT', q.uri, q.localName, q.key));
+        }
+        if (q.uri === XSI_NS && q.localName === 'type') this.xsiTypeValue(events);
+        else this.str(events, { type: 'AT', uri: q.uri, localName: q.localName, value: '' }, q.key);
+        return;
+      }
+      case 'CH':
+        if (!t.first.includes(term)) learn(Terms.CH);
+        top.inContent = true;
+        this.str(events, { type: 'CH', value: '' }, top.key);
+        return;
+      case 'EE':
+        if (!top.inContent && !t.first.includes(term)) top.g.learnStartTag(Terms.EE);
+        c.stack.pop();
+        events.push({ type: 'EE' });
+        return;
+      case 'CM':
+      case 'PI':
+        events.push(this.cmpi(term.kind));
+        top.inContent = true;
+        return;
+      default:
+        throw new ExiUnsupportedError(`${term.kind} events in schema-informed streams`);
+    }
+  }
+
+  private typePrefixes = 0;
+
+  /**
+   * The QName value of xsi:type (structure channel), as an AT event with a prefixed value and an
+   * NS event declaring that prefix; the element continues with the type's grammar if known.
+   */
+  private xsiTypeValue(events: ExiEvent[]): void {
+    const q = this.qname();
+    let value = q.localName;
+    if (q.uri !== '') {
+      const prefix = `xt${++this.typePrefixes}`;
+      events.push({ type: 'NS', uri: q.uri, prefix, localElementNs: false });
+      value = `${prefix}:${q.localName}`;
+    }
+    events.push({ type: 'AT', uri: XSI_NS, localName: 'type', value });
+    const state = this.c.typeState(q.uri, q.localName);
+    if (state) this.c.castTop(state);
+  }
+
+  private undeclaredAttribute(events: ExiEvent[]): void {
+    const q = this.qname();
+    if (q.uri === XSI_NS && (q.localName === 'type' || q.localName === 'nil')) {
+      throw new ExiUnsupportedError(`xsi:${q.localName} attributes`);
+    }
+    this.str(events, { type: 'AT', uri: q.uri, localName: q.localName, value: '' }, q.key);
+  }
+
+  private schemaInformed(top: Extract<Frame, { mode: 's' }>, events: ExiEvent[]): void {
+    const c = this.c;
+    const s = top.state;
+    const code = readSchemaCode(this.r, s);
+    if (code.level === 1) {
+      const p = code.prod;
+      switch (p.t) {
+        case 'SE':
+          events.push({ type: 'SE', uri: p.uri, localName: p.localName });
+          top.state = p.next;
+          c.enter({ mode: 's', state: c.grammars.element(p.decl), key: p.key });
+          return;
+        case 'AT':
+          this.typed(events, { type: 'AT', uri: p.uri, localName: p.localName, value: '' }, p.dt, p.key);
+          top.state = p.next;
+          return;
+        case 'CH':
+          this.typed(events, { type: 'CH', value: '' }, p.dt, top.key);
+          top.state = p.next;
+          return;
+        case 'EE':
+          c.stack.pop();
+          events.push({ type: 'EE' });
+          return;
+        case 'AT*':
+          this.undeclaredAttribute(events);
+          return;
+        case 'SE*': {
+          const q = this.qname();
+          events.push({ type: 'SE', uri: q.uri, localName: q.localName });
+          top.state = p.next;
+          c.enter(c.frameFor(q.uri, q.localName, q.key));
+          return;
+        }
+      }
+    }
+    switch (code.item) {
+      case 'EE':
+        c.stack.pop();
+        events.push({ type: 'EE' });
+        return;
+      case 'AT*':
+        this.undeclaredAttribute(events);
+        return;
+      case 'SE*': {
+        const q = this.qname();
+        events.push({ type: 'SE', uri: q.uri, localName: q.localName } satisfies SE);
+        top.state = s.content2;
+        c.enter(c.frameFor(q.uri, q.localName, q.key));
+        return;
+      }
+      case 'CH':
+        this.str(events, { type: 'CH', value: '' }, top.key);
+        top.state = s.content2;
+        return;
+      case 'CMPI':
+        events.push(this.cmpi(s.third[code.third] as 'CM' | 'PI'));
+        if (s.kind !== 'element') top.state = s.content2;
+        return;
+      case 'XSI_TYPE':
+        this.xsiTypeValue(events);
+        return;
+      case 'XSI_NIL': {
+        // The value is in the structure channel.
+        const nil = this.r.readBoolean();
+        events.push({ type: 'AT', uri: XSI_NS, localName: 'nil', value: nil ? 'true' : 'false' });
+        if (nil) top.state = c.grammars.typeEmpty(s);
+        return;
+      }
+      case 'AT_INVALID': {
+        if (code.third < s.nAt) {
+          const p = s.prods[code.third] as Extract<SProd, { t: 'AT' }>;
+          this.str(events, { type: 'AT', uri: p.uri, localName: p.localName, value: '' }, p.key);
+          top.state = p.next;
+          return;
+        }
+        const q = this.qname();
+        this.str(events, { type: 'AT', uri: q.uri, localName: q.localName, value: '' }, q.key);
+        return;
+      }
+      default:
+        throw new ExiUnsupportedError(`${code.item} events in schema-informed streams`);
+    }
+  }
+}
