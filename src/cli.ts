@@ -17,7 +17,8 @@ const HELP = `xiot ${VERSION}: XMPP IoT agent
 Usage:
   xiot check --config FILE     validate a config file and print what would run
   xiot agent --config FILE     run the agent (Ctrl-C stops gracefully, twice forces)
-  xiot demo [--for 30s]        throwaway Prosody + agent on this host + an owner watching readings
+  xiot sim --config FILE       start the simulated hardware the config needs (serial ptys, 1-Wire tree)
+  xiot demo [--for 30s]        throwaway Prosody + agent on simulated devices + an owner watching readings
   xiot read | set | form | watch | devices ...   operate devices (xiot read --help)
   xiot --version | --help
 
@@ -92,6 +93,20 @@ async function main(argv: string[]): Promise<number> {
         () => agent.start(),
         () => agent.stop(),
         (err) => log.error({ err: errorMessage(err) }, 'agent failed'),
+      );
+    }
+    case 'sim': {
+      if (!values.config) usage('sim needs --config FILE');
+      const config = loadAgentConfig(values.config);
+      const { startSimulatedHardware } = await import('../firmware-sim/launcher.js');
+      let hardware: Awaited<ReturnType<typeof startSimulatedHardware>> | undefined;
+      return await runUntilSignal(
+        async () => {
+          hardware = await startSimulatedHardware(config);
+          process.stdout.write(`${hardware.summary.join('\n')}\nsimulating; Ctrl-C stops\n`);
+        },
+        async () => hardware?.stop(),
+        (err) => process.stderr.write(`xiot sim: ${errorMessage(err)}\n`),
       );
     }
     case 'demo': {

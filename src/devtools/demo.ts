@@ -13,7 +13,10 @@ import { silentLogger } from '../core/logger.js';
 import { createSensorClient } from '../xmpp/sensor-client.js';
 import { type ParsedField, typedValue } from '../xmpp/sensordata.js';
 import { createTransport } from '../xmpp/transport.js';
+import { startSimulatedHardware } from '../../firmware-sim/launcher.js';
+import { loadAgentConfig } from '../runtime/load-config.js';
 import { findProsody, startProsody } from './prosody.js';
+import { findExecutable } from './system-deps.js';
 
 const dim = (s: string) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
@@ -50,6 +53,9 @@ export async function runDemo(options: { forMs?: number } = {}): Promise<number>
   });
   const dir = mkdtempSync(join(tmpdir(), 'xiot-demo-'));
   const configPath = join(dir, 'agent.yaml');
+  // Simulated hardware (firmware-sim): a DS18B20 on a 1-Wire tree, and an SDS011 dust sensor on a pty when
+  // socat is installed; the host itself is real.
+  const withSerial = findExecutable('socat') !== undefined;
   writeFileSync(
     configPath,
     `# Written by xiot demo. The password comes from the environment, never from this file.
@@ -61,14 +67,34 @@ xmpp:
   resource: agent
 owners: [demo-owner@localhost]
 store: ${join(dir, 'agent.db')}
+hardware: { sysRoot: ${join(dir, 'sys')} }
 devices:
   - id: host
     type: system
     interval: 2s
     fields:
       load1: { filters: [ { round: 2 } ] }
-`,
+  - id: fridge
+    type: ds18b20
+    interval: 2s
+${
+  withSerial
+    ? `  - id: air
+    type: sds011
+    port: ${join(dir, 'tty', 'sds011')}
+    fields:
+      pm25: { filters: [ { throttle: 2s } ] }
+      pm10: { filters: [ { throttle: 2s } ] }
+      frameErrors: { filters: [ { delta: 1 } ] }
+`
+    : ''
+}`,
   );
+  const hardware = await startSimulatedHardware(
+    loadAgentConfig(configPath, { DEMO_AGENT_PASSWORD: agentPassword }),
+  );
+  for (const line of hardware.summary) process.stdout.write(`${dim(`simulated: ${line}`)}\n`);
+  if (!withSerial) process.stdout.write(`${dim('(install socat to add a simulated SDS011 dust sensor)')}\n`);
   process.stdout.write(
     `${bold('xmpp-iot demo')}\n${dim(`Prosody on ${server.service} (data in ${server.dir})`)}\n`,
   );
@@ -140,6 +166,7 @@ devices:
     const code = await Promise.race([agentExited, new Promise<number>((r) => setTimeout(() => r(-1), 5000))]);
     if (code === -1) agent.kill('SIGKILL');
     await server.stop();
+    await hardware.stop();
     rmSync(dir, { recursive: true, force: true });
     process.stdout.write(`${dim(`stopped; ${count} readings received; temporary files removed`)}\n`);
     return count;
