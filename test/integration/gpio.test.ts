@@ -14,7 +14,8 @@ import type { Agent } from '../../src/runtime/agent.js';
 import type { Notification } from '../../src/xmpp/sensor-client.js';
 import { agentConfig, startAgent, startClient, type TestClient, tempDir, waitFor } from '../helpers/agent.js';
 import { compileChildAgent, type NamespacedAgent, startNamespacedAgent } from '../helpers/namespace-agent.js';
-import { requireFuse, requireProsody, requireRoot } from '../helpers/requirements.js';
+import { requireFuse, requireProsody, requireRoot, requireSlixmpp } from '../helpers/requirements.js';
+import { runSlixmpp } from '../helpers/slixmpp.js';
 
 const gpioReady = requireRoot() && requireFuse();
 
@@ -108,6 +109,7 @@ describe.skipIf(!(gpioReady && requireProsody()))(
         accounts: [
           { username: 'pi', password: 'pi-secret' },
           { username: 'alice', password: 'alice-secret' },
+          { username: 'bob', password: 'bob-secret' },
         ],
       });
       owner = await startClient(server, 'alice', 'alice-secret', { approve: ['pi@localhost'] });
@@ -122,7 +124,7 @@ xmpp:
   password: pi-secret
   resource: agent
   reconnect: { min: 200ms, max: 1s }
-owners: [alice@localhost]
+owners: [alice@localhost, bob@localhost]
 store: ${join(dir.path, 'pi.db')}
 devices:
   - id: button
@@ -239,6 +241,39 @@ devices:
       expect(await sim.level(27)).toBe(false);
       await expect(live.set('relay', { pulse: 'soon' })).rejects.toThrow(/duration/);
     });
+
+    it.skipIf(!requireSlixmpp())(
+      'slixmpp switches the relay by XEP-0325 IQ set and message set: the pin follows, the state is published',
+      async () => {
+        const slix = (action: 'control-set' | 'control-message', value: string) =>
+          runSlixmpp({
+            jid: 'bob@localhost',
+            password: 'bob-secret',
+            port: server.c2sPort,
+            action,
+            target: 'pi@localhost/agent',
+            params: [['state', 'boolean', value]],
+            nodeIds: ['relay'],
+          });
+        const before = owner.notifications.length;
+        expect((await slix('control-set', 'true')).results).toEqual(['OK']);
+        expect(await sim.level(27)).toBe(true);
+        await waitFor(
+          'relay on published to the owner',
+          () => stateOf(latest('relay', before)) === 'true' || undefined,
+        );
+        const middle = owner.notifications.length;
+        await slix('control-message', 'false');
+        await waitFor(
+          'the pin low after the message set',
+          async () => (await sim.level(27)) === false || undefined,
+        );
+        await waitFor(
+          'relay off published to the owner',
+          () => stateOf(latest('relay', middle)) === 'false' || undefined,
+        );
+      },
+    );
 
     it('stops cleanly: lines unexported, the relay back to its initial level', async () => {
       await (agent as NamespacedAgent).set('relay', { state: true });
