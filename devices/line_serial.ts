@@ -7,7 +7,13 @@
 import { z } from 'zod';
 import { FrameError } from '../src/core/errors.js';
 import { createLineSplitter, frameErrorsField, serialStreamSource } from '../src/sdk/frames.js';
-import { defineDevice, type FieldSpec, type Values } from '../src/sdk/index.js';
+import {
+  type ControlSpec,
+  type ControlValues,
+  defineDevice,
+  type FieldSpec,
+  type Values,
+} from '../src/sdk/index.js';
 
 const valueSpec = z
   .object({
@@ -34,6 +40,33 @@ const options = z
       )
       .refine((v) => Object.keys(v).length > 0, { message: 'name at least one value' })
       .refine((v) => !('frameErrors' in v), { message: '"frameErrors" is reported by the agent itself' }),
+    /**
+     * Parameters the board accepts (XEP-0325), each written as its template with `{value}` replaced
+     * (booleans as 1/0), e.g. `relay: { type: boolean, template: "RELAY {value}\\n" }`.
+     */
+    commands: z
+      .record(
+        z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, {
+            message: 'command names are letters, digits, "_", "." or "-"',
+          }),
+        z
+          .object({
+            type: z.enum(['boolean', 'int', 'double', 'string']),
+            template: z
+              .string()
+              .refine((t) => t.includes('{value}'), { message: 'the template must contain {value}' }),
+            min: z.number().optional(),
+            max: z.number().optional(),
+            options: z.array(z.string()).min(1).optional(),
+            /** The reported value this command sets (reported writable). */
+            field: z.string().optional(),
+            description: z.string().min(1).optional(),
+          })
+          .strict(),
+      )
+      .default({}),
     /** Longest line accepted; longer ones are frame errors. */
     maxLineLength: z.number().int().min(16).max(65536).default(512),
   })
@@ -83,6 +116,19 @@ export function decodeLine(line: string, opts: Pick<LineSerialOptions, 'values'>
   return values;
 }
 
+/** The command lines for validated parameters, in their order. */
+export function encodeCommands(
+  opts: Pick<LineSerialOptions, 'commands'>,
+  values: ControlValues,
+): Uint8Array[] {
+  return Object.entries(values).map(([name, value]) => {
+    const command = opts.commands[name];
+    if (!command) throw new FrameError(`no command template for ${name}`);
+    const text = typeof value === 'boolean' ? (value ? '1' : '0') : String(value);
+    return Buffer.from(command.template.replaceAll('{value}', text), 'latin1');
+  });
+}
+
 export default defineDevice({
   type: 'line_serial',
   description: 'Text lines of name=value pairs from a microcontroller board',
@@ -102,8 +148,19 @@ export default defineDevice({
     })),
     frameErrorsField,
   ],
+  controls: (opts: LineSerialOptions): ControlSpec[] =>
+    Object.entries(opts.commands).map(([name, c]) => ({
+      name,
+      type: c.type,
+      description: c.description ?? name,
+      ...(c.min !== undefined ? { min: c.min } : {}),
+      ...(c.max !== undefined ? { max: c.max } : {}),
+      ...(c.options ? { options: c.options } : {}),
+      ...(c.field ? { field: c.field } : {}),
+    })),
   source: serialStreamSource<LineSerialOptions, string>({
     splitter: (opts) => createLineSplitter({ maxLength: opts.maxLineLength }),
     decoder: (opts) => (line) => decodeLine(line, opts),
+    commands: (opts, values) => encodeCommands(opts, values),
   }),
 });

@@ -21,6 +21,17 @@ const options = z
 
 export const MHZ19_READ_CO2 = Uint8Array.from([0xff, 0x01, 0x86, 0x00, 0x00, 0x00, 0x00, 0x00, 0x79]);
 
+/** A 9-byte command frame: FF 01 CMD B3..B7 checksum (same checksum as the answers). */
+export function mhz19Command(command: number, b3 = 0): Uint8Array {
+  const frame = Uint8Array.from([0xff, 0x01, command, b3, 0x00, 0x00, 0x00, 0x00, 0x00]);
+  frame[8] = negSum8(frame, 1, 8);
+  return frame;
+}
+/** Automatic baseline correction on (A0) or off (00): command 0x79 (MH-Z19B manual). */
+export const mhz19Abc = (on: boolean) => mhz19Command(0x79, on ? 0xa0 : 0x00);
+/** Zero-point calibration (the sensor must have been in ~400 ppm fresh air for 20 minutes): command 0x87. */
+export const MHZ19_ZERO_CALIBRATION = mhz19Command(0x87);
+
 export function checkMhz19(frame: Uint8Array): string | undefined {
   if (frame.length !== 9) return `MH-Z19 frame of ${frame.length} bytes`;
   if (negSum8(frame, 1, 8) !== frame[8]) return 'MH-Z19 checksum mismatch';
@@ -48,9 +59,35 @@ export default defineDevice({
       flags: ['status'],
     },
   ],
+  controls: [
+    {
+      name: 'automaticBaselineCorrection',
+      type: 'boolean',
+      description: 'Automatic baseline correction (the sensor assumes fresh air once a day)',
+    },
+    {
+      name: 'calibrateZero',
+      type: 'boolean',
+      description: 'true: calibrate 400 ppm now (after 20 minutes in fresh air); false does nothing',
+    },
+  ],
   source: {
     kind: 'poll',
     defaultInterval: '30s',
+    async set({ hal, options: o }, values) {
+      if (!hal.serial) throw new DeviceError('this host provides no serial ports (hal.serial is absent)');
+      const frames: Uint8Array[] = [];
+      if (values.automaticBaselineCorrection !== undefined)
+        frames.push(mhz19Abc(values.automaticBaselineCorrection === true));
+      if (values.calibrateZero === true) frames.push(MHZ19_ZERO_CALIBRATION);
+      if (frames.length === 0) return;
+      const link = await hal.serial.open({ path: o.port, baudRate: o.baudRate });
+      try {
+        for (const frame of frames) await link.write(frame);
+      } finally {
+        await link.close();
+      }
+    },
     async read({ hal, options: o, signal }) {
       if (!hal.serial) throw new DeviceError('this host provides no serial ports (hal.serial is absent)');
       const link = await hal.serial.open({ path: o.port, baudRate: o.baudRate });

@@ -83,6 +83,7 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
   let retryTimer: NodeJS.Timeout | undefined;
   let job: schedule.Job | undefined;
   let inFlight: Promise<Values> | undefined;
+  let setting: Promise<void> | undefined;
   let streamHandle:
     Awaited<ReturnType<Extract<typeof source, { kind: 'stream' | 'edge' }>['start']>> | undefined;
   let lastValues: { values: Values; at: number } | undefined;
@@ -160,6 +161,7 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
   function readWithTimeout(): Promise<Values> {
     if (source.kind !== 'poll') throw new DeviceError('not a polled device');
     if (inFlight) return inFlight;
+    if (setting) return setting.catch(() => undefined).then(() => readWithTimeout());
     let t: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       t = setTimeout(() => reject(new DeviceTimeoutError(config.timeoutMs)), config.timeoutMs);
@@ -174,7 +176,7 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
 
   async function poll(): Promise<void> {
     if (stopped) return;
-    if (inFlight) {
+    if (inFlight || setting) {
       status.overruns++;
       return;
     }
@@ -283,9 +285,17 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
       if (stopped) throw new DeviceError('device is stopped');
       if (source.kind === 'poll') {
         if (!source.set) throw new DeviceError('this device accepts no parameters');
-        await source.set(ctx, values);
+        // Never overlap a read: both may open the same port (a serial port is locked while open).
+        while (inFlight || setting) await (inFlight ?? setting)?.catch(() => undefined);
+        const applying = source.set(ctx, values);
+        setting = applying;
+        try {
+          await applying;
+        } finally {
+          setting = undefined;
+        }
         // Publish the new state at once rather than at the next scheduled read.
-        await inFlight?.catch(() => undefined);
+        await (inFlight as Promise<Values> | undefined)?.catch(() => undefined); // a readout may have started
         await poll();
         return;
       }

@@ -4,7 +4,7 @@
  * they are counted (`frameErrors`) and logged once per state change (first bad frame, then recovery).
  */
 import { DeviceError } from '../core/errors.js';
-import type { FieldSpec, SourceContext, StreamHandle, StreamSource, Values } from './index.js';
+import type { ControlValues, FieldSpec, SourceContext, StreamHandle, StreamSource, Values } from './index.js';
 
 /** Sum of bytes modulo 256 (SDS011). */
 export function sum8(bytes: Uint8Array, start = 0, end = bytes.length): number {
@@ -187,6 +187,8 @@ export function serialStreamSource<O extends SerialStreamOptions, F>(spec: {
    * Returns the values of one frame, undefined when the frame carries nothing to report, or throws when bad.
    */
   decoder(options: O): (frame: F) => Values | undefined;
+  /** Actuators: the bytes that apply validated XEP-0325 parameters, written in order on the open port. */
+  commands?(options: O, values: ControlValues): Uint8Array[];
 }): StreamSource<O> {
   // Per runner (its context is stable across restarts), so the count survives reopening the port.
   const counters = new WeakMap<object, { errors: number; bad: boolean }>();
@@ -237,11 +239,19 @@ export function serialStreamSource<O extends SerialStreamOptions, F>(spec: {
       link.onClose((err) => {
         if (!stopped) fail(err);
       });
+      const { commands } = spec;
       return {
         async stop() {
           stopped = true;
           await link.close();
         },
+        ...(commands
+          ? {
+              async set(values: ControlValues) {
+                for (const bytes of commands(ctx.options, values)) await link.write(bytes);
+              },
+            }
+          : {}),
       };
     },
   };
