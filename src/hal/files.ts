@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FileSource } from '../sdk/index.js';
@@ -21,7 +22,10 @@ export function createFileSource(roots: FileRoots = {}): FileSource {
   const isMissing = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
   return {
     resolve,
-    readText: (path) => readFile(resolve(path), 'utf8'),
+    // /proc is kernel memory: a synchronous read is cheaper than four thread-pool hops. /sys stays
+    // asynchronous: a 1-Wire w1_slave read blocks ~750 ms while the sensor converts.
+    readText: async (path) =>
+      path.startsWith('/proc/') ? readFileSync(resolve(path), 'utf8') : readFile(resolve(path), 'utf8'),
     async readTextIfExists(path) {
       try {
         return await readFile(resolve(path), 'utf8');

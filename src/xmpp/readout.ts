@@ -120,8 +120,10 @@ export function createReadoutService(deps: {
     };
     sessions.set(key, session);
     const queued = delay > 0;
-    // Run after the IQ result has been sent: the requester must see `accepted` before any `fields`.
-    session.timer = setTimeout(() => void run(session, queued), Math.max(0, delay));
+    // Run after the IQ result has been sent (setImmediate follows the promise chain that sends it): the
+    // requester must see `accepted` before any `fields`. A cancelled session is skipped by run().
+    if (queued) session.timer = setTimeout(() => void run(session, queued), delay);
+    else setImmediate(() => void run(session, queued));
     return xml('accepted', {
       xmlns: NS.sensordata,
       seqnr: String(request.seqnr),
@@ -151,6 +153,7 @@ export function createReadoutService(deps: {
   }
 
   async function run(session: Session, queued: boolean): Promise<void> {
+    if (session.cancelled) return;
     const { request, to } = session;
     const send = (payload: Element) => transport.send(xml('message', { to }, payload));
     try {
