@@ -46,11 +46,9 @@ const options = z
      */
     commands: z
       .record(
-        z
-          .string()
-          .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, {
-            message: 'command names are letters, digits, "_", "." or "-"',
-          }),
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, {
+          message: 'command names are letters, digits, "_", "." or "-"',
+        }),
         z
           .object({
             type: z.enum(['boolean', 'int', 'double', 'string']),
