@@ -2,7 +2,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { silentLogger } from '../src/core/logger.js';
+import type { ProsodyServer } from '../src/devtools/prosody.js';
 import { SYSTEM_PYTHON } from '../src/devtools/system-deps.js';
+import { createTransport, type Transport } from '../src/xmpp/transport.js';
 
 export interface Row {
   scenario: string;
@@ -166,4 +169,12 @@ log: { level: warn }
 devices:
 ${o.devices}
 `;
+}
+
+/** A client connection for account `username` (password `${username}-pw`, as the scenarios register them). */
+export function benchTransport(server: ProsodyServer, username: string): Transport {
+  return createTransport(
+    { service: server.service, domain: 'localhost', username, password: `${username}-pw`, resource: 'bench' },
+    silentLogger(),
+  );
 }

@@ -4,8 +4,15 @@ import { silentLogger } from '../../src/core/logger.js';
 import type { ProsodyServer } from '../../src/devtools/prosody.js';
 import { createControlClient } from '../../src/xmpp/control-client.js';
 import { createSensorClient } from '../../src/xmpp/sensor-client.js';
-import { createTransport } from '../../src/xmpp/transport.js';
-import { type BenchOptions, median, pool, type Row, startJsonChild, stopChild } from '../lib.js';
+import {
+  type BenchOptions,
+  median,
+  pool,
+  type Row,
+  startJsonChild,
+  stopChild,
+  benchTransport,
+} from '../lib.js';
 
 const FLEET = fileURLToPath(new URL('../fleet-agents.js', import.meta.url));
 
@@ -20,10 +27,7 @@ export async function fleetScenario(server: ProsodyServer, dir: string, opts: Be
     process.env,
     600_000,
   );
-  const transport = createTransport(
-    { service: server.service, domain: 'localhost', username: 'fop', password: 'fop-pw', resource: 'bench' },
-    silentLogger(),
-  );
+  const transport = benchTransport(server, 'fop');
   const sensors = createSensorClient({ transport, log: silentLogger() });
   const control = createControlClient(transport);
   await transport.start();

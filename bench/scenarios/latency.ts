@@ -14,8 +14,16 @@ import type { ProsodyServer } from '../../src/devtools/prosody.js';
 import { findExecutable } from '../../src/devtools/system-deps.js';
 import { NS } from '../../src/xmpp/ns.js';
 import { createSensorClient } from '../../src/xmpp/sensor-client.js';
-import { createTransport } from '../../src/xmpp/transport.js';
-import { agentYaml, type BenchOptions, CLI, percentile, type Row, sleep, stopChild } from '../lib.js';
+import {
+  agentYaml,
+  type BenchOptions,
+  CLI,
+  percentile,
+  type Row,
+  sleep,
+  stopChild,
+  benchTransport,
+} from '../lib.js';
 
 export async function latencyScenario(
   server: ProsodyServer,
@@ -28,16 +36,7 @@ export async function latencyScenario(
   const n = opts.smoke ? 20 : 1000;
   for (const u of ['lagent', 'lowner']) await server.register(u, `${u}-pw`);
   const sim = await startGpioSimulator({ board: 'pi5' });
-  const owner = createTransport(
-    {
-      service: server.service,
-      domain: 'localhost',
-      username: 'lowner',
-      password: 'lowner-pw',
-      resource: 'bench',
-    },
-    silentLogger(),
-  );
+  const owner = benchTransport(server, 'lowner');
   const sensors = createSensorClient({ transport: owner, log: silentLogger(), approve: () => true });
   const arrivals: { at: number; value: string }[] = [];
   owner.on('stanza', (s: Element) => {

@@ -15,7 +15,7 @@ import { NS } from '../../src/xmpp/ns.js';
 import { publishElement } from '../../src/xmpp/pubsub.js';
 import { createSensorClient } from '../../src/xmpp/sensor-client.js';
 import { readingPayload } from '../../src/xmpp/sensordata.js';
-import { createTransport, type Transport } from '../../src/xmpp/transport.js';
+import type { Transport } from '../../src/xmpp/transport.js';
 import {
   agentYaml,
   type BenchOptions,
@@ -26,6 +26,7 @@ import {
   startAgentProcess,
   startSlixmppPeer,
   stopChild,
+  benchTransport,
 } from '../lib.js';
 
 const reading = (i: number): Reading => ({
@@ -54,10 +55,7 @@ const reading = (i: number): Reading => ({
 });
 
 async function login(server: ProsodyServer, username: string, approve: string[] = []): Promise<Transport> {
-  const t = createTransport(
-    { service: server.service, domain: 'localhost', username, password: `${username}-pw`, resource: 'bench' },
-    silentLogger(),
-  );
+  const t = benchTransport(server, username);
   t.on('stanza', (s: Element) => {
     if (
       s.is('presence') &&
@@ -85,16 +83,7 @@ export async function publishScenario(
   const n = opts.smoke ? 30 : 2000;
   for (const u of ['pagent', 'pslix', 'praw', 'psub']) await server.register(u, `${u}-pw`);
   // The subscriber counts every notification addressed to its full JID (Prosody also sends a copy to the bare JID).
-  const sub = createTransport(
-    {
-      service: server.service,
-      domain: 'localhost',
-      username: 'psub',
-      password: 'psub-pw',
-      resource: 'bench',
-    },
-    silentLogger(),
-  );
+  const sub = benchTransport(server, 'psub');
   const subClient = createSensorClient({ transport: sub, log: silentLogger(), approve: () => true });
   const arrivals = new Map<string, number[]>();
   sub.on('stanza', (s: Element) => {

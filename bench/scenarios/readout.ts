@@ -10,7 +10,6 @@ import { silentLogger } from '../../src/core/logger.js';
 import type { ProsodyServer } from '../../src/devtools/prosody.js';
 import { NS } from '../../src/xmpp/ns.js';
 import { createSensorClient } from '../../src/xmpp/sensor-client.js';
-import { createTransport } from '../../src/xmpp/transport.js';
 import {
   agentYaml,
   type BenchOptions,
@@ -21,6 +20,7 @@ import {
   startAgentProcess,
   startSlixmppPeer,
   stopChild,
+  benchTransport,
 } from '../lib.js';
 
 export async function readoutScenario(
@@ -43,16 +43,7 @@ export async function readoutScenario(
     }),
   );
   const agent = await startAgentProcess(configPath, 'ragent-pw');
-  const transport = createTransport(
-    {
-      service: server.service,
-      domain: 'localhost',
-      username: 'rclient',
-      password: 'rclient-pw',
-      resource: 'bench',
-    },
-    silentLogger(),
-  );
+  const transport = benchTransport(server, 'rclient');
   const client = createSensorClient({ transport, log: silentLogger() });
   await transport.start();
   // The same fields our system device reports, with fixed values, on the slixmpp device.

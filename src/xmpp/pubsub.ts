@@ -88,47 +88,24 @@ export function createPublisher(deps: {
   };
   newOfflineSignal();
 
+  /** An IQ set to the service with one <pubsub/> (ns: pubsub or pubsub#owner) holding `children`. */
+  const pubsubSet = (ns: string, ...children: Element[]) =>
+    transport.request(xml('iq', { type: 'set', ...to }, xml('pubsub', { xmlns: ns }, ...children)));
+  const configForm = () => form('submit', NS.nodeConfig, nodeConfig(target));
+
   async function configureNode(): Promise<void> {
-    await transport.request(
-      xml(
-        'iq',
-        { type: 'set', ...to },
-        xml(
-          'pubsub',
-          { xmlns: NS.pubsubOwner },
-          xml('configure', { node: target.node }, form('submit', NS.nodeConfig, nodeConfig(target))),
-        ),
-      ),
-    );
+    await pubsubSet(NS.pubsubOwner, xml('configure', { node: target.node }, configForm()));
   }
 
   async function createNode(): Promise<void> {
-    await transport.request(
-      xml(
-        'iq',
-        { type: 'set', ...to },
-        xml(
-          'pubsub',
-          { xmlns: NS.pubsub },
-          xml('create', { node: target.node }),
-          xml('configure', {}, form('submit', NS.nodeConfig, nodeConfig(target))),
-        ),
-      ),
-    );
+    await pubsubSet(NS.pubsub, xml('create', { node: target.node }), xml('configure', {}, configForm()));
     if (deps.owners.length) {
-      await transport.request(
+      await pubsubSet(
+        NS.pubsubOwner,
         xml(
-          'iq',
-          { type: 'set', ...to },
-          xml(
-            'pubsub',
-            { xmlns: NS.pubsubOwner },
-            xml(
-              'affiliations',
-              { node: target.node },
-              ...deps.owners.map((jid) => xml('affiliation', { jid, affiliation: 'member' })),
-            ),
-          ),
+          'affiliations',
+          { node: target.node },
+          ...deps.owners.map((jid) => xml('affiliation', { jid, affiliation: 'member' })),
         ),
       );
     }
