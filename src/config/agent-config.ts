@@ -21,12 +21,13 @@ const bareJid = z
   .string()
   .regex(/^[^@/\s]+@[^@/\s]+$/, { message: 'expected a bare JID like "alice@example.org"' })
   .transform((s) => s.toLowerCase());
-const SERVICE = /^(xmpps?|wss?):\/\/[^/\s]+/;
+const SERVICE = /^(xmpps?|wss?|exi):\/\/[^/\s]+/;
 
 const xmppSchema = z
   .object({
     service: z.string().regex(SERVICE, {
-      message: 'expected a URI like "xmpp://host:5222", "xmpps://host:5223" or "wss://host/xmpp-websocket"',
+      message:
+        'expected a URI like "xmpp://host:5222", "xmpps://host:5223", "wss://host/xmpp-websocket" or "exi://hub:port"',
     }),
     domain: z.string().min(1),
     username: z.string().min(1),

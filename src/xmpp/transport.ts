@@ -13,6 +13,7 @@ import type { Element } from '@xmpp/xml';
 import { backoffDelay } from '../core/duration.js';
 import { errorMessage, IotError, XmppTimeoutError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { setupExiTransport } from './exi-connection.js';
 import { NS } from './ns.js';
 
 export interface TransportOptions {
@@ -79,6 +80,8 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
     ...(options.resource ? { resource: options.resource } : {}),
     timeout: timeoutMs,
   });
+  // XEP-0322 binary binding (issue 7): `exi://HUB:PORT` goes through the hub's EXI gateway.
+  if (options.service.startsWith('exi://')) setupExiTransport(xmpp);
   // We schedule reconnects ourselves (backoff); the built-in one would retry every second forever.
   xmpp.reconnect.stop();
   let attempt = 0;

@@ -1,0 +1,233 @@
+/**
+ * The hub's EXI gateway: accepts XEP-0322 alternative-binding (binary EXI/XMPP over TCP) client
+ * connections and relays each one, as ordinary XML, over its own plain TCP connection to the upstream
+ * XMPP server's c2s port. The upstream server authenticates the agent itself (SASL and bind go through
+ * like any other element); the rest of the network sees ordinary XMPP.
+ *
+ * Framing on the EXI side (details in src/xmpp/exi-connection.ts and docs/exi.md "Binding"):
+ * `$EXI` cookie + the one-byte EXI header (0x80: no options document), then one EXI body per element,
+ * bit-packed and zero-padded to a byte boundary as XEP-0322 §3.3 says. There is no length prefix: the
+ * decoder finds the end of each body itself (it stops at ED), and an incomplete body waits for more
+ * bytes. A new cookie + header follows `<setup>` (client) / `<setupResponse>` (gateway).
+ *
+ * Translation, per client connection:
+ *   EXI `<exi:setup>`        → answered here with `<exi:setupResponse>` (not relayed)
+ *   EXI `<exi:streamStart>`  → `<?xml version='1.0'?><stream:stream …>` upstream (also on restarts after SASL)
+ *   EXI element              → its XML upstream
+ *   EXI `<exi:streamEnd>`    → `</stream:stream>` upstream
+ *   upstream stream open     → `<exi:streamStart>` (parsed with @xmpp/xml's Parser, a new one per stream)
+ *   upstream element         → one EXI body (namespaces inherited from the stream root made explicit)
+ *   upstream stream close    → `<exi:streamEnd>`
+ */
+import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
+import { StringDecoder } from 'node:string_decoder';
+import { type Element, Parser } from '@xmpp/xml';
+import { errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { ExiEvent } from '../exi/index.js';
+import { serializeXml } from '../exi/xml.js';
+import {
+  answerSetup,
+  EXI_NS,
+  ExiBodyReader,
+  ExiBodyWriter,
+  isExi,
+  STREAM_END_XML,
+  standaloneXml,
+  streamOpenTag,
+  streamStartXml,
+  toTree,
+} from '../xmpp/exi-connection.js';
+
+export interface ExiGatewayOptions {
+  listen: { host: string; port: number };
+  upstream: { host: string; port: number };
+  log: Logger;
+}
+
+export interface ExiGatewayStats {
+  /** Client connections accepted so far, and open now. */
+  connections: number;
+  open: number;
+  /** Bytes read from / written to EXI clients. */
+  exiIn: number;
+  exiOut: number;
+  /** Bytes written to / read from the upstream XML server. */
+  xmlOut: number;
+  xmlIn: number;
+  /** Top-level elements relayed client→upstream and upstream→client (stream open/close included). */
+  elementsUp: number;
+  elementsDown: number;
+}
+
+export interface ExiGateway {
+  readonly port: number;
+  stop(): Promise<void>;
+  stats(): ExiGatewayStats;
+}
+
+export async function startExiGateway(options: ExiGatewayOptions): Promise<ExiGateway> {
+  const { log } = options;
+  const stats: ExiGatewayStats = {
+    connections: 0,
+    open: 0,
+    exiIn: 0,
+    exiOut: 0,
+    xmlOut: 0,
+    xmlIn: 0,
+    elementsUp: 0,
+    elementsDown: 0,
+  };
+  const sockets = new Set<Socket>();
+
+  const onClient = (client: Socket): void => {
+    stats.connections++;
+    stats.open++;
+    const id = stats.connections;
+    const clog = log.child({ exiConn: id });
+    client.setNoDelay(true);
+    sockets.add(client);
+    const upstream = netConnect({ host: options.upstream.host, port: options.upstream.port });
+    upstream.setNoDelay(true);
+    sockets.add(upstream);
+    const writer = new ExiBodyWriter();
+    let streamStarted = false;
+    let closed = false;
+    let parser: Parser | undefined;
+    let rootAttrs: Record<string, string | undefined> = {};
+    const decoder = new StringDecoder('utf8');
+
+    const close = (why: string): void => {
+      if (closed) return;
+      closed = true;
+      stats.open--;
+      clog.debug({ why }, 'exi gateway connection closed');
+      client.end();
+      upstream.end();
+      // Sockets that do not finish closing on their own are destroyed.
+      setTimeout(() => {
+        client.destroy();
+        upstream.destroy();
+      }, 1000).unref();
+    };
+
+    const toClient = (xmlText: string): void => {
+      if (closed) return;
+      const bytes = writer.element(xmlText);
+      stats.exiOut += bytes.length;
+      stats.elementsDown++;
+      client.write(bytes);
+    };
+    const toUpstream = (xmlText: string): void => {
+      if (closed) return;
+      const bytes = Buffer.from(xmlText, 'utf8');
+      stats.xmlOut += bytes.length;
+      stats.elementsUp++;
+      upstream.write(bytes);
+    };
+
+    const newUpstreamParser = (): Parser => {
+      const p = new Parser();
+      p.on('start', (el: Element) => {
+        rootAttrs = el.attrs as Record<string, string | undefined>;
+        toClient(streamStartXml(rootAttrs));
+      });
+      p.on('element', (el: Element) => toClient(standaloneXml(el, rootAttrs)));
+      p.on('end', () => toClient(STREAM_END_XML));
+      p.on('error', (err: Error) => {
+        clog.warn({ err: errorMessage(err) }, 'exi gateway: bad XML from upstream');
+        close('upstream XML error');
+      });
+      return p;
+    };
+
+    const onBody = (events: ExiEvent[]): void => {
+      if (isExi(events, 'setup')) {
+        if (streamStarted) {
+          // Re-negotiating would need the upstream XML stream to restart, which XMPP only allows after
+          // TLS/SASL: refuse (the XEP lets the server decline) and keep the current options.
+          toClient(`<setupResponse xmlns='${EXI_NS}' agreement='false'/>`);
+          return;
+        }
+        const answer = answerSetup(toTree(events));
+        clog.debug({ agreement: answer.agreement, schemas: answer.agreed.schemas }, 'exi setup');
+        toClient(answer.xml);
+        writer.restart(answer.agreed);
+        reader.restart(answer.agreed);
+        return;
+      }
+      if (isExi(events, 'streamStart')) {
+        streamStarted = true;
+        // A (re)opened stream: whatever upstream sends from now on belongs to the new stream.
+        parser = newUpstreamParser();
+        toUpstream(streamOpenTag(events));
+        return;
+      }
+      if (isExi(events, 'streamEnd')) {
+        toUpstream('</stream:stream>');
+        return;
+      }
+      toUpstream(serializeXml(events));
+    };
+    const reader = new ExiBodyReader(onBody);
+
+    client.on('data', (chunk: Buffer) => {
+      stats.exiIn += chunk.length;
+      try {
+        reader.push(chunk);
+      } catch (err) {
+        clog.warn({ err: errorMessage(err) }, 'exi gateway: bad EXI from client');
+        close('client EXI error');
+      }
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      stats.xmlIn += chunk.length;
+      const text = decoder.write(chunk);
+      if (!parser) {
+        clog.warn({}, 'exi gateway: upstream data before a stream was opened');
+        return;
+      }
+      try {
+        parser.write(text);
+      } catch (err) {
+        clog.warn({ err: errorMessage(err) }, 'exi gateway: upstream parse failure');
+        close('upstream XML error');
+      }
+    });
+    client.on('error', (err) => clog.debug({ err: errorMessage(err) }, 'exi client socket error'));
+    upstream.on('error', (err) =>
+      clog.warn({ err: errorMessage(err) }, 'exi gateway: upstream socket error'),
+    );
+    client.on('close', () => {
+      sockets.delete(client);
+      close('client closed');
+    });
+    upstream.on('close', () => {
+      sockets.delete(upstream);
+      close('upstream closed');
+    });
+  };
+
+  const server: Server = createServer(onClient);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.listen.port, options.listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.listen.port;
+  log.info({ port, upstream: options.upstream }, 'exi gateway listening');
+
+  return {
+    port,
+    stats: () => ({ ...stats }),
+    stop: async () => {
+      const closedServer = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+      await closedServer;
+    },
+  };
+}
