@@ -21,6 +21,13 @@ const bareJid = z
   .string()
   .regex(/^[^@/\s]+@[^@/\s]+$/, { message: 'expected a bare JID like "alice@example.org"' })
   .transform((s) => s.toLowerCase());
+/** A provisioning server is an account (bare JID) or a component (a domain JID). */
+const bareOrDomainJid = z
+  .string()
+  .regex(/^([^@/\s]+@)?[^@/\s]+$/, {
+    message: 'expected a JID like "provisioning@example.org" or "provisioning.example.org"',
+  })
+  .transform((s) => s.toLowerCase());
 const SERVICE = /^(xmpps?|wss?|exi):\/\/[^/\s]+/;
 
 const xmppSchema = z
@@ -71,8 +78,15 @@ const baseSchema = z
       .strict()
       .default({}),
     provisioning: z
-      .object({ servers: z.array(bareJid).min(1, { message: 'name at least one provisioning server JID' }) })
+      .object({
+        servers: z.array(bareOrDomainJid).default([]),
+        /** Also look for provisioning components on our XMPP server (disco). */
+        discover: z.boolean().default(false),
+      })
       .strict()
+      .refine((p) => p.servers.length > 0 || p.discover, {
+        message: 'name provisioning servers or set discover: true',
+      })
       .optional(),
     log: z
       .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') })
@@ -141,7 +155,7 @@ export interface AgentConfig {
   hardware: { procRoot?: string; sysRoot?: string; gpioChipBase?: number };
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent' };
   /** XEP-0324: servers that decide for non-owners (none: only owners are served). */
-  provisioning: { servers: string[] };
+  provisioning: { servers: string[]; discover: boolean };
   devices: DeviceConfig[];
 }
 
@@ -248,7 +262,7 @@ export function parseAgentConfig(text: string, options: ParseOptions): AgentConf
     history: { retentionMs: parseDuration(c.history.retention) as number },
     hardware: c.hardware,
     log: c.log,
-    provisioning: { servers: c.provisioning?.servers ?? [] },
+    provisioning: { servers: c.provisioning?.servers ?? [], discover: c.provisioning?.discover ?? false },
     devices,
   };
 }

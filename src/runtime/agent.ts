@@ -155,6 +155,7 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
   transport.on('online', () => {
     void (async () => {
       await transport.send(xml('presence', {}, disco.caps()));
+      if (config.provisioning.discover) await provisioning.discover();
       await provisioning.befriend();
       await roster?.reconcile();
     })().catch((err) => log.warn({ err: errorMessage(err) }, 'could not announce presence'));

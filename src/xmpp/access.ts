@@ -36,22 +36,23 @@ export function createAccessPolicy(
       return false;
     }
   };
-  const viaProvisioning = provisioning?.enabled ? provisioning : undefined;
+  // Decided per request: servers found by discovery join after login.
+  const via = () => (provisioning?.enabled ? provisioning : undefined);
   return {
     owners,
     isOwner,
-    isProvisioningServer: (from) => viaProvisioning?.isTrusted(from) ?? false,
+    isProvisioningServer: (from) => via()?.isTrusted(from) ?? false,
     async isFriend(from) {
-      if (isOwner(from) || viaProvisioning?.isTrusted(from)) return true;
-      return viaProvisioning ? viaProvisioning.isFriend(from) : false;
+      if (isOwner(from) || via()?.isTrusted(from)) return true;
+      return via()?.isFriend(from) ?? false;
     },
     async canRead(from, question) {
       if (isOwner(from)) return ALLOW;
-      return viaProvisioning ? viaProvisioning.canRead(from, question) : DENY;
+      return via()?.canRead(from, question) ?? DENY;
     },
     async canControl(from, question) {
       if (isOwner(from)) return ALLOW;
-      return viaProvisioning ? viaProvisioning.canControl(from, question) : DENY;
+      return via()?.canControl(from, question) ?? DENY;
     },
   };
 }

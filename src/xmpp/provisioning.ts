@@ -14,6 +14,7 @@ import type { Logger } from '../core/logger.js';
 import type { FieldTypeFlag } from '../model/fields.js';
 import type { ReadingStore } from '../store/store.js';
 import { bareOf } from './access.js';
+import { NS } from './ns.js';
 import { parseBoolean } from './sensordata.js';
 import type { Transport } from './transport.js';
 
@@ -74,12 +75,16 @@ export function createProvisioningClient(deps: {
 }) {
   const { transport, store, log } = deps;
   const servers = deps.servers.map((s) => s.toLowerCase());
+  const addServer = (jid: string) => {
+    if (!servers.includes(jid.toLowerCase())) servers.push(jid.toLowerCase());
+  };
   const online = new Map<string, string>(); // server bare JID → a full JID seen available
   const timeoutMs = deps.timeoutMs ?? 10_000;
   const isTrusted = (from: string | undefined) => from !== undefined && servers.includes(bareOf(from));
 
   async function ask(server: string, question: Element): Promise<Element | undefined> {
-    const to = online.get(server);
+    // A component (a domain JID) needs no friendship and has no resources: ask it directly.
+    const to = online.get(server) ?? (server.includes('@') ? undefined : server);
     if (!to) {
       log.warn({ server }, 'provisioning server is offline; refusing the request');
       return undefined;
@@ -158,12 +163,47 @@ export function createProvisioningClient(deps: {
   });
 
   return {
-    enabled: servers.length > 0,
+    get enabled() {
+      return servers.length > 0;
+    },
     servers,
     isTrusted,
+    /**
+     * Finds provisioning services on our XMPP server (XEP-0324 §3.1): disco#items of the domain, then
+     * disco#info of each item, keeping those that advertise urn:xmpp:iot:provisioning.
+     */
+    async discover(): Promise<string[]> {
+      const domain = transport.bareJid.split('@')[1] as string;
+      const found: string[] = [];
+      try {
+        const items = await transport.request(
+          xml('iq', { type: 'get', to: domain }, xml('query', { xmlns: NS.discoItems })),
+        );
+        const jids = (items.getChild('query')?.getChildren('item') ?? []).map((i) => i.attrs.jid as string);
+        await Promise.all(
+          jids.map(async (jid) => {
+            const info = await transport
+              .request(xml('iq', { type: 'get', to: jid }, xml('query', { xmlns: NS.discoInfo })))
+              .catch(() => undefined);
+            const features =
+              info
+                ?.getChild('query')
+                ?.getChildren('feature')
+                .map((f) => f.attrs.var) ?? [];
+            if (features.includes(NS_PROVISIONING)) found.push(jid);
+          }),
+        );
+      } catch (err) {
+        log.warn({ err: errorMessage(err) }, 'could not look for provisioning services');
+      }
+      for (const jid of found) addServer(jid);
+      if (found.length) log.info({ servers: found }, 'found provisioning services');
+      return found;
+    },
     /** Befriend the servers (pre-approve and subscribe), so their presence tells us where to ask. */
     async befriend(): Promise<void> {
-      for (const server of servers) {
+      // Accounts only: a component needs no friendship.
+      for (const server of servers.filter((s) => s.includes('@'))) {
         await transport.send(xml('presence', { type: 'subscribed', to: server }));
         await transport.send(xml('presence', { type: 'subscribe', to: server }));
       }

@@ -26,6 +26,57 @@ export interface TestProvisioningServer {
   stop(): Promise<void>;
 }
 
+/** The answers of a test provisioning server for its rules, recording each question. */
+export function provisioningAnswerer() {
+  const rules: Rules = { friends: new Set(), read: new Map(), control: new Map() };
+  const questions: TestProvisioningServer['questions'] = [];
+  const tokensOf = (el: Element) =>
+    Object.fromEntries(
+      ['serviceToken', 'deviceToken', 'userToken'].flatMap((k) =>
+        el.attrs[k] ? [[k, el.attrs[k] as string]] : [],
+      ),
+    );
+  /** The result payload for a question element, or undefined when it is not one. */
+  const answer = (q: Element): Element | undefined => {
+    if (q.attrs.xmlns !== NS_PROVISIONING || !q.attrs.jid) return undefined;
+    const jid = bareOf(q.attrs.jid as string);
+    if (q.name === 'isFriend') {
+      questions.push({ kind: 'isFriend', jid, tokens: {} });
+      return xml('isFriendResponse', { xmlns: NS_PROVISIONING, jid, result: String(rules.friends.has(jid)) });
+    }
+    if (q.name === 'canRead') {
+      questions.push({ kind: 'canRead', jid, tokens: tokensOf(q) });
+      const rule = rules.read.get(jid);
+      return xml(
+        'canReadResponse',
+        { xmlns: NS_PROVISIONING, jid, result: String(rule !== undefined) },
+        ...(rule && rule !== true
+          ? [
+              ...(rule.nodes ?? []).map((nodeId) => xml('node', { nodeId })),
+              ...(rule.fields ?? []).map((name) => xml('field', { name })),
+            ]
+          : []),
+      );
+    }
+    if (q.name === 'canControl') {
+      questions.push({ kind: 'canControl', jid, tokens: tokensOf(q) });
+      const rule = rules.control.get(jid);
+      return xml(
+        'canControlResponse',
+        { xmlns: NS_PROVISIONING, jid, result: String(rule !== undefined) },
+        ...(rule && rule !== true
+          ? [
+              ...(rule.nodes ?? []).map((nodeId) => xml('node', { nodeId })),
+              ...(rule.parameters ?? []).map((name) => xml('parameter', { name })),
+            ]
+          : []),
+      );
+    }
+    return undefined;
+  };
+  return { rules, questions, answer };
+}
+
 export async function startProvisioningServer(
   server: ProsodyServer,
   username: string,
@@ -42,50 +93,10 @@ export async function startProvisioningServer(
     },
     testLogger(),
   );
-  const rules: Rules = { friends: new Set(), read: new Map(), control: new Map() };
-  const questions: TestProvisioningServer['questions'] = [];
-  const tokensOf = (el: Element) =>
-    Object.fromEntries(
-      ['serviceToken', 'deviceToken', 'userToken'].flatMap((k) =>
-        el.attrs[k] ? [[k, el.attrs[k] as string]] : [],
-      ),
-    );
-
-  transport.handleIq('get', NS_PROVISIONING, 'isFriend', (_s, q) => {
-    const jid = bareOf(q.attrs.jid as string);
-    questions.push({ kind: 'isFriend', jid, tokens: {} });
-    return xml('isFriendResponse', { xmlns: NS_PROVISIONING, jid, result: String(rules.friends.has(jid)) });
-  });
-  transport.handleIq('get', NS_PROVISIONING, 'canRead', (_s, q) => {
-    const jid = bareOf(q.attrs.jid as string);
-    questions.push({ kind: 'canRead', jid, tokens: tokensOf(q) });
-    const rule = rules.read.get(jid);
-    return xml(
-      'canReadResponse',
-      { xmlns: NS_PROVISIONING, jid, result: String(rule !== undefined) },
-      ...(rule && rule !== true
-        ? [
-            ...(rule.nodes ?? []).map((nodeId) => xml('node', { nodeId })),
-            ...(rule.fields ?? []).map((name) => xml('field', { name })),
-          ]
-        : []),
-    );
-  });
-  transport.handleIq('get', NS_PROVISIONING, 'canControl', (_s, q) => {
-    const jid = bareOf(q.attrs.jid as string);
-    questions.push({ kind: 'canControl', jid, tokens: tokensOf(q) });
-    const rule = rules.control.get(jid);
-    return xml(
-      'canControlResponse',
-      { xmlns: NS_PROVISIONING, jid, result: String(rule !== undefined) },
-      ...(rule && rule !== true
-        ? [
-            ...(rule.nodes ?? []).map((nodeId) => xml('node', { nodeId })),
-            ...(rule.parameters ?? []).map((name) => xml('parameter', { name })),
-          ]
-        : []),
-    );
-  });
+  const { rules, questions, answer } = provisioningAnswerer();
+  for (const name of ['isFriend', 'canRead', 'canControl']) {
+    transport.handleIq('get', NS_PROVISIONING, name, (_s, q) => answer(q) ?? false);
+  }
   // Befriend every thing that asks.
   transport.on('stanza', (s: Element) => {
     if (s.is('presence') && s.attrs.type === 'subscribe') {
