@@ -9,6 +9,7 @@ import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { type CommandDeps, helpText, parseCommandText } from '../runtime/commands.js';
 import { bareOf } from './access.js';
+import { NS } from './ns.js';
 import type { Transport } from './transport.js';
 
 export const REFUSAL = 'Sorry, I only take commands from my owners.';
@@ -20,6 +21,8 @@ export function createChatService(deps: { transport: Transport; commands: Comman
     if (!stanza.is('message')) return;
     const type = (stanza.attrs.type as string | undefined) ?? 'normal';
     if (type !== 'chat' && type !== 'normal') return;
+    // A XEP-0325 set (possibly with a body fallback) is the control service's, not a chat command.
+    if (stanza.getChild('set', NS.control)) return;
     const body = stanza.getChildText('body');
     const from = stanza.attrs.from as string | undefined;
     if (!body || !from || bareOf(from) === transport.bareJid) return;

@@ -13,7 +13,6 @@ import type { Element } from '@xmpp/xml';
 import { backoffDelay } from '../core/duration.js';
 import { errorMessage, IotError, XmppTimeoutError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { setupExiTransport } from './exi-connection.js';
 import { NS } from './ns.js';
 
 export interface TransportOptions {
@@ -81,7 +80,12 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
     timeout: timeoutMs,
   });
   // XEP-0322 binary binding (issue 7): `exi://HUB:PORT` goes through the hub's EXI gateway.
-  if (options.service.startsWith('exi://')) setupExiTransport(xmpp);
+  // Loaded on first start only when used: agents without EXI do not pay for the codec's memory.
+  let exiReady: Promise<void> | undefined;
+  const ensureExi = () =>
+    (exiReady ??= options.service.startsWith('exi://')
+      ? import('./exi-connection.js').then(({ setupExiTransport }) => setupExiTransport(xmpp))
+      : Promise.resolve());
   // We schedule reconnects ourselves (backoff); the built-in one would retry every second forever.
   xmpp.reconnect.stop();
   let attempt = 0;
@@ -168,6 +172,7 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
       return online;
     },
     async start() {
+      await ensureExi();
       stopping = false;
       const first = new Promise<void>((resolve) => events.once('online', () => resolve()));
       try {
