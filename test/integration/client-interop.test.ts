@@ -55,7 +55,10 @@ describe.skipIf(!requireProsody() || !requireSlixmpp())(
     it('switches its output by IQ set (responseCode OK) and by message set', async () => {
       const control = createControlClient(operator.transport);
       await control.set(device.jid, [{ name: 'Output', type: 'boolean', value: true }], ['relay']);
-      expect(device.events).toContainEqual({ event: 'set', name: 'Output', value: 'true' });
+      // The device reports on its stdout, which may arrive after the IQ result came through the server.
+      await waitFor('the device to report the set', () =>
+        device.events.some((e) => e.event === 'set' && e.name === 'Output' && e.value === 'true'),
+      );
       await control.setByMessage(device.jid, [{ name: 'Output', type: 'boolean', value: false }], {
         nodes: ['relay'],
       });
