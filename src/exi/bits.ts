@@ -26,6 +26,13 @@ export class ExiError extends IotError {
   }
 }
 
+/** The bytes end before the stream (or body) does: more may follow on a socket. */
+export class ExiTruncatedError extends ExiError {
+  constructor(message = 'EXI stream truncated: unexpected end of data') {
+    super(message);
+  }
+}
+
 export class ExiUnsupportedError extends ExiError {
   constructor(feature: string) {
     super(`EXI feature not supported: ${feature}`, 'IOT_ERR_EXI_UNSUPPORTED');
@@ -187,7 +194,7 @@ export class BitReader {
   }
 
   private truncated(): never {
-    throw new ExiError('EXI stream truncated: unexpected end of data');
+    throw new ExiTruncatedError();
   }
 
   readBits(n: number): number {

@@ -11,7 +11,7 @@
  * order, which is the order the decoder reads them.
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { ExiError } from './bits.js';
+import { ExiError, ExiTruncatedError } from './bits.js';
 
 export const SMALL_CHANNEL_MAX = 100;
 
@@ -50,7 +50,7 @@ export function deflate(data: Uint8Array): Uint8Array {
 
 /** Inflates the raw DEFLATE stream starting at `offset`; returns its data and where it ended. */
 export function inflateAt(bytes: Uint8Array, offset: number): { data: Uint8Array; next: number } {
-  if (offset >= bytes.length) throw new ExiError('EXI stream truncated: missing compressed stream');
+  if (offset >= bytes.length) throw new ExiTruncatedError('EXI stream truncated: missing compressed stream');
   try {
     const res = inflateRawSync(bytes.subarray(offset), { info: true }) as unknown as {
       buffer: Buffer;

@@ -8,7 +8,8 @@ import { encodeEvents } from './encoder.js';
 import { type ExiEvent, type ExiOptions, resolveOptions } from './types.js';
 import { dropIgnorableWhitespace, parseXml, parseXmlFragment, pruneEvents, serializeXml } from './xml.js';
 
-export { ExiError, type ExiErrorCode, ExiUnsupportedError } from './bits.js';
+export { ExiError, type ExiErrorCode, ExiTruncatedError, ExiUnsupportedError } from './bits.js';
+export { decodeBody } from './body.js';
 export type { DecodedStream } from './decoder.js';
 export { decodeStream } from './decoder.js';
 export { type IotSchemaId, iotSchema, iotSchemas } from './schema/iot.js';

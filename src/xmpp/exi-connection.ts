@@ -37,9 +37,10 @@ import { connect as netConnect, type Socket as NetSocket } from 'node:net';
 import Connection from '@xmpp/connection';
 import { EventEmitter } from '@xmpp/events';
 import { Element, escapeXML, Parser } from '@xmpp/xml';
-import { BitReader, ExiError, ExiUnsupportedError } from '../exi/bits.js';
-import { BodyDecoder } from '../exi/decoder.js';
 import {
+  decodeBody,
+  ExiError,
+  ExiUnsupportedError,
   encode,
   iotSchema,
   type CompiledSchema,
@@ -48,9 +49,8 @@ import {
   parseXml,
 } from '../exi/index.js';
 import type { IotSchemaId } from '../exi/schema/iot.js';
-import { SchemaBodyDecoder } from '../exi/schema/body.js';
 import type { ComplexTypeDef, ElementDecl } from '../exi/schema/xsd.js';
-import { resolveOptions, XML_NS } from '../exi/types.js';
+import { XML_NS } from '../exi/types.js';
 import { serializeXml } from '../exi/xml.js';
 
 export const EXI_NS = 'http://jabber.org/protocol/compress/exi';
@@ -178,29 +178,6 @@ export class ExiBodyWriter {
   /** One complete XML element (its namespaces declared on it) as a body. */
   element(xmlText: string): Uint8Array {
     return this.body(parseXml(xmlText));
-  }
-}
-
-function isTruncation(err: unknown): boolean {
-  return err instanceof ExiError && !(err instanceof ExiUnsupportedError) && /truncated/.test(err.message);
-}
-
-/** Decodes one body at the start of `buf`; undefined when `buf` ends before the body does. */
-export function decodeBody(
-  buf: Uint8Array,
-  options: ExiOptions,
-): { events: ExiEvent[]; size: number } | undefined {
-  const opts = resolveOptions(options);
-  const r = new BitReader(buf, false, 0);
-  try {
-    const events = opts.schema
-      ? new SchemaBodyDecoder(opts, opts.schema, buf, r).decode()
-      : new BodyDecoder(opts, buf, r).decode();
-    r.align();
-    return { events, size: r.bytePosition };
-  } catch (err) {
-    if (isTruncation(err)) return undefined;
-    throw err;
   }
 }
 
