@@ -29,6 +29,19 @@ export interface PtyPairOptions {
   startTimeoutMs?: number;
 }
 
+/** socat processes still running: killed when Node exits, even after an abrupt end (EPIPE, uncaught error). */
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function track(proc: ChildProcess): void {
+  live.add(proc);
+  proc.once('exit', () => live.delete(proc));
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const p of live) p.kill('SIGKILL');
+  });
+}
+
 export async function startPtyPair(options: PtyPairOptions): Promise<PtyPair> {
   const name = options.name ?? 'tty';
   const devicePath = join(options.dir, name);
@@ -47,6 +60,7 @@ export async function startPtyPair(options: PtyPairOptions): Promise<PtyPair> {
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     child = proc;
+    track(proc);
     exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
     let log = '';
     await new Promise<void>((resolve, reject) => {

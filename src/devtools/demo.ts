@@ -110,6 +110,11 @@ ${
     },
   );
   const agentExited = new Promise<number>((resolve) => agent.once('exit', (code) => resolve(code ?? 1)));
+  // Even when the demo ends abruptly (a closed pipe, an uncaught error), the agent must not outlive it.
+  process.once('exit', () => {
+    agent.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   const transport = createTransport(
     {
