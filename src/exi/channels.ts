@@ -11,7 +11,7 @@
  * order, which is the order the decoder reads them.
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { ExiError, ExiTruncatedError } from './bits.js';
+import { BitWriter, ExiError, ExiTruncatedError } from './bits.js';
 
 export const SMALL_CHANNEL_MAX = 100;
 
@@ -61,4 +61,36 @@ export function inflateAt(bytes: Uint8Array, offset: number): { data: Uint8Array
   } catch (e) {
     throw new ExiError(`invalid DEFLATE stream in EXI body: ${(e as Error).message}`);
   }
+}
+
+/**
+ * The byte streams of one closed block (§9.3): the structure channel, then the value channels (small ones first),
+ * laid out as the alignment requires. `writeValues` writes one channel's values; both coders (schema-less and
+ * schema-informed) share this layout and differ only in how a value is written.
+ */
+export function blockStreams<T>(
+  structure: Uint8Array,
+  channels: ChannelSet<T>,
+  compression: boolean,
+  writeValues: (w: BitWriter, values: T[], key: string) => void,
+): Uint8Array[] {
+  const { small, large } = channels.ordered();
+  const write = (list: [string, T[]][], into = new BitWriter(true)) => {
+    for (const [key, values] of list) writeValues(into, values, key);
+    return into;
+  };
+  if (!compression) {
+    const w = write(small);
+    write(large, w);
+    return [structure, w.toBytes()];
+  }
+  if (channels.total <= SMALL_CHANNEL_MAX) {
+    const w = new BitWriter(true);
+    w.writeBytes(structure);
+    return [deflate(write(small, w).toBytes())];
+  }
+  const streams = [deflate(structure)];
+  if (small.length > 0) streams.push(deflate(write(small).toBytes()));
+  for (const ch of large) streams.push(deflate(write([ch]).toBytes()));
+  return streams;
 }

@@ -1,6 +1,6 @@
 /** EXI body encoder for schema-less streams (§6, §8.4) in all four alignments. */
 import { BitWriter, ExiError, ExiUnsupportedError } from './bits.js';
-import { ChannelSet, deflate } from './channels.js';
+import { blockStreams, ChannelSet } from './channels.js';
 import {
   type CodeTable,
   type ElementFrame,
@@ -62,33 +62,11 @@ export class BodyEncoder {
     const structure = this.w.toBytes();
     this.w = new BitWriter(true);
     if (structure.length === 0 && this.channels.total === 0) return;
-    const { small, large } = this.channels.ordered();
-    const writeChannels = (w: BitWriter, list: [string, string[]][]) => {
-      for (const [key, values] of list) for (const v of values) this.tables.writeValue(w, key, v);
-    };
-    if (!this.opts.compression) {
-      const w = new BitWriter(true);
-      writeChannels(w, small);
-      writeChannels(w, large);
-      this.blocks.push(structure, w.toBytes());
-    } else if (this.channels.total <= 100) {
-      const w = new BitWriter(true);
-      w.writeBytes(structure);
-      writeChannels(w, small);
-      this.blocks.push(deflate(w.toBytes()));
-    } else {
-      this.blocks.push(deflate(structure));
-      if (small.length > 0) {
-        const w = new BitWriter(true);
-        writeChannels(w, small);
-        this.blocks.push(deflate(w.toBytes()));
-      }
-      for (const ch of large) {
-        const w = new BitWriter(true);
-        writeChannels(w, [ch]);
-        this.blocks.push(deflate(w.toBytes()));
-      }
-    }
+    this.blocks.push(
+      ...blockStreams(structure, this.channels, Boolean(this.opts.compression), (w, values, key) => {
+        for (const v of values) this.tables.writeValue(w, key, v);
+      }),
+    );
     this.channels.clear();
   }
 

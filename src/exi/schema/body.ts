@@ -11,7 +11,7 @@
  * binary values in streams (the encoder writes binary values as schema-invalid, i.e. untyped).
  */
 import { BitReader, BitWriter, bitsFor, ExiError, ExiUnsupportedError } from '../bits.js';
-import { ChannelSet, deflate, inflateAt, SMALL_CHANNEL_MAX } from '../channels.js';
+import { blockStreams, ChannelSet, inflateAt, SMALL_CHANNEL_MAX } from '../channels.js';
 import {
   type ElementGrammar,
   findGeneric,
@@ -225,33 +225,11 @@ export class SchemaBodyEncoder {
     const structure = this.w.toBytes();
     this.w = new BitWriter(true);
     if (structure.length === 0 && this.channels.total === 0) return;
-    const { small, large } = this.channels.ordered();
-    const writeChannels = (w: BitWriter, list: [string, ValueWriter[]][]) => {
-      for (const [, writers] of list) for (const write of writers) write(w);
-    };
-    if (!this.opts.compression) {
-      const w = new BitWriter(true);
-      writeChannels(w, small);
-      writeChannels(w, large);
-      this.blocks.push(structure, w.toBytes());
-    } else if (this.channels.total <= SMALL_CHANNEL_MAX) {
-      const w = new BitWriter(true);
-      w.writeBytes(structure);
-      writeChannels(w, small);
-      this.blocks.push(deflate(w.toBytes()));
-    } else {
-      this.blocks.push(deflate(structure));
-      if (small.length > 0) {
-        const w = new BitWriter(true);
-        writeChannels(w, small);
-        this.blocks.push(deflate(w.toBytes()));
-      }
-      for (const ch of large) {
-        const w = new BitWriter(true);
-        writeChannels(w, [ch]);
-        this.blocks.push(deflate(w.toBytes()));
-      }
-    }
+    this.blocks.push(
+      ...blockStreams(structure, this.channels, Boolean(this.opts.compression), (w, writers) => {
+        for (const write of writers) write(w);
+      }),
+    );
     this.channels.clear();
   }
 
