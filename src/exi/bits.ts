@@ -83,40 +83,49 @@ export class BitWriter {
   /** Writes the low `n` bits of `value` (0 <= n <= 32), most significant first. */
   writeBits(value: number, n: number): void {
     if (n === 0) return;
-    this.ensure(5);
-    let left = n;
-    while (left > 0) {
-      const take = Math.min(left, 8 - this.accBits);
-      const shift = left - take;
-      const chunk = (shift >= 32 ? Math.floor(value / 2 ** shift) : value >>> shift) & ((1 << take) - 1);
-      this.acc = (this.acc << take) | chunk;
-      this.accBits += take;
-      left -= take;
-      if (this.accBits === 8) {
-        this.buf[this.len++] = this.acc;
-        this.acc = 0;
-        this.accBits = 0;
-      }
+    if (n > 24) {
+      // Split: the high n-16 bits, then the low 16 bits.
+      this.writeBits(Math.floor(value / 65536) % 2 ** (n - 16), n - 16);
+      this.writeBits(value & 0xffff, 16);
+      return;
     }
+    if (this.len + 4 > this.buf.length) this.ensure(4);
+    const buf = this.buf;
+    // acc < 2^7 and n <= 24: the shifted accumulator stays below 2^31.
+    const acc = (this.acc << n) | (value & ((1 << n) - 1));
+    let bits = this.accBits + n;
+    while (bits >= 8) {
+      bits -= 8;
+      buf[this.len++] = acc >>> bits;
+    }
+    this.acc = acc & ((1 << bits) - 1);
+    this.accBits = bits;
   }
 
-  private writeOctet(b: number): void {
-    if (this.accBits === 0) {
-      this.ensure(1);
-      this.buf[this.len++] = b & 0xff;
-    } else {
-      this.writeBits(b & 0xff, 8);
+  /** One octet at the current bit position; capacity must have been ensured. */
+  private octet(b: number): void {
+    const bits = this.accBits;
+    if (bits === 0) {
+      this.buf[this.len++] = b;
+      return;
     }
+    const acc = (this.acc << 8) | b;
+    this.buf[this.len++] = acc >>> bits;
+    this.acc = acc & ((1 << bits) - 1);
   }
 
   /** n-bit unsigned integer (§7.1.9). */
   writeNBit(value: number, n: number): void {
     if (n === 0) return;
-    if (value < 0 || value >= 2 ** n) throw new ExiError(`value ${value} does not fit in ${n} bits`);
+    if (value < 0 || (n < 31 ? value >= 1 << n : value >= 2 ** n)) {
+      throw new ExiError(`value ${value} does not fit in ${n} bits`);
+    }
     if (this.byteAligned) {
+      const bytes = (n + 7) >> 3;
+      this.ensure(bytes);
       let v = value;
-      for (let i = 0, bytes = Math.ceil(n / 8); i < bytes; i++) {
-        this.writeOctet(v % 256);
+      for (let i = 0; i < bytes; i++) {
+        this.octet(v % 256);
         v = Math.floor(v / 256);
       }
     } else {
@@ -125,23 +134,57 @@ export class BitWriter {
   }
 
   writeBoolean(b: boolean): void {
-    this.writeNBit(b ? 1 : 0, 1);
+    if (this.byteAligned) this.writeNBit(b ? 1 : 0, 1);
+    else this.writeBits(b ? 1 : 0, 1);
   }
 
   /** Unsigned integer (§7.1.6). */
   writeUnsigned(value: number): void {
+    if (value >= 0 && value <= 0x7fffffff && (value | 0) === value) {
+      if (this.len + 5 > this.buf.length) this.ensure(5);
+      this.unsigned31(value);
+      return;
+    }
     if (!Number.isSafeInteger(value) || value < 0) throw new ExiError(`invalid unsigned integer ${value}`);
+    this.ensure(8);
     let v = value;
     do {
       const low = v % 128;
       v = Math.floor(v / 128);
-      this.writeOctet(v > 0 ? low | 0x80 : low);
+      this.octet(v > 0 ? low | 0x80 : low);
     } while (v > 0);
+  }
+
+  /** An unsigned integer below 2^31; capacity (5 bytes) must have been ensured. */
+  private unsigned31(value: number): void {
+    let v = value;
+    while (v >= 0x80) {
+      this.octet((v & 0x7f) | 0x80);
+      v >>>= 7;
+    }
+    this.octet(v);
   }
 
   /** Code points of a string, without a length prefix. */
   writeCodePoints(s: string): void {
-    for (const ch of s) this.writeUnsigned(ch.codePointAt(0) as number);
+    const n = s.length;
+    // At most 3 octets per UTF-16 code unit (a surrogate pair is 2 units and at most 3 octets).
+    if (this.len + 3 * n + 1 > this.buf.length) this.ensure(3 * n + 1);
+    for (let i = 0; i < n; i++) {
+      let c = s.charCodeAt(i);
+      if (c < 0x80) {
+        this.octet(c);
+        continue;
+      }
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
+        const d = s.charCodeAt(i + 1);
+        if (d >= 0xdc00 && d <= 0xdfff) {
+          c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+          i++;
+        }
+      }
+      this.unsigned31(c);
+    }
   }
 
   /** String (§7.1.10): length in code points, then the code points. */
@@ -151,11 +194,11 @@ export class BitWriter {
   }
 
   writeBytes(bytes: Uint8Array): void {
+    this.ensure(bytes.length);
     if (this.accBits !== 0) {
-      for (const b of bytes) this.writeBits(b, 8);
+      for (let i = 0; i < bytes.length; i++) this.octet(bytes[i] as number);
       return;
     }
-    this.ensure(bytes.length);
     this.buf.set(bytes, this.len);
     this.len += bytes.length;
   }
@@ -171,6 +214,9 @@ export class BitWriter {
     return this.buf.slice(0, this.len);
   }
 }
+
+/** Scratch space for decoding strings (UTF-16 code units). */
+let scratch = new Uint16Array(256);
 
 export class BitReader {
   private pos = 0; // byte index
@@ -198,10 +244,24 @@ export class BitReader {
   }
 
   readBits(n: number): number {
+    const buf = this.buf;
+    const pos = this.pos;
+    if (n <= 24 && pos + 3 < buf.length) {
+      if (n === 0) return 0;
+      const word =
+        ((buf[pos] as number) << 24) |
+        ((buf[pos + 1] as number) << 16) |
+        ((buf[pos + 2] as number) << 8) |
+        (buf[pos + 3] as number);
+      const end = this.bit + n;
+      this.pos = pos + (end >> 3);
+      this.bit = end & 7;
+      return (word << (end - n)) >>> (32 - n);
+    }
     let v = 0;
     let left = n;
     while (left > 0) {
-      const byte = this.buf[this.pos];
+      const byte = buf[this.pos];
       if (byte === undefined) this.truncated();
       const avail = 8 - this.bit;
       const take = Math.min(left, avail);
@@ -219,11 +279,16 @@ export class BitReader {
 
   private readOctet(): number {
     if (this.bit === 0) {
-      const b = this.buf[this.pos++];
+      const b = this.buf[this.pos];
       if (b === undefined) this.truncated();
+      this.pos++;
       return b;
     }
-    return this.readBits(8);
+    const pos = this.pos;
+    const b1 = this.buf[pos + 1];
+    if (b1 === undefined) return this.readBits(8);
+    this.pos = pos + 1;
+    return ((((this.buf[pos] as number) << 8) | b1) >>> (8 - this.bit)) & 0xff;
   }
 
   readNBit(n: number): number {
@@ -245,30 +310,40 @@ export class BitReader {
   }
 
   readUnsigned(): number {
-    let v = 0;
-    let mul = 1;
+    const b = this.readOctet();
+    if (b < 0x80) return b;
+    let v = b & 0x7f;
+    let mul = 128;
     for (;;) {
-      const b = this.readOctet();
-      v += (b & 0x7f) * mul;
-      if ((b & 0x80) === 0) return v;
+      const o = this.readOctet();
+      v += (o & 0x7f) * mul;
+      if ((o & 0x80) === 0) return v;
       mul *= 128;
       if (mul > 2 ** 56) throw new ExiError('unsigned integer too large');
     }
   }
 
   readCodePoints(length: number): string {
-    const parts: number[] = [];
+    if (length === 0) return '';
     let out = '';
+    let k = 0;
+    if (scratch.length < 2 * Math.min(length, 4096) + 2)
+      scratch = new Uint16Array(2 * Math.min(length, 4096) + 2);
+    const units = scratch;
     for (let i = 0; i < length; i++) {
       const cp = this.readUnsigned();
-      if (cp > 0x10ffff) throw new ExiError(`invalid code point ${cp}`);
-      parts.push(cp);
-      if (parts.length >= 4096) {
-        out += String.fromCodePoint(...parts);
-        parts.length = 0;
+      if (cp < 0x10000) units[k++] = cp;
+      else {
+        if (cp > 0x10ffff) throw new ExiError(`invalid code point ${cp}`);
+        units[k++] = 0xd800 + ((cp - 0x10000) >> 10);
+        units[k++] = 0xdc00 + ((cp - 0x10000) & 0x3ff);
+      }
+      if (k >= 8192) {
+        out += String.fromCharCode.apply(null, units.subarray(0, k) as unknown as number[]);
+        k = 0;
       }
     }
-    return out + String.fromCodePoint(...parts);
+    return out + String.fromCharCode.apply(null, units.subarray(0, k) as unknown as number[]);
   }
 
   readString(): string {
