@@ -59,6 +59,9 @@ export function inflateAt(bytes: Uint8Array, offset: number): { data: Uint8Array
     const data = new Uint8Array(res.buffer.buffer, res.buffer.byteOffset, res.buffer.byteLength);
     return { data, next: offset + res.engine.bytesWritten };
   } catch (e) {
+    // The stream goes on past the end of the data: more bytes may follow on a socket.
+    if ((e as { code?: string }).code === 'Z_BUF_ERROR')
+      throw new ExiTruncatedError(`EXI stream truncated: ${(e as Error).message}`);
     throw new ExiError(`invalid DEFLATE stream in EXI body: ${(e as Error).message}`);
   }
 }

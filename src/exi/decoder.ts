@@ -4,6 +4,7 @@ import { ChannelSet, inflateAt, SMALL_CHANNEL_MAX } from './channels.js';
 import { type ElementFrame, GrammarStack, Grammars, learnedTerm, readCode, Terms } from './grammars.js';
 import { readHeader } from './header.js';
 import { SchemaBodyDecoder } from './schema/body.js';
+import type { CodecState } from './session.js';
 import { qnameKey, StringTables } from './strings.js';
 import {
   type ExiEvent,
@@ -35,9 +36,11 @@ export class BodyDecoder {
     private readonly opts: ResolvedOptions,
     private readonly bytes: Uint8Array,
     headerReader: BitReader,
+    /** An EXI session's string tables and built-in grammars (session.ts); fresh ones otherwise. */
+    session?: CodecState,
   ) {
-    this.tables = new StringTables(opts.valueMaxLength, opts.valuePartitionCapacity);
-    this.state = new GrammarStack(new Grammars(opts), opts.fragment);
+    this.tables = session?.tables ?? new StringTables(opts.valueMaxLength, opts.valuePartitionCapacity);
+    this.state = new GrammarStack(session?.grammars ?? new Grammars(opts), opts.fragment);
     this.reordered = isReordered(opts);
     if (isByteAligned(opts)) headerReader.align();
     headerReader.byteAligned = isByteAligned(opts);
@@ -78,6 +81,11 @@ export class BodyDecoder {
     }
     this.pending.clear();
     if (!last && this.opts.compression) this.r = this.nextStream(true);
+  }
+
+  /** With compression: the end of the body's last DEFLATE stream (after `decode`). */
+  get compressedEnd(): number {
+    return this.offset;
   }
 
   decode(): ExiEvent[] {

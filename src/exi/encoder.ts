@@ -15,6 +15,7 @@ import {
 } from './grammars.js';
 import { writeHeader } from './header.js';
 import { checkSchemaOptions, SchemaBodyEncoder } from './schema/body.js';
+import type { CodecState } from './session.js';
 import { qnameKey, StringTables } from './strings.js';
 import { type ExiEvent, isByteAligned, isReordered, type ResolvedOptions, XSI_NS } from './types.js';
 
@@ -30,9 +31,11 @@ export class BodyEncoder {
   constructor(
     private readonly opts: ResolvedOptions,
     headerWriter: BitWriter,
+    /** An EXI session's string tables and built-in grammars (session.ts); fresh ones otherwise. */
+    session?: CodecState,
   ) {
-    this.tables = new StringTables(opts.valueMaxLength, opts.valuePartitionCapacity);
-    this.state = new GrammarStack(new Grammars(opts), opts.fragment);
+    this.tables = session?.tables ?? new StringTables(opts.valueMaxLength, opts.valuePartitionCapacity);
+    this.state = new GrammarStack(session?.grammars ?? new Grammars(opts), opts.fragment);
     this.reordered = isReordered(opts);
     if (this.reordered) {
       this.blocks.push(headerWriter.toBytes());

@@ -8,7 +8,7 @@
  */
 import { type BitReader, type BitWriter, bitsFor, ExiError } from './bits.js';
 import { qnameKey } from './strings.js';
-import type { ResolvedOptions } from './types.js';
+import type { ResolvedOptions, UndoLog } from './types.js';
 
 export type Generic = 'SE*' | 'AT*' | 'EE' | 'CH' | 'NS' | 'SC' | 'ER' | 'CM' | 'PI' | 'DT' | 'ED';
 
@@ -110,13 +110,17 @@ export class ElementGrammar {
   startTagContent: CodeTable;
   elementContent: CodeTable;
 
-  constructor(private readonly fixed: FixedParts) {
+  constructor(
+    private readonly fixed: FixedParts,
+    private readonly owner?: { readonly undo: UndoLog | undefined },
+  ) {
     this.startTagContent = table([], fixed.stcSecond, fixed.third);
     this.elementContent = table([Terms.EE], fixed.ecSecond, fixed.third);
   }
 
   /** Learn from a production matched through the generic (wildcard) production in StartTagContent. */
   learnStartTag(term: Term): void {
+    this.recordUndo();
     if (term.kind === 'EE') {
       if (this.stcHasEE) return;
       this.stcHasEE = true;
@@ -129,12 +133,27 @@ export class ElementGrammar {
   }
 
   learnContent(term: Term): void {
+    this.recordUndo();
     if (term.kind === 'CH') {
       if (this.ecHasCH) return;
       this.ecHasCH = true;
     }
     this.ecLearned.unshift(term);
     this.elementContent = table([...this.ecLearned, Terms.EE], this.fixed.ecSecond, this.fixed.third);
+  }
+
+  /** In an EXI session: how to get back to the current state (learning only ever adds). */
+  private recordUndo(): void {
+    const undo = this.owner?.undo;
+    if (!undo) return;
+    const { stcLearned, ecLearned, stcHasEE, stcHasCH, ecHasCH, startTagContent, elementContent } = this;
+    const stcLength = stcLearned.length;
+    const ecLength = ecLearned.length;
+    undo.push(() => {
+      stcLearned.splice(0, stcLearned.length - stcLength);
+      ecLearned.splice(0, ecLearned.length - ecLength);
+      Object.assign(this, { stcHasEE, stcHasCH, ecHasCH, startTagContent, elementContent });
+    });
   }
 }
 
@@ -152,6 +171,11 @@ export class Grammars {
   readonly docEnd: CodeTable;
   private fragmentLearned: Term[] = [];
   fragmentContent: CodeTable;
+  /**
+   * Set by an EXI session (session.ts): learning records how to undo itself, so that a body that fails
+   * half-way leaves the session's grammars as they were.
+   */
+  undo: UndoLog | undefined;
 
   constructor(opts: ResolvedOptions) {
     const p = opts.preserve;
@@ -176,13 +200,19 @@ export class Grammars {
   element(uri: string, localName: string, key = qnameKey(uri, localName)): ElementGrammar {
     let g = this.elements.get(key);
     if (!g) {
-      g = new ElementGrammar(this.fixed);
+      g = new ElementGrammar(this.fixed, this);
       this.elements.set(key, g);
+      this.undo?.push(() => this.elements.delete(key));
     }
     return g;
   }
 
   learnFragment(term: Term): void {
+    const { fragmentLearned, fragmentContent } = this;
+    this.undo?.push(() => {
+      fragmentLearned.shift();
+      this.fragmentContent = fragmentContent;
+    });
     this.fragmentLearned.unshift(term);
     this.fragmentContent = table([...this.fragmentLearned, Terms.SE_ANY, Terms.ED], [], this.fixed.third);
   }

@@ -5,8 +5,9 @@
  */
 import { decodeStream } from './decoder.js';
 import { encodeEvents } from './encoder.js';
+import { prepareEvents } from './session.js';
 import { type ExiEvent, type ExiOptions, resolveOptions } from './types.js';
-import { dropIgnorableWhitespace, parseXml, parseXmlFragment, pruneEvents, serializeXml } from './xml.js';
+import { serializeXml } from './xml.js';
 
 export { ExiError, type ExiErrorCode, ExiTruncatedError, ExiUnsupportedError } from './bits.js';
 export { decodeBody } from './body.js';
@@ -14,26 +15,18 @@ export type { DecodedStream } from './decoder.js';
 export { decodeStream } from './decoder.js';
 export { type IotSchemaId, iotSchema, iotSchemas } from './schema/iot.js';
 export { type CompiledSchema, compileXsd } from './schema/xsd.js';
+export { createExiSession, type ExiSession } from './session.js';
 export type { ExiAlignment, ExiEvent, ExiOptions, ExiPreserve } from './types.js';
 export { dropIgnorableWhitespace, parseXml, parseXmlFragment, serializeXml } from './xml.js';
 
-/** Brings a user-supplied event list into the canonical SD ... ED form. */
-function normalizeEvents(events: readonly ExiEvent[]): ExiEvent[] {
-  const body = events.filter((e) => e.type !== 'SD' && e.type !== 'ED');
-  return [{ type: 'SD' }, ...body, { type: 'ED' }];
-}
-
-/** Encodes an XML document (or an event sequence) as an EXI stream. */
+/**
+ * Encodes an XML document (or an event sequence) as an EXI stream: header and one body, with fresh string
+ * tables and grammars. For a stream of bodies that share them (XEP-0322 sessionWideBuffers), see
+ * `createExiSession`.
+ */
 export function encode(xml: string | readonly ExiEvent[], options: ExiOptions = {}): Uint8Array {
   const opts = resolveOptions(options);
-  let events: ExiEvent[];
-  if (typeof xml === 'string') {
-    const parsed = opts.fragment ? parseXmlFragment(xml) : parseXml(xml);
-    events = pruneEvents(parsed, opts.preserve.comments, opts.preserve.pis);
-    if (options.dropIgnorableWhitespace) events = dropIgnorableWhitespace(events);
-  } else {
-    events = pruneEvents(normalizeEvents(xml), opts.preserve.comments, opts.preserve.pis);
-  }
+  const events = prepareEvents(xml, opts, options.dropIgnorableWhitespace ?? false);
   return encodeEvents(events, opts, options.includeOptions ?? false, options.includeCookie ?? false);
 }
 

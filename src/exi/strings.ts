@@ -5,7 +5,7 @@
  * uses its own half of the methods.
  */
 import { type BitReader, type BitWriter, bitsFor, codePointLength, ExiError } from './bits.js';
-import { XML_NS, XSI_NS } from './types.js';
+import { type UndoLog, XML_NS, XSI_NS } from './types.js';
 
 export interface UriEntry {
   readonly uri: string;
@@ -87,6 +87,11 @@ export class StringTables {
   private globalCount = 0;
   private globalId = -1;
   private readonly locals = new Map<string, (ValueEntry | undefined)[]>();
+  /**
+   * Set by an EXI session (session.ts): every change to the tables records how to undo it, so that a
+   * body that fails half-way (truncated, invalid) leaves the session's tables as they were.
+   */
+  undo: UndoLog | undefined;
 
   constructor(
     private readonly valueMaxLength = Number.POSITIVE_INFINITY,
@@ -124,6 +129,10 @@ export class StringTables {
     });
     this.uris.push({ uri, prefixes: [...prefixes], localNames: [...localNames], localIndex });
     this.uriIndex.set(uri, id);
+    this.undo?.push(() => {
+      this.uris.pop();
+      this.uriIndex.delete(uri);
+    });
     return id;
   }
 
@@ -177,8 +186,7 @@ export class StringTables {
     }
     w.writeUnsigned(codePointLength(name) + 1);
     w.writeCodePoints(name);
-    e.localIndex.set(name, e.localNames.length);
-    e.localNames.push(name);
+    this.addLocalName(e, name);
     return e.localNames.length - 1;
   }
 
@@ -192,9 +200,17 @@ export class StringTables {
       return name;
     }
     const name = r.readCodePoints(u - 1);
+    this.addLocalName(e, name);
+    return name;
+  }
+
+  private addLocalName(e: UriEntry, name: string): void {
     e.localIndex.set(name, e.localNames.length);
     e.localNames.push(name);
-    return name;
+    this.undo?.push(() => {
+      e.localNames.pop();
+      e.localIndex.delete(name);
+    });
   }
 
   // --- prefixes -----------------------------------------------------------------------------
@@ -210,7 +226,12 @@ export class StringTables {
     }
     w.writeNBit(0, n);
     w.writeString(prefix);
+    this.addPrefix(e, prefix);
+  }
+
+  private addPrefix(e: UriEntry, prefix: string): void {
     e.prefixes.push(prefix);
+    this.undo?.push(() => e.prefixes.pop());
   }
 
   readNsPrefix(r: BitReader, uriId: number): string {
@@ -218,7 +239,7 @@ export class StringTables {
     const v = r.readNBit(bitsFor(e.prefixes.length + 1));
     if (v === 0) {
       const p = r.readString();
-      e.prefixes.push(p);
+      this.addPrefix(e, p);
       return p;
     }
     const p = e.prefixes[v - 1];
@@ -291,23 +312,30 @@ export class StringTables {
 
   private addValue(key: string, value: string, length: number): void {
     if (length === 0 || length > this.valueMaxLength || this.valuePartitionCapacity === 0) return;
+    const prevGlobalId = this.globalId;
+    const prevMapped = this.undo && this.globalByValue.get(value);
     let local = this.locals.get(key);
+    let created = false;
     if (!local) {
       local = [];
       this.locals.set(key, local);
+      created = true;
     }
     let globalId: number;
+    let old: ValueEntry | undefined;
+    let oldMapped = false;
     if (this.valuePartitionCapacity === Number.POSITIVE_INFINITY) {
       globalId = this.globalCount;
     } else {
       this.globalId = this.globalId + 1 === this.valuePartitionCapacity ? 0 : this.globalId + 1;
       globalId = this.globalId;
-      const old = this.global[globalId];
+      old = this.global[globalId];
       if (old) {
         // The replaced value leaves its local partition; its local id stays unassigned.
         const oldLocal = this.locals.get(old.key);
         if (oldLocal) oldLocal[old.localId] = undefined;
-        if (this.globalByValue.get(old.value) === old) this.globalByValue.delete(old.value);
+        oldMapped = this.globalByValue.get(old.value) === old;
+        if (oldMapped) this.globalByValue.delete(old.value);
         this.globalCount--;
       }
     }
@@ -316,6 +344,25 @@ export class StringTables {
     this.global[globalId] = e;
     this.globalByValue.set(value, e);
     this.globalCount++;
+    if (this.undo) {
+      const partition = local;
+      this.undo.push(() => {
+        partition.pop();
+        if (created) this.locals.delete(key);
+        if (prevMapped) this.globalByValue.set(value, prevMapped);
+        else this.globalByValue.delete(value);
+        if (old) {
+          this.global[globalId] = old;
+          const oldLocal = this.locals.get(old.key);
+          if (oldLocal) oldLocal[old.localId] = old;
+          if (oldMapped) this.globalByValue.set(old.value, old);
+        } else {
+          this.global.pop();
+          this.globalCount--;
+        }
+        this.globalId = prevGlobalId;
+      });
+    }
   }
 }
 

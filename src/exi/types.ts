@@ -18,6 +18,12 @@ export type ExiEvent =
   | { type: 'CM'; text: string }
   | { type: 'PI'; target: string; data: string };
 
+/**
+ * Undo actions for the string tables and built-in grammars of an EXI session (session.ts): recorded while a
+ * body is coded, run in reverse when it fails, dropped when it succeeds.
+ */
+export type UndoLog = (() => void)[];
+
 export type ExiAlignment = 'bit-packed' | 'byte-alignment' | 'pre-compression' | 'compression';
 
 export interface ExiPreserve {

@@ -23,6 +23,7 @@ import {
   Terms,
   writeCode,
 } from '../grammars.js';
+import type { CodecState } from '../session.js';
 import { qnameKey, StringTables } from '../strings.js';
 import { type ExiEvent, isByteAligned, isReordered, type ResolvedOptions, XSI_NS } from '../types.js';
 import { prepareTyped, readTyped } from './datatypes.js';
@@ -75,12 +76,19 @@ class SchemaContext {
   constructor(
     readonly opts: ResolvedOptions,
     readonly schema: CompiledSchema,
+    session?: CodecState,
   ) {
     checkSchemaOptions(opts);
     if (opts.fragment) throw new ExiUnsupportedError('schema-informed fragments');
-    this.tables = new StringTables(opts.valueMaxLength, opts.valuePartitionCapacity);
-    this.tables.addSchemaEntries(schema.localNames);
-    this.builtins = new Grammars(opts);
+    if (session) {
+      // An EXI session's tables (pre-populated with this schema's entries once) and built-in grammars.
+      this.tables = session.tables;
+      this.builtins = session.grammars;
+    } else {
+      this.tables = new StringTables(opts.valueMaxLength, opts.valuePartitionCapacity);
+      this.tables.addSchemaEntries(schema.localNames);
+      this.builtins = new Grammars(opts);
+    }
     // Schema-informed grammars never change: build them once per schema and fidelity options.
     const key = `${+opts.preserve.comments}${+opts.preserve.pis}${+opts.preserve.prefixes}${+opts.preserve.dtd}${+opts.selfContained}`;
     let perSchema = grammarCache.get(schema);
@@ -194,8 +202,9 @@ export class SchemaBodyEncoder {
     private readonly opts: ResolvedOptions,
     schema: CompiledSchema,
     headerWriter: BitWriter,
+    session?: CodecState,
   ) {
-    this.c = new SchemaContext(opts, schema);
+    this.c = new SchemaContext(opts, schema, session);
     this.reordered = isReordered(opts);
     if (this.reordered) {
       this.blocks.push(headerWriter.toBytes());
@@ -605,8 +614,9 @@ export class SchemaBodyDecoder {
     schema: CompiledSchema,
     private readonly bytes: Uint8Array,
     headerReader: BitReader,
+    session?: CodecState,
   ) {
-    this.c = new SchemaContext(opts, schema);
+    this.c = new SchemaContext(opts, schema, session);
     this.reordered = isReordered(opts);
     if (isByteAligned(opts)) headerReader.align();
     headerReader.byteAligned = isByteAligned(opts);
@@ -673,6 +683,11 @@ export class SchemaBodyDecoder {
     if (kind === 'CM') return { type: 'CM', text: this.r.readString() };
     const target = this.r.readString();
     return { type: 'PI', target, data: this.r.readString() };
+  }
+
+  /** With compression: the end of the body's last DEFLATE stream (after `decode`). */
+  get compressedEnd(): number {
+    return this.offset;
   }
 
   decode(): ExiEvent[] {
