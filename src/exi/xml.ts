@@ -9,10 +9,44 @@ import { type ExiEvent, XML_NS, XMLNS_NS } from './types.js';
 
 const NAME_RE =
   /^[A-Za-z_\u00C0-\uFFFF][\w.\-\u00B7\u00C0-\uFFFF]*(?::[A-Za-z_\u00C0-\uFFFF][\w.\-\u00B7\u00C0-\uFFFF]*)?$/;
-const TAG_NAME = /[^\s/>]+/y;
-const ATTRIBUTE = /([^\s=/>]+)\s*=\s*(["'])/y;
 const isSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+/** Whether a UTF-16 code unit is whitespace as RegExp `\s` defines it. */
+function isJsSpace(c: number): boolean {
+  if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+  if (c < 0xa0) return false;
+  return (
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
+}
 const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+
+/** NAME_RE without the regular expression for ASCII names. */
+function isName(s: string): boolean {
+  let start = true;
+  let colon = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return NAME_RE.test(s);
+    const letter = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f;
+    if (start) {
+      if (!letter) return false;
+      start = false;
+    } else if (c === 0x3a) {
+      if (colon) return false;
+      colon = true;
+      start = true;
+    } else if (!letter && !(c >= 0x30 && c <= 0x39) && c !== 0x2e && c !== 0x2d) return false;
+  }
+  return !start;
+}
 
 function decodeEntities(s: string, at: number): string {
   if (!s.includes('&')) return s;
@@ -32,17 +66,24 @@ function decodeEntities(s: string, at: number): string {
 
 interface OpenElement {
   qname: string;
-  bindings: Map<string, string>;
+  bindings: ReadonlyMap<string, string>;
 }
+
+type AT = Extract<ExiEvent, { type: 'AT' }>;
 
 /** Parses an XML document into an EXI event sequence (SD ... ED), including NS events. */
 export function parseXml(xml: string): ExiEvent[] {
-  const src = xml.replace(/\r\n?/g, '\n').replace(/^\uFEFF/, '');
+  let src = xml;
+  if (src.includes('\r')) src = src.replace(/\r\n?/g, '\n');
+  if (src.charCodeAt(0) === 0xfeff) src = src.slice(1);
   const events: ExiEvent[] = [{ type: 'SD' }];
   const stack: OpenElement[] = [];
-  let scope = predefinedBindings();
+  // Binding maps are never changed once made: an element without declarations shares its parent's.
+  let scope = PREDEFINED;
   let text = '';
   let rootSeen = false;
+  const attrNames: string[] = [];
+  const attrValues: string[] = [];
 
   const flushText = () => {
     if (text === '') return;
@@ -54,7 +95,7 @@ export function parseXml(xml: string): ExiEvent[] {
     text = '';
   };
 
-  const resolve = (prefix: string, forAttribute: boolean, bindings: Map<string, string>): string => {
+  const resolve = (prefix: string, forAttribute: boolean, bindings: ReadonlyMap<string, string>): string => {
     if (prefix === '' && forAttribute) return '';
     const uri = bindings.get(prefix);
     if (uri === undefined) throw new ExiError(`XML: undeclared namespace prefix '${prefix}'`);
@@ -62,7 +103,8 @@ export function parseXml(xml: string): ExiEvent[] {
   };
 
   let i = 0;
-  while (i < src.length) {
+  const n = src.length;
+  while (i < n) {
     const lt = src.indexOf('<', i);
     if (lt < 0) {
       text += decodeEntities(src.slice(i), i);
@@ -70,21 +112,22 @@ export function parseXml(xml: string): ExiEvent[] {
     }
     if (lt > i) text += decodeEntities(src.slice(i, lt), i);
     i = lt;
-    if (src.startsWith('<!--', i)) {
+    const c1 = src.charCodeAt(i + 1);
+    if (c1 === 0x21 /* ! */ && src.startsWith('<!--', i)) {
       const end = src.indexOf('-->', i + 4);
       if (end < 0) throw new ExiError('XML: unterminated comment');
       flushText();
       events.push({ type: 'CM', text: src.slice(i + 4, end) });
       i = end + 3;
-    } else if (src.startsWith('<![CDATA[', i)) {
+    } else if (c1 === 0x21 && src.startsWith('<![CDATA[', i)) {
       const end = src.indexOf(']]>', i + 9);
       if (end < 0) throw new ExiError('XML: unterminated CDATA section');
       if (stack.length === 0) throw new ExiError('XML: CDATA outside the root element');
       text += src.slice(i + 9, end);
       i = end + 3;
-    } else if (src.startsWith('<!', i)) {
+    } else if (c1 === 0x21) {
       throw new ExiUnsupportedError('DTD (document type declarations)');
-    } else if (src.startsWith('<?', i)) {
+    } else if (c1 === 0x3f /* ? */) {
       const end = src.indexOf('?>', i + 2);
       if (end < 0) throw new ExiError('XML: unterminated processing instruction');
       const body = src.slice(i + 2, end);
@@ -98,91 +141,121 @@ export function parseXml(xml: string): ExiEvent[] {
       }
       flushText();
       events.push({ type: 'PI', target, data: m[2] ?? '' });
-    } else if (src.startsWith('</', i)) {
+    } else if (c1 === 0x2f /* / */) {
       const end = src.indexOf('>', i);
       if (end < 0) throw new ExiError('XML: unterminated end tag');
-      const name = src.slice(i + 2, end).trim();
+      const open = stack.length > 0 ? (stack[stack.length - 1] as OpenElement) : undefined;
+      const name =
+        open && end === i + 2 + open.qname.length && src.startsWith(open.qname, i + 2)
+          ? open.qname
+          : src.slice(i + 2, end).trim();
       flushText();
-      const open = stack.pop();
+      stack.pop();
       if (!open || open.qname !== name) throw new ExiError(`XML: mismatched end tag </${name}>`);
       events.push({ type: 'EE' });
-      scope = stack.at(-1)?.bindings ?? predefinedBindings();
+      scope = stack.length > 0 ? (stack[stack.length - 1] as OpenElement).bindings : PREDEFINED;
       i = end + 1;
     } else {
       // start tag
-      TAG_NAME.lastIndex = i + 1;
-      const nameMatch = TAG_NAME.exec(src);
-      if (!nameMatch) throw new ExiError(`XML: bad start tag at offset ${i}`);
-      const qname = nameMatch[0];
-      if (!NAME_RE.test(qname)) throw new ExiError(`XML: bad element name '${qname}'`);
-      let j = i + 1 + qname.length;
-      const attrs: [string, string][] = [];
+      let j = i + 1;
+      for (;;) {
+        const c = src.charCodeAt(j);
+        if (c !== c || c === 0x2f || c === 0x3e || isJsSpace(c)) break; // NaN: end of input
+        j++;
+      }
+      if (j === i + 1) throw new ExiError(`XML: bad start tag at offset ${i}`);
+      const qname = src.slice(i + 1, j);
+      if (!isName(qname)) throw new ExiError(`XML: bad element name '${qname}'`);
+      attrNames.length = 0;
+      attrValues.length = 0;
+      let hasDecls = false;
       let selfClosing = false;
       for (;;) {
         while (isSpace(src.charCodeAt(j))) j++;
-        const c = src[j];
-        if (c === undefined) throw new ExiError('XML: unterminated start tag');
-        if (c === '>') {
+        const c = src.charCodeAt(j);
+        if (c !== c) throw new ExiError('XML: unterminated start tag');
+        if (c === 0x3e) {
           j++;
           break;
         }
-        if (c === '/') {
-          if (src[j + 1] !== '>') throw new ExiError('XML: bad start tag');
+        if (c === 0x2f) {
+          if (src.charCodeAt(j + 1) !== 0x3e) throw new ExiError('XML: bad start tag');
           selfClosing = true;
           j += 2;
           break;
         }
-        ATTRIBUTE.lastIndex = j;
-        const m = ATTRIBUTE.exec(src);
-        if (!m) throw new ExiError(`XML: bad attribute at offset ${j}`);
-        const aname = m[1] as string;
-        const quote = m[2] as string;
-        const vstart = j + m[0].length;
-        const vend = src.indexOf(quote, vstart);
+        // ([^\s=/>]+)\s*=\s*(["'])
+        let k = j;
+        for (;;) {
+          const d = src.charCodeAt(k);
+          if (d !== d || d === 0x3d || d === 0x2f || d === 0x3e || isJsSpace(d)) break;
+          k++;
+        }
+        if (k === j) throw new ExiError(`XML: bad attribute at offset ${j}`);
+        const aname = src.slice(j, k);
+        while (isJsSpace(src.charCodeAt(k))) k++;
+        if (src.charCodeAt(k) !== 0x3d) throw new ExiError(`XML: bad attribute at offset ${j}`);
+        k++;
+        while (isJsSpace(src.charCodeAt(k))) k++;
+        const q = src.charCodeAt(k);
+        if (q !== 0x22 && q !== 0x27) throw new ExiError(`XML: bad attribute at offset ${j}`);
+        const vstart = k + 1;
+        const vend = src.indexOf(q === 0x22 ? '"' : "'", vstart);
         if (vend < 0) throw new ExiError('XML: unterminated attribute value');
-        const raw = src.slice(vstart, vend);
+        let raw = src.slice(vstart, vend);
         if (raw.includes('<')) throw new ExiError('XML: "<" in attribute value');
-        if (attrs.some(([n]) => n === aname)) throw new ExiError(`XML: duplicate attribute ${aname}`);
-        attrs.push([aname, decodeEntities(raw.replace(/[\t\n]/g, ' '), vstart)]);
+        for (let a = 0; a < attrNames.length; a++) {
+          if (attrNames[a] === aname) throw new ExiError(`XML: duplicate attribute ${aname}`);
+        }
+        if (raw.includes('\t') || raw.includes('\n')) raw = raw.replace(/[\t\n]/g, ' ');
+        attrNames.push(aname);
+        attrValues.push(decodeEntities(raw, vstart));
+        if (aname.startsWith('xmlns') && (aname.length === 5 || aname.charCodeAt(5) === 0x3a))
+          hasDecls = true;
         j = vend + 1;
       }
       if (stack.length === 0 && rootSeen) throw new ExiError('XML: more than one root element');
       rootSeen = true;
       flushText();
 
-      const bindings = new Map(scope);
-      const nsDecls: { prefix: string; uri: string }[] = [];
-      for (const [n, v] of attrs) {
-        if (n === 'xmlns' || n.startsWith('xmlns:')) {
-          const prefix = n === 'xmlns' ? '' : n.slice(6);
-          if (prefix === 'xmlns' || (prefix === 'xml') !== (v === XML_NS)) {
-            throw new ExiError(`XML: illegal namespace declaration ${n}="${v}"`);
-          }
-          if (prefix !== '' && v === '') throw new ExiError(`XML: cannot undeclare prefix ${prefix}`);
-          bindings.set(prefix, v);
-          nsDecls.push({ prefix, uri: v });
-        }
-      }
+      let bindings = scope;
       const colon = qname.indexOf(':');
       const prefix = colon < 0 ? '' : qname.slice(0, colon);
       const localName = colon < 0 ? qname : qname.slice(colon + 1);
-      const uri = resolve(prefix, false, bindings);
-      events.push({ type: 'SE', uri, localName, prefix });
-      for (const d of nsDecls) {
-        events.push({ type: 'NS', uri: d.uri, prefix: d.prefix, localElementNs: d.prefix === prefix });
+      const se: Extract<ExiEvent, { type: 'SE' }> = { type: 'SE', uri: '', localName, prefix };
+      events.push(se);
+      if (hasDecls) {
+        const own = new Map(scope);
+        bindings = own;
+        for (let a = 0; a < attrNames.length; a++) {
+          const an = attrNames[a] as string;
+          const v = attrValues[a] as string;
+          if (an === 'xmlns' || an.startsWith('xmlns:')) {
+            const p = an === 'xmlns' ? '' : an.slice(6);
+            if (p === 'xmlns' || (p === 'xml') !== (v === XML_NS)) {
+              throw new ExiError(`XML: illegal namespace declaration ${an}="${v}"`);
+            }
+            if (p !== '' && v === '') throw new ExiError(`XML: cannot undeclare prefix ${p}`);
+            own.set(p, v);
+            events.push({ type: 'NS', uri: v, prefix: p, localElementNs: p === prefix });
+          }
+        }
       }
-      const seen = new Set<string>();
-      for (const [n, v] of attrs) {
-        if (n === 'xmlns' || n.startsWith('xmlns:')) continue;
-        const c = n.indexOf(':');
-        const ap = c < 0 ? '' : n.slice(0, c);
-        const al = c < 0 ? n : n.slice(c + 1);
+      se.uri = resolve(prefix, false, bindings);
+      const atStart = events.length;
+      for (let a = 0; a < attrNames.length; a++) {
+        const an = attrNames[a] as string;
+        if (hasDecls && (an === 'xmlns' || an.startsWith('xmlns:'))) continue;
+        const c = an.indexOf(':');
+        const ap = c < 0 ? '' : an.slice(0, c);
+        const al = c < 0 ? an : an.slice(c + 1);
         const au = resolve(ap, true, bindings);
         if (au === XMLNS_NS) continue;
-        const k = `${au} ${al}`;
-        if (seen.has(k)) throw new ExiError(`XML: duplicate attribute {${au}}${al}`);
-        seen.add(k);
-        events.push({ type: 'AT', uri: au, localName: al, prefix: ap, value: v });
+        for (let b = atStart; b < events.length; b++) {
+          const o = events[b] as AT;
+          if (o.localName === al && o.uri === au) throw new ExiError(`XML: duplicate attribute {${au}}${al}`);
+        }
+        events.push({ type: 'AT', uri: au, localName: al, prefix: ap, value: attrValues[a] as string });
       }
       if (selfClosing) {
         events.push({ type: 'EE' });
@@ -267,6 +340,8 @@ export function pruneEvents(
   return out;
 }
 
+const PREDEFINED: ReadonlyMap<string, string> = predefinedBindings();
+
 function predefinedBindings(): Map<string, string> {
   return new Map([
     ['xml', XML_NS],
@@ -275,17 +350,29 @@ function predefinedBindings(): Map<string, string> {
 }
 
 function escapeText(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\r/g, '&#13;');
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x26 || c === 0x3c || c === 0x3e || c === 0x0d) {
+      return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\r/g, '&#13;');
+    }
+  }
+  return s;
 }
 
 function escapeAttr(s: string): string {
-  return s
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/"/g, '&quot;')
-    .replace(/\t/g, '&#9;')
-    .replace(/\n/g, '&#10;')
-    .replace(/\r/g, '&#13;');
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x26 || c === 0x3c || c === 0x22 || c === 0x09 || c === 0x0a || c === 0x0d) {
+      return s
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/"/g, '&quot;')
+        .replace(/\t/g, '&#9;')
+        .replace(/\n/g, '&#10;')
+        .replace(/\r/g, '&#13;');
+    }
+  }
+  return s;
 }
 
 /**
@@ -295,10 +382,12 @@ function escapeAttr(s: string): string {
  */
 export function serializeXml(events: readonly ExiEvent[]): string {
   let out = '';
-  const scopes: Map<string, string>[] = [predefinedBindings()];
+  // Scopes are never changed once made: an element without declarations shares its parent's.
+  const scopes: ReadonlyMap<string, string>[] = [PREDEFINED];
   const names: string[] = [];
   let generated = 0;
   let i = 0;
+  const attrs: Extract<ExiEvent, { type: 'AT' }>[] = [];
   while (i < events.length) {
     const e = events[i] as ExiEvent;
     i++;
@@ -307,18 +396,24 @@ export function serializeXml(events: readonly ExiEvent[]): string {
       case 'ED':
         break;
       case 'SE': {
-        const parent = scopes.at(-1) as Map<string, string>;
-        const scope = new Map(parent);
-        const decls = new Map<string, string>();
+        const parent = scopes[scopes.length - 1] as ReadonlyMap<string, string>;
+        let scope: ReadonlyMap<string, string> = parent;
+        let own: Map<string, string> | undefined;
+        let decls: Map<string, string> | undefined;
         const declare = (prefix: string, uri: string) => {
+          if (!decls) decls = new Map();
+          if (!own) {
+            own = new Map(parent);
+            scope = own;
+          }
           decls.set(prefix, uri);
-          scope.set(prefix, uri);
+          own.set(prefix, uri);
         };
-        const attrs: Extract<ExiEvent, { type: 'AT' }>[] = [];
+        attrs.length = 0;
         while (i < events.length) {
           const n = events[i] as ExiEvent;
           if (n.type === 'NS') {
-            if (!decls.has(n.prefix)) declare(n.prefix, n.uri);
+            if (!decls?.has(n.prefix)) declare(n.prefix, n.uri);
           } else if (n.type === 'AT') {
             attrs.push(n);
           } else break;
@@ -328,7 +423,7 @@ export function serializeXml(events: readonly ExiEvent[]): string {
         if (prefix !== undefined && scope.get(prefix) !== e.uri) prefix = undefined;
         if (prefix === undefined) {
           if (scope.get('') === e.uri) prefix = '';
-          else if (e.uri === '' || !decls.has('')) {
+          else if (e.uri === '' || !decls?.has('')) {
             prefix = '';
             declare('', e.uri);
           } else {
@@ -342,24 +437,28 @@ export function serializeXml(events: readonly ExiEvent[]): string {
         }
         const qname = prefix === '' ? e.localName : `${prefix}:${e.localName}`;
         let attrText = '';
-        for (const a of attrs) {
+        for (let a = 0; a < attrs.length; a++) {
+          const at = attrs[a] as Extract<ExiEvent, { type: 'AT' }>;
           let ap = '';
-          if (a.uri === XML_NS) ap = 'xml';
-          else if (a.uri !== '') {
-            ap = a.prefix !== undefined && a.prefix !== '' && scope.get(a.prefix) === a.uri ? a.prefix : '';
+          if (at.uri === XML_NS) ap = 'xml';
+          else if (at.uri !== '') {
+            ap =
+              at.prefix !== undefined && at.prefix !== '' && scope.get(at.prefix) === at.uri ? at.prefix : '';
             if (ap === '') {
-              ap = findPrefix(scope, a.uri) ?? '';
+              ap = findPrefix(scope, at.uri) ?? '';
               if (ap === '') {
                 do ap = `ns${++generated}`;
                 while (scope.has(ap));
-                declare(ap, a.uri);
+                declare(ap, at.uri);
               }
             }
           }
-          attrText += ` ${ap === '' ? a.localName : `${ap}:${a.localName}`}="${escapeAttr(a.value)}"`;
+          attrText += ` ${ap === '' ? at.localName : `${ap}:${at.localName}`}="${escapeAttr(at.value)}"`;
         }
         let declText = '';
-        for (const [p, u] of decls) declText += ` ${p === '' ? 'xmlns' : `xmlns:${p}`}="${escapeAttr(u)}"`;
+        if (decls) {
+          for (const [p, u] of decls) declText += ` ${p === '' ? 'xmlns' : `xmlns:${p}`}="${escapeAttr(u)}"`;
+        }
         const next = events[i];
         if (next?.type === 'EE') {
           out += `<${qname}${declText}${attrText}/>`;
@@ -395,7 +494,7 @@ export function serializeXml(events: readonly ExiEvent[]): string {
   return out;
 }
 
-function findPrefix(scope: Map<string, string>, uri: string): string | undefined {
+function findPrefix(scope: ReadonlyMap<string, string>, uri: string): string | undefined {
   for (const [p, u] of scope) if (p !== '' && u === uri) return p;
   return undefined;
 }
