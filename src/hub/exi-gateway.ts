@@ -10,6 +10,12 @@
  * decoder finds the end of each body itself (it stops at ED), and an incomplete body waits for more
  * bytes. A new cookie + header follows `<setup>` (client) / `<setupResponse>` (gateway).
  *
+ * XEP-0322 sessionWideBuffers is accepted when the client proposes it (our agents do by default): from the
+ * new header on, each direction of the connection is one EXI session whose string tables and learned grammars
+ * carry over from body to body, until the connection ends. Stream restarts (after SASL) keep them: the EXI
+ * session is the connection, as XEP-0322 says ("all string tables and buffers must be cleared when a
+ * connection is lost").
+ *
  * Translation, per client connection:
  *   EXI `<exi:setup>`        → answered here with `<exi:setupResponse>` (not relayed)
  *   EXI `<exi:streamStart>`  → `<?xml version='1.0'?><stream:stream …>` upstream (also on restarts after SASL)
@@ -58,6 +64,8 @@ export interface ExiGatewayStats {
   /** Top-level elements relayed client→upstream and upstream→client (stream open/close included). */
   elementsUp: number;
   elementsDown: number;
+  /** Connections whose setup agreed on sessionWideBuffers. */
+  sessionWide: number;
 }
 
 export interface ExiGateway {
@@ -77,6 +85,7 @@ export async function startExiGateway(options: ExiGatewayOptions): Promise<ExiGa
     xmlIn: 0,
     elementsUp: 0,
     elementsDown: 0,
+    sessionWide: 0,
   };
   const sockets = new Set<Socket>();
 
@@ -150,7 +159,9 @@ export async function startExiGateway(options: ExiGatewayOptions): Promise<ExiGa
           return;
         }
         const answer = answerSetup(toTree(events));
-        clog.debug({ agreement: answer.agreement, schemas: answer.agreed.schemas }, 'exi setup');
+        const { schemas, sessionWideBuffers } = answer.agreed;
+        clog.debug({ agreement: answer.agreement, schemas, sessionWideBuffers }, 'exi setup');
+        if (sessionWideBuffers) stats.sessionWide++;
         toClient(answer.xml);
         writer.restart(answer.agreed);
         reader.restart(answer.agreed);

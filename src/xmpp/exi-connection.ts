@@ -16,8 +16,12 @@
  *     answers `<exi:setupResponse>`. After that, each side starts again with a new cookie + header and
  *     uses the agreed options: bit-packed, no compression, strict=false, and as schema the canonical
  *     schema of the agreed schema files (identified by namespace, byte size and MD5), built by merging
- *     the compiled schemas. sessionWideBuffers is answered with `false` (not implemented: our codec has
- *     no way to carry string tables from one body to the next).
+ *     the compiled schemas. With sessionWideBuffers (the client proposes it unless the service URI says
+ *     `?sessionWideBuffers=false`; the gateway accepts it) each direction is one EXI session
+ *     (`createExiSession`): string tables and learned built-in grammars carry over from one body to the
+ *     next, from the new header until the connection ends or the next setup. An XMPP stream restart (the
+ *     `streamStart` after SASL) does not reset it: XEP-0322 ties the buffers to the EXI session, which
+ *     "only stops when the session is closed, i.e. when the socket connection is dropped".
  *   - Default options (no setup): schema-less, bit-packed, strict=false. XEP-0322's default is the
  *     canonical XMPP schema set `urn:xmpp:exi:default`, which we do not have; this is a deviation.
  *   - setup is only supported before the first streamStart (we re-open the EXI stream, not the XMPP
@@ -38,8 +42,10 @@ import Connection from '@xmpp/connection';
 import { EventEmitter } from '@xmpp/events';
 import { Element, escapeXML, Parser } from '@xmpp/xml';
 import {
+  createExiSession,
   decodeBody,
   ExiError,
+  type ExiSession,
   ExiUnsupportedError,
   encode,
   iotSchema,
@@ -136,6 +142,8 @@ export interface BindingOptions {
   schemas: IotSchemaId[];
   valueMaxLength?: number;
   valuePartitionCapacity?: number;
+  /** XEP-0322 sessionWideBuffers: one EXI session per direction (tables and grammars kept across bodies). */
+  sessionWideBuffers?: boolean;
 }
 
 export const DEFAULT_BINDING: BindingOptions = { schemas: [] };
@@ -152,21 +160,31 @@ function codecOptions(b: BindingOptions): ExiOptions {
 // ---------------------------------------------------------------------------------------------
 // Bodies.
 
-/** Writes EXI bodies; a cookie + header goes before the first body after construction or `restart`. */
+/**
+ * Writes EXI bodies; a cookie + header goes before the first body after construction or `restart`. With
+ * sessionWideBuffers, the bodies after a header form one EXI session.
+ */
 export class ExiBodyWriter {
   private needHeader = true;
   private opts: ExiOptions = codecOptions(DEFAULT_BINDING);
+  private session: ExiSession | undefined;
 
-  /** Following bodies use `b`, after a new cookie + header. */
+  /** Following bodies use `b`, after a new cookie + header (and a new session). */
   restart(b: BindingOptions): void {
     this.opts = codecOptions(b);
+    this.session = b.sessionWideBuffers ? createExiSession(this.opts) : undefined;
     this.needHeader = true;
   }
 
   body(events: readonly ExiEvent[]): Uint8Array {
-    const full = encode(events, { ...this.opts, includeOptions: false, includeCookie: false });
-    if (full[0] !== HEADER_BYTE) throw new ExiError('unexpected EXI header from the encoder');
-    const body = full.subarray(1);
+    let body: Uint8Array;
+    if (this.session) {
+      body = this.session.encode(events);
+    } else {
+      const full = encode(events, { ...this.opts, includeOptions: false, includeCookie: false });
+      if (full[0] !== HEADER_BYTE) throw new ExiError('unexpected EXI header from the encoder');
+      body = full.subarray(1);
+    }
     if (!this.needHeader) return body;
     this.needHeader = false;
     const out = new Uint8Array(EXI_HEADER.length + body.length);
@@ -189,12 +207,14 @@ export class ExiBodyReader {
   private buf: Uint8Array = new Uint8Array(0);
   private expectHeader = true;
   private opts: ExiOptions = codecOptions(DEFAULT_BINDING);
+  private session: ExiSession | undefined;
 
   constructor(private readonly onBody: (events: ExiEvent[], bytes: number) => void) {}
 
-  /** After the current body: a new cookie + header, then bodies with `b`. */
+  /** After the current body: a new cookie + header, then bodies with `b` (one EXI session with sessionWideBuffers). */
   restart(b: BindingOptions): void {
     this.opts = codecOptions(b);
+    this.session = b.sessionWideBuffers ? createExiSession(this.opts) : undefined;
     this.expectHeader = true;
   }
 
@@ -227,7 +247,8 @@ export class ExiBodyReader {
         this.expectHeader = false;
         continue;
       }
-      const res = decodeBody(this.buf, this.opts);
+      // A session's decodeBody leaves the session unchanged when the body is incomplete.
+      const res = this.session ? this.session.decodeBody(this.buf) : decodeBody(this.buf, this.opts);
       if (!res) {
         if (this.buf.length > MAX_BODY_BYTES)
           throw new ExiError(`EXI body larger than ${MAX_BODY_BYTES} bytes`);
@@ -344,14 +365,34 @@ export function standaloneXml(el: Element, rootAttrs: Record<string, string | un
 // ---------------------------------------------------------------------------------------------
 // Setup negotiation.
 
+/** What the client proposes in `<setup>` besides the fixed options. */
+export interface SetupProposal {
+  sessionWideBuffers: boolean;
+}
+
+/**
+ * String-table limits the client proposes with sessionWideBuffers: without them the value table of a session
+ * would keep every value (ids, timestamps, readings) of a connection that lasts months. 64 is XEP-0322's
+ * default valueMaxLength (longer values, such as SCRAM's, are not kept); the capacity is larger than its
+ * default 64 so that the JIDs, node ids and field names of a readout cycle are not evicted by its readings.
+ */
+export const SESSION_VALUE_MAX_LENGTH = 64;
+export const SESSION_VALUE_PARTITION_CAPACITY = 256;
+
 /** The client's `<setup>`: our bit-packed, non-strict options and the schemas we have. */
-export function setupXml(schemas: readonly SchemaFileInfo[] = knownSchemas()): string {
+export function setupXml(
+  schemas: readonly SchemaFileInfo[] = knownSchemas(),
+  proposal: SetupProposal = { sessionWideBuffers: true },
+): string {
   const items = schemas
     .map((s) => `<schema ns='${s.ns}' bytes='${s.bytes}' md5Hash='${s.md5Hash}'/>`)
     .join('');
+  const limits = proposal.sessionWideBuffers
+    ? ` valueMaxLength='${SESSION_VALUE_MAX_LENGTH}' valuePartitionCapacity='${SESSION_VALUE_PARTITION_CAPACITY}'`
+    : '';
   return (
     `<setup xmlns='${EXI_NS}' version='1' alignment='bit-packed' compression='false' strict='false'` +
-    ` sessionWideBuffers='false'>${items}</setup>`
+    ` sessionWideBuffers='${proposal.sessionWideBuffers}'${limits}>${items}</setup>`
   );
 }
 
@@ -382,9 +423,10 @@ export function answerSetup(
   ]) {
     want(p, 'false', 'false');
   }
-  want('sessionWideBuffers', 'false', 'false');
   if (a.configurationId !== undefined || a.configurationLocation !== undefined) agreement = false;
-  const agreed: BindingOptions = { schemas: [] };
+  // Both values are supported: the client's choice is taken.
+  const sessionWideBuffers = a.sessionWideBuffers === 'true';
+  const agreed: BindingOptions = { schemas: [], sessionWideBuffers };
   let extra = '';
   for (const k of ['valueMaxLength', 'valuePartitionCapacity'] as const) {
     const v = a[k];
@@ -411,7 +453,7 @@ export function answerSetup(
   }
   const xmlText =
     `<setupResponse xmlns='${EXI_NS}' version='1' alignment='bit-packed' compression='false' strict='false'` +
-    ` sessionWideBuffers='false'${extra} agreement='${agreement}'>${items}</setupResponse>`;
+    ` sessionWideBuffers='${sessionWideBuffers}'${extra} agreement='${agreement}'>${items}</setupResponse>`;
   return { xml: xmlText, agreed, agreement };
 }
 
@@ -430,7 +472,7 @@ export function readSetupResponse(
       'setupResponse with options other than bit-packed, no compression, strict=false',
     );
   }
-  const agreed: BindingOptions = { schemas: [] };
+  const agreed: BindingOptions = { schemas: [], sessionWideBuffers: a.sessionWideBuffers === 'true' };
   for (const k of ['valueMaxLength', 'valuePartitionCapacity'] as const) {
     const v = a[k];
     if (v !== undefined && /^\d+$/.test(v)) agreed[k] = Number(v);
@@ -451,13 +493,25 @@ export function readSetupResponse(
 interface SocketParameters {
   host: string;
   port: number;
+  /** XEP-0322 sessionWideBuffers to propose in setup: true unless `?sessionWideBuffers=false`. */
+  sessionWideBuffers: boolean;
 }
 
-/** Parses `exi://host:port` (port defaults to 5222, like the XML binding). */
+/**
+ * Parses `exi://host:port[?sessionWideBuffers=false]` (port defaults to 5222, like the XML binding).
+ */
 export function exiSocketParameters(service: string): SocketParameters | undefined {
   if (!service.startsWith('exi://')) return undefined;
-  const { hostname, port } = new URL(service);
-  return { host: hostname === '[::1]' ? '::1' : hostname, port: port ? Number(port) : 5222 };
+  const { hostname, port, searchParams } = new URL(service);
+  const swb = searchParams.get('sessionWideBuffers');
+  if (swb !== null && swb !== 'true' && swb !== 'false') {
+    throw new ExiError(`exi:// service: sessionWideBuffers must be true or false, not '${swb}'`);
+  }
+  return {
+    host: hostname === '[::1]' ? '::1' : hostname,
+    port: port ? Number(port) : 5222,
+    sessionWideBuffers: swb !== 'false',
+  };
 }
 
 /**
@@ -479,7 +533,9 @@ export class ExiSocket extends EventEmitter {
     sock.setNoDelay(true);
     sock.on('connect', () => {
       this.negotiating = true;
-      this.sendRaw(this.writer.element(setupXml()));
+      this.sendRaw(
+        this.writer.element(setupXml(knownSchemas(), { sessionWideBuffers: params.sessionWideBuffers })),
+      );
     });
     sock.on('data', (chunk: Buffer) => {
       this.bytes.in += chunk.length;

@@ -17,8 +17,11 @@ import {
   EXI_HEADER,
   ExiBodyReader,
   ExiBodyWriter,
+  exiSocketParameters,
   knownSchemas,
   readSetupResponse,
+  SESSION_VALUE_MAX_LENGTH,
+  SESSION_VALUE_PARTITION_CAPACITY,
   setupExiTransport,
   setupXml,
   standaloneXml,
@@ -79,6 +82,47 @@ describe('EXI/XMPP framing', () => {
     }
   });
 
+  it('sessionWideBuffers: one EXI session per direction, bodies shrink, any chunking decodes', () => {
+    const agreed = {
+      schemas: ['xep-0323.xsd' as const],
+      sessionWideBuffers: true,
+      valuePartitionCapacity: 16,
+    };
+    const plain = new ExiBodyWriter();
+    plain.restart({ ...agreed, sessionWideBuffers: false });
+    const w = new ExiBodyWriter();
+    w.restart(agreed);
+    const stream = [...docs.slice(0, -1), fieldsXml, fieldsXml, fieldsXml, docs.at(-1) as string];
+    const bodies = stream.map((d) => w.element(d));
+    const plainBodies = stream.map((d) => plain.element(d));
+    const sum = (bs: Uint8Array[]) => bs.reduce((n, b) => n + b.length, 0);
+    expect(sum(bodies)).toBeLessThan(sum(plainBodies) * 0.8);
+    // the repeated stanza: much smaller than its first appearance
+    expect((bodies[5] as Uint8Array).length).toBeLessThan((bodies[3] as Uint8Array).length * 0.5);
+    const wire = Buffer.concat(bodies);
+    for (const chunking of [wire.length, 1, 2, 7]) {
+      const { r, got } = collect((cb) => new ExiBodyReader(cb));
+      r.restart(agreed);
+      for (let i = 0; i < wire.length; i += chunking) r.push(wire.subarray(i, i + chunking));
+      expect(got.map(canon)).toEqual(
+        stream.map((d) =>
+          canon(
+            decode(Uint8Array.from([0x80, ...plain.element(d)]), {
+              schema: canonicalSchema(['xep-0323.xsd']),
+            }),
+          ),
+        ),
+      );
+    }
+    expect(exiSocketParameters('exi://hub:5333')).toEqual({
+      host: 'hub',
+      port: 5333,
+      sessionWideBuffers: true,
+    });
+    expect(exiSocketParameters('exi://hub:5333?sessionWideBuffers=false')?.sessionWideBuffers).toBe(false);
+    expect(() => exiSocketParameters('exi://hub:5333?sessionWideBuffers=maybe')).toThrow(/true or false/);
+  });
+
   it('each body is a standalone EXI document (header 0x80 + body decodes with the public decoder)', () => {
     const w = new ExiBodyWriter();
     w.element(docs[0] as string); // consume the header
@@ -106,17 +150,28 @@ describe('EXI/XMPP framing', () => {
     const respEvents = parseXml(answer.xml);
     expect(readSetupResponse(toTree(respEvents))).toEqual(answer.agreed);
 
-    // A schema file with other bytes is missing; strict=true and sessionWideBuffers are lowered.
+    // sessionWideBuffers is proposed by default, with bounded string tables, and accepted.
+    expect(answer.agreed).toMatchObject({
+      sessionWideBuffers: true,
+      valueMaxLength: SESSION_VALUE_MAX_LENGTH,
+      valuePartitionCapacity: SESSION_VALUE_PARTITION_CAPACITY,
+    });
+    expect(answer.xml).toContain("sessionWideBuffers='true'");
+    const without = answerSetup(toTree(parseXml(setupXml(have, { sessionWideBuffers: false }))));
+    expect(without.agreement).toBe(true);
+    expect(without.agreed.sessionWideBuffers).toBe(false);
+    expect(without.xml).toContain("sessionWideBuffers='false'");
+
+    // A schema file with other bytes is missing; strict=true is lowered.
     const other = setupXml([{ ...(have[0] as (typeof have)[0]), md5Hash: '0'.repeat(32) }]).replace(
-      "strict='false' sessionWideBuffers='false'",
-      "strict='true' sessionWideBuffers='true'",
+      "strict='false'",
+      "strict='true'",
     );
     const refused = answerSetup(toTree(parseXml(other)));
     expect(refused.agreement).toBe(false);
     expect(refused.agreed.schemas).toEqual([]);
     expect(refused.xml).toContain('<missingSchema');
     expect(refused.xml).toContain("strict='false'");
-    expect(refused.xml).toContain("sessionWideBuffers='false'");
 
     // After setup both sides restart with the agreed schema: the sensor stanza gets much smaller.
     const plain = new ExiBodyWriter();
