@@ -325,6 +325,17 @@ export class BitReader {
 
   readCodePoints(length: number): string {
     if (length === 0) return '';
+    if (length <= 12) {
+      // Short strings: V8 makes flat strings of these by concatenation, faster than an array.
+      let s = '';
+      for (let i = 0; i < length; i++) {
+        const cp = this.readUnsigned();
+        if (cp < 0x10000) s += String.fromCharCode(cp);
+        else if (cp > 0x10ffff) throw new ExiError(`invalid code point ${cp}`);
+        else s += String.fromCodePoint(cp);
+      }
+      return s;
+    }
     let out = '';
     let k = 0;
     if (scratch.length < 2 * Math.min(length, 4096) + 2)

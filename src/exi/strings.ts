@@ -7,12 +7,78 @@
 import { type BitReader, type BitWriter, bitsFor, codePointLength, ExiError } from './bits.js';
 import { type UndoLog, XML_NS, XSI_NS } from './types.js';
 
+/**
+ * A URI partition with its prefixes and local names. The initial entries (Appendix D, and a schema's) are
+ * built once and shared copy-on-write by every table: `localIndex` holds the initial names and is never
+ * changed; names added later are in `added`, and `prefixes`/`localNames` are copied before the first change.
+ */
 export interface UriEntry {
   readonly uri: string;
-  readonly prefixes: string[];
-  readonly localNames: string[];
-  readonly localIndex: Map<string, number>;
+  prefixes: string[];
+  localNames: string[];
+  readonly localIndex: ReadonlyMap<string, number>;
+  added: Map<string, number> | undefined;
+  /** Whether `prefixes` and `localNames` are still those of a shared template. */
+  shared: boolean;
 }
+
+const NO_NAMES: ReadonlyMap<string, number> = new Map();
+
+function newEntry(uri: string, prefixes: string[], localNames: string[], shared: boolean): UriEntry {
+  const localIndex = localNames.length === 0 ? NO_NAMES : new Map(localNames.map((n, i) => [n, i]));
+  return { uri, prefixes, localNames, localIndex, added: undefined, shared };
+}
+
+/** Id of a local name in its partition, or undefined. */
+function localId(e: UriEntry, name: string): number | undefined {
+  const id = e.localIndex.get(name);
+  return id !== undefined || e.added === undefined ? id : e.added.get(name);
+}
+
+/** Makes a partition's arrays its own before changing them. */
+function own(e: UriEntry): void {
+  if (!e.shared) return;
+  e.prefixes = e.prefixes.slice();
+  e.localNames = e.localNames.slice();
+  e.shared = false;
+}
+
+/** Initial partitions shared by many tables (never changed). */
+interface Template {
+  readonly entries: readonly UriEntry[];
+  readonly index: ReadonlyMap<string, number>;
+}
+
+function share(t: Template, uris: UriEntry[], index: Map<string, number>): void {
+  for (const e of t.entries) {
+    uris.push({
+      uri: e.uri,
+      prefixes: e.prefixes,
+      localNames: e.localNames,
+      localIndex: e.localIndex,
+      added: undefined,
+      shared: true,
+    });
+  }
+  for (const [u, i] of t.index) index.set(u, i);
+}
+
+/** Appendix D.1 - D.3. */
+let baseTemplate: Template | undefined;
+function base(): Template {
+  if (!baseTemplate) {
+    const entries = [
+      newEntry('', [''], [], true),
+      newEntry(XML_NS, ['xml'], ['base', 'id', 'lang', 'space'], true),
+      newEntry(XSI_NS, ['xsi'], ['nil', 'type'], true),
+    ];
+    baseTemplate = { entries, index: new Map(entries.map((e, i) => [e.uri, i])) };
+  }
+  return baseTemplate;
+}
+
+/** The initial partitions of schema-informed tables, per schema (`CompiledSchema.localNames`). */
+const schemaTemplates = new WeakMap<ReadonlyMap<string, ReadonlySet<string>>, Template>();
 
 interface ValueEntry {
   readonly value: string;
@@ -81,6 +147,8 @@ export function qnameKey(uri: string, localName: string): string {
 export class StringTables {
   readonly uris: UriEntry[] = [];
   private readonly uriIndex = new Map<string, number>();
+  /** Whether the URI partition still holds exactly the shared initial entries of Appendix D. */
+  private pristine = true;
 
   private readonly global: (ValueEntry | undefined)[] = [];
   private readonly globalByValue = new Map<string, ValueEntry>();
@@ -98,9 +166,7 @@ export class StringTables {
     private readonly valuePartitionCapacity = Number.POSITIVE_INFINITY,
   ) {
     // Initial entries (Appendix D.1 - D.3).
-    this.addUri('', ['']);
-    this.addUri(XML_NS, ['xml'], ['base', 'id', 'lang', 'space']);
-    this.addUri(XSI_NS, ['xsi'], ['nil', 'type']);
+    share(base(), this.uris, this.uriIndex);
   }
 
   /**
@@ -109,13 +175,35 @@ export class StringTables {
    * with the local names the schema declares in it (sorted).
    */
   addSchemaEntries(localNames: ReadonlyMap<string, ReadonlySet<string>>): void {
+    if (this.pristine && this.undo === undefined && this.uris.every((e) => e.shared && !e.added)) {
+      // The usual case (a fresh table): the schema's initial partitions, built once per schema.
+      let t = schemaTemplates.get(localNames);
+      if (!t) {
+        const built = new StringTables();
+        built.addSchemaEntriesTo(localNames);
+        const entries = built.uris.map((e) => newEntry(e.uri, e.prefixes, e.localNames, true));
+        t = { entries, index: new Map(entries.map((e, i) => [e.uri, i])) };
+        schemaTemplates.set(localNames, t);
+      }
+      this.uris.length = 0;
+      this.uriIndex.clear();
+      share(t, this.uris, this.uriIndex);
+      this.pristine = false;
+      return;
+    }
+    this.addSchemaEntriesTo(localNames);
+  }
+
+  private addSchemaEntriesTo(localNames: ReadonlyMap<string, ReadonlySet<string>>): void {
     this.addUri(XSD_NS, [], XSD_TYPE_NAMES);
     for (const uri of [...localNames.keys()].filter((u) => !this.uriIndex.has(u)).sort()) this.addUri(uri);
     for (const [uri, names] of localNames) {
       const e = this.entry(this.uriIndex.get(uri) as number);
       for (const n of [...names].sort()) {
-        if (e.localIndex.has(n)) continue;
-        e.localIndex.set(n, e.localNames.length);
+        if (localId(e, n) !== undefined) continue;
+        own(e);
+        if (!e.added) e.added = new Map();
+        e.added.set(n, e.localNames.length);
         e.localNames.push(n);
       }
     }
@@ -123,12 +211,9 @@ export class StringTables {
 
   private addUri(uri: string, prefixes: string[] = [], localNames: string[] = []): number {
     const id = this.uris.length;
-    const localIndex = new Map<string, number>();
-    localNames.forEach((n, i) => {
-      localIndex.set(n, i);
-    });
-    this.uris.push({ uri, prefixes: [...prefixes], localNames: [...localNames], localIndex });
+    this.uris.push(newEntry(uri, [...prefixes], [...localNames], false));
     this.uriIndex.set(uri, id);
+    this.pristine = false;
     this.undo?.push(() => {
       this.uris.pop();
       this.uriIndex.delete(uri);
@@ -178,7 +263,7 @@ export class StringTables {
 
   writeLocalName(w: BitWriter, uriId: number, name: string): number {
     const e = this.entry(uriId);
-    const id = e.localIndex.get(name);
+    const id = localId(e, name);
     if (id !== undefined) {
       w.writeUnsigned(0);
       w.writeNBit(id, bitsFor(e.localNames.length));
@@ -205,11 +290,13 @@ export class StringTables {
   }
 
   private addLocalName(e: UriEntry, name: string): void {
-    e.localIndex.set(name, e.localNames.length);
+    own(e);
+    if (!e.added) e.added = new Map();
+    e.added.set(name, e.localNames.length);
     e.localNames.push(name);
     this.undo?.push(() => {
       e.localNames.pop();
-      e.localIndex.delete(name);
+      e.added?.delete(name);
     });
   }
 
@@ -230,6 +317,7 @@ export class StringTables {
   }
 
   private addPrefix(e: UriEntry, prefix: string): void {
+    own(e);
     e.prefixes.push(prefix);
     this.undo?.push(() => e.prefixes.pop());
   }

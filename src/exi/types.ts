@@ -86,6 +86,11 @@ export interface ResolvedOptions {
 
 export const DEFAULT_BLOCK_SIZE = 1_000_000;
 
+function checkLimit(name: string, v: number): void {
+  if (v !== Number.POSITIVE_INFINITY && (!Number.isInteger(v) || v < 0))
+    throw new ExiError(`invalid ${name} ${v}`);
+}
+
 export function resolveOptions(o: ExiOptions = {}): ResolvedOptions {
   const compression = o.compression === true || o.alignment === 'compression';
   if (o.compression === true && o.alignment !== undefined && o.alignment !== 'compression') {
@@ -99,14 +104,8 @@ export function resolveOptions(o: ExiOptions = {}): ResolvedOptions {
   if (!Number.isInteger(blockSize) || blockSize < 1) throw new ExiError(`invalid blockSize ${blockSize}`);
   const vml = o.valueMaxLength ?? Number.POSITIVE_INFINITY;
   const vpc = o.valuePartitionCapacity ?? Number.POSITIVE_INFINITY;
-  for (const [name, v] of [
-    ['valueMaxLength', vml],
-    ['valuePartitionCapacity', vpc],
-  ] as const) {
-    if (v !== Number.POSITIVE_INFINITY && (!Number.isInteger(v) || v < 0)) {
-      throw new ExiError(`invalid ${name} ${v}`);
-    }
-  }
+  checkLimit('valueMaxLength', vml);
+  checkLimit('valuePartitionCapacity', vpc);
   const schemaId = o.schemaId === undefined ? o.schema?.id : o.schemaId;
   let schema: CompiledSchema | undefined;
   if (typeof schemaId === 'string') {
