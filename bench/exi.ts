@@ -1,11 +1,12 @@
 /**
- * EXI sizes and speed for typical stanzas: XML vs DEFLATE vs EXI schema-less vs schema-informed.
+ * EXI sizes and speed for typical stanzas: XML vs DEFLATE vs EXI schema-less vs schema-informed; then bytes per
+ * stanza over a session (XEP-0322 sessionWideBuffers against per-stanza and XEP-0138 stream deflate).
  *   npm run build && node dist/bench/exi.js            (prints a markdown table)
  * Uses the reference documents of /work/shared/exi-vectors/ when present, plus stanzas built here.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { deflateRawSync } from 'node:zlib';
-import { decode, encode, iotSchema, parseXml, serializeXml } from '../src/exi/index.js';
+import { createDeflate, deflateRawSync, constants as zlibConstants } from 'node:zlib';
+import { createExiSession, decode, encode, iotSchema, parseXml, serializeXml } from '../src/exi/index.js';
 
 const VECTORS = '/work/shared/exi-vectors/';
 const SD = 'urn:xmpp:iot:sensordata';
@@ -34,6 +35,11 @@ for (const name of [
   if (existsSync(path)) docs.push([name, readFileSync(path, 'utf8')]);
 }
 
+/** XML without insignificant whitespace. */
+function compactXml(src: string): string {
+  return serializeXml(parseXml(src).filter((e) => !(e.type === 'CH' && e.value.trim() === '')));
+}
+
 function time(fn: () => void): number {
   for (let i = 0; i < 1000; i++) fn();
   const n = 2000;
@@ -47,7 +53,7 @@ console.log(
 );
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const [name, src] of docs) {
-  const compact = serializeXml(parseXml(src).filter((e) => !(e.type === 'CH' && e.value.trim() === '')));
+  const compact = compactXml(src);
   const schema = iotSchema(name.startsWith('ctl') ? 'xep-0325.xsd' : 'xep-0323.xsd');
   const o = { dropIgnorableWhitespace: true } as const;
   const informed = encode(src, { ...o, schema });
@@ -63,4 +69,108 @@ for (const [name, src] of docs) {
     `${time(() => decode(plain)).toFixed(0)} / ${time(() => decode(informed, { schema })).toFixed(0)}`,
   ];
   console.log(`| ${name} | ${cols.join(' | ')} |`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Over a session: a realistic repeating sequence of stanzas, one EXI body each (XEP-0322).
+
+/** The `cycle`-th copy of a document: new seqnr, stanza id, timestamp and numeric values, as in a real readout. */
+function cycleDoc(src: string, cycle: number): string {
+  let s = src.replace(/seqnr='\d+'/g, `seqnr='${100 + cycle}'`);
+  s = s.replace(/^(<[^>]*?\sid=')([^']*)'/, (_m, head: string, id: string) => `${head}${id}-${cycle}'`);
+  s = s.replace(
+    /(<timestamp value='\d{4}-\d\d-\d\dT\d\d:)(\d\d):(\d\d)/g,
+    (_m, head: string, min: string) =>
+      `${head}${String((Number(min) + cycle) % 60).padStart(2, '0')}:${String((cycle * 13) % 60).padStart(2, '0')}`,
+  );
+  // readings wander: about a hundred different values per field
+  return s.replace(
+    /(<numeric [^>]*?value=')([-\d.]+)'/g,
+    (_m, head: string, v: string) => `${head}${(Number(v) + ((cycle * 37) % 97) / 100).toFixed(2)}'`,
+  );
+}
+
+/** XEP-0138 zlib stream compression: one zlib stream, Z_SYNC_FLUSH after each stanza; bytes each flush emits. */
+async function streamDeflateSizes(stanzas: readonly string[]): Promise<number[]> {
+  const z = createDeflate();
+  let pending = 0;
+  z.on('data', (chunk: Buffer) => {
+    pending += chunk.length;
+  });
+  const sizes: number[] = [];
+  for (const s of stanzas) {
+    z.write(s);
+    await new Promise<void>((resolve) => z.flush(zlibConstants.Z_SYNC_FLUSH, () => resolve()));
+    sizes.push(pending);
+    pending = 0;
+  }
+  z.end();
+  return sizes;
+}
+
+const byName = new Map(docs);
+const cycleKinds: [string, string | undefined][] = [
+  ['accepted iq', byName.get('accepted (built here)')],
+  ['fields message, 3 values', byName.get('fields, 3 values (built here)')],
+  ['pubsub event, 1 value', byName.get('ps-event')],
+];
+const CYCLES = 20;
+const sequence: { kind: string; xml: string }[] = [];
+for (let c = 0; c < CYCLES; c++) {
+  for (const [kind, src] of cycleKinds) if (src) sequence.push({ kind, xml: compactXml(cycleDoc(src, c)) });
+}
+const sd = iotSchema('xep-0323.xsd');
+// What the binding agrees with sessionWideBuffers (src/xmpp/exi-connection.ts): bounded string tables.
+const limits = { valueMaxLength: 64, valuePartitionCapacity: 256 } as const;
+const plainSession = createExiSession(limits);
+const informedSession = createExiSession({ ...limits, schema: sd });
+const stream = await streamDeflateSizes(sequence.map((s) => s.xml));
+const columns = [
+  'XML',
+  'deflate per stanza',
+  'stream deflate (XEP-0138, sync flush)',
+  'EXI schema-less per stanza',
+  'EXI schema-less session-wide',
+  'EXI schema-informed per stanza',
+  'EXI schema-informed session-wide',
+];
+const rows = new Map<string, number[][]>();
+sequence.forEach(({ kind, xml }, i) => {
+  // EXI: bodies as XEP-0322 sends them (the stream's one-byte header is not counted)
+  const sizes = [
+    Buffer.byteLength(xml),
+    deflateRawSync(xml).length,
+    stream[i] as number,
+    encode(xml).length - 1,
+    plainSession.encode(xml).length,
+    encode(xml, { schema: sd }).length - 1,
+    informedSession.encode(xml).length,
+  ];
+  for (const key of [
+    kind,
+    `all ${sequence.length} stanzas`,
+    ...(i < cycleKinds.length ? ['first cycle'] : []),
+  ]) {
+    const list = rows.get(key) ?? [];
+    list.push(sizes);
+    rows.set(key, list);
+  }
+});
+console.log();
+console.log(
+  `Bytes per stanza over a session: ${CYCLES} readout cycles (${cycleKinds.map(([k]) => k).join(' + ')}), ` +
+    'seqnr, ids, timestamps and values changing; averages.',
+);
+console.log();
+console.log(`| stanzas | ${columns.join(' | ')} |`);
+console.log(`|---|${columns.map(() => '---').join('|')}|`);
+const order = [...cycleKinds.map(([k]) => k), 'first cycle', `all ${sequence.length} stanzas`];
+for (const key of order) {
+  const list = rows.get(key);
+  if (!list) continue;
+  const avg = columns.map((_, c) => list.reduce((n, sizes) => n + (sizes[c] as number), 0) / list.length);
+  const xml = avg[0] as number;
+  console.log(
+    `| ${key} | ${avg.map((v, c) => (c === 0 ? v.toFixed(0) : `${v.toFixed(0)} (${Math.round((v / xml) * 100)} %)`)).join(' | ')} |`,
+  );
 }
