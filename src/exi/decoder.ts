@@ -102,15 +102,18 @@ export class BodyDecoder {
           let uri: string;
           let localName: string;
           let uriId: number;
+          let key: string;
           if (term.kind === 'SE') {
             uri = term.uri;
             localName = term.localName;
-            uriId = this.tables.uriId(uri);
+            key = term.key;
+            uriId = preservePrefixes ? this.tables.uriId(uri) : -1;
           } else {
             uriId = this.tables.readUri(this.r);
             uri = this.tables.uri(uriId);
             localName = this.tables.readLocalName(this.r, uriId);
-            state.learnStartElement(learnedTerm('SE', uri, localName, qnameKey(uri, localName)));
+            key = qnameKey(uri, localName);
+            state.learnStartElement(learnedTerm('SE', uri, localName, key));
           }
           const se: Extract<ExiEvent, { type: 'SE' }> = { type: 'SE', uri, localName };
           if (preservePrefixes) {
@@ -118,7 +121,6 @@ export class BodyDecoder {
             if (prefix !== undefined) se.prefix = prefix;
           }
           events.push(se);
-          const key = qnameKey(uri, localName);
           state.enter({ g: state.grammars.element(uri, localName, key), key, se, inContent: false });
           break;
         }
@@ -137,10 +139,12 @@ export class BodyDecoder {
           let uri: string;
           let localName: string;
           let uriId: number;
+          let key: string;
           if (term.kind === 'AT') {
             uri = term.uri;
             localName = term.localName;
-            uriId = this.tables.uriId(uri);
+            key = term.key;
+            uriId = preservePrefixes ? this.tables.uriId(uri) : -1;
           } else {
             uriId = this.tables.readUri(this.r);
             uri = this.tables.uri(uriId);
@@ -148,7 +152,8 @@ export class BodyDecoder {
             if (uri === XSI_NS && (localName === 'type' || localName === 'nil')) {
               throw new ExiUnsupportedError(`xsi:${localName} attributes`);
             }
-            top.g.learnStartTag(learnedTerm('AT', uri, localName, qnameKey(uri, localName)));
+            key = qnameKey(uri, localName);
+            top.g.learnStartTag(learnedTerm('AT', uri, localName, key));
           }
           const at: ValueEvent = { type: 'AT', uri, localName, value: '' };
           if (preservePrefixes) {
@@ -156,7 +161,7 @@ export class BodyDecoder {
             if (prefix !== undefined) at.prefix = prefix;
           }
           events.push(at);
-          this.value(qnameKey(uri, localName), at);
+          this.value(key, at);
           break;
         }
         case 'CH': {

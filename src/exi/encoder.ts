@@ -5,13 +5,15 @@ import {
   type CodeTable,
   type ElementFrame,
   findGeneric,
-  findLearned,
+  findLearnedQName,
   GrammarStack,
   Grammars,
+  type LearnedTerm,
   learnedTerm,
   type Term,
   Terms,
   writeCode,
+  writeFirst,
 } from './grammars.js';
 import { writeHeader } from './header.js';
 import { checkSchemaOptions, SchemaBodyEncoder } from './schema/body.js';
@@ -88,14 +90,16 @@ export class BodyEncoder {
       case 'SD':
         return;
       case 'SE': {
-        const key = qnameKey(e.uri, e.localName);
-        const learned = findLearned(t, 'SE', key);
+        const learned = findLearnedQName(t, 'SE', e.uri, e.localName);
+        let key: string;
         let uriId: number;
         if (learned >= 0) {
-          writeCode(w, t, { level: 1, index: learned });
-          uriId = this.tables.uriId(e.uri);
+          writeFirst(w, t, learned);
+          key = (t.first[learned] as LearnedTerm).key;
+          uriId = p.prefixes ? this.tables.uriId(e.uri) : -1;
         } else {
           this.generic(t, Terms.SE_ANY, top || !state.rootSeen ? 'SE' : 'a second root element');
+          key = qnameKey(e.uri, e.localName);
           uriId = this.tables.writeUri(w, e.uri);
           this.tables.writeLocalName(w, uriId, e.localName);
           state.learnStartElement(learnedTerm('SE', e.uri, e.localName, key));
@@ -118,14 +122,16 @@ export class BodyEncoder {
         if (e.uri === XSI_NS && (e.localName === 'type' || e.localName === 'nil')) {
           throw new ExiUnsupportedError(`xsi:${e.localName} attributes`);
         }
-        const key = qnameKey(e.uri, e.localName);
-        const learned = findLearned(t, 'AT', key);
+        const learned = findLearnedQName(t, 'AT', e.uri, e.localName);
+        let key: string;
         let uriId: number;
         if (learned >= 0) {
-          writeCode(w, t, { level: 1, index: learned });
-          uriId = this.tables.uriId(e.uri);
+          writeFirst(w, t, learned);
+          key = (t.first[learned] as LearnedTerm).key;
+          uriId = p.prefixes ? this.tables.uriId(e.uri) : -1;
         } else {
           this.generic(t, Terms.AT_ANY, 'AT');
+          key = qnameKey(e.uri, e.localName);
           uriId = this.tables.writeUri(w, e.uri);
           this.tables.writeLocalName(w, uriId, e.localName);
           top.g.learnStartTag(learnedTerm('AT', e.uri, e.localName, key));
@@ -139,7 +145,7 @@ export class BodyEncoder {
         if (!top) throw new ExiError('character data outside the root element');
         const i = t.first.indexOf(Terms.CH);
         if (i >= 0) {
-          writeCode(w, t, { level: 1, index: i });
+          writeFirst(w, t, i);
         } else {
           this.generic(t, Terms.CH, 'CH');
           state.learnCharacters();

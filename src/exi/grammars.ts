@@ -16,6 +16,9 @@ export type Term =
   | { readonly kind: Generic }
   | { readonly kind: 'SE' | 'AT'; readonly uri: string; readonly localName: string; readonly key: string };
 
+/** A learned SE(qname) or AT(qname) production. */
+export type LearnedTerm = Extract<Term, { kind: 'SE' | 'AT' }>;
+
 /** Generic productions; code tables hold these very objects, so lookups compare identity. */
 export const Terms = {
   SE_ANY: { kind: 'SE*' },
@@ -53,6 +56,18 @@ export function findGeneric(t: CodeTable, term: Term): CodePos | undefined {
   return undefined;
 }
 
+/** Index of a learned SE(qname)/AT(qname) production at the first level, or -1 (by qualified name). */
+export function findLearnedQName(t: CodeTable, kind: 'SE' | 'AT', uri: string, localName: string): number {
+  const first = t.first;
+  for (let i = 0; i < first.length; i++) {
+    const p = first[i] as Term;
+    if (p.kind !== kind) continue;
+    const q = p as LearnedTerm;
+    if (q.localName === localName && q.uri === uri) return i;
+  }
+  return -1;
+}
+
 /** Index of a learned SE(qname)/AT(qname) production at the first level, or -1. */
 export function findLearned(t: CodeTable, kind: 'SE' | 'AT', key: string): number {
   const first = t.first;
@@ -61,6 +76,12 @@ export function findLearned(t: CodeTable, kind: 'SE' | 'AT', key: string): numbe
     if (p.kind === kind && 'key' in p && p.key === key) return i;
   }
   return -1;
+}
+
+/** Event code of the first-level production `index`. */
+export function writeFirst(w: BitWriter, t: CodeTable, index: number): void {
+  const n1 = t.first.length + (t.second.length > 0 || t.third.length > 0 ? 1 : 0);
+  w.writeNBit(index, bitsFor(n1));
 }
 
 export function writeCode(w: BitWriter, t: CodeTable, pos: CodePos): void {
@@ -102,8 +123,8 @@ function table(first: readonly Term[], second: readonly Term[], third: readonly 
 
 /** Built-in element grammar of one qualified name (§8.4.3), shared by all its occurrences. */
 export class ElementGrammar {
-  private stcLearned: Term[] = [];
-  private ecLearned: Term[] = [];
+  // Learned productions are the first-level productions of the tables (learned ones first, most recent
+  // first; then EE in ElementContent). Tables are never changed: learning makes new ones.
   private stcHasEE = false;
   private stcHasCH = false;
   private ecHasCH = false;
@@ -114,44 +135,47 @@ export class ElementGrammar {
     private readonly fixed: FixedParts,
     private readonly owner?: { readonly undo: UndoLog | undefined },
   ) {
-    this.startTagContent = table([], fixed.stcSecond, fixed.third);
-    this.elementContent = table([Terms.EE], fixed.ecSecond, fixed.third);
+    this.startTagContent = fixed.stc0;
+    this.elementContent = fixed.ec0;
   }
 
   /** Learn from a production matched through the generic (wildcard) production in StartTagContent. */
   learnStartTag(term: Term): void {
-    this.recordUndo();
     if (term.kind === 'EE') {
       if (this.stcHasEE) return;
+      this.recordUndo();
       this.stcHasEE = true;
     } else if (term.kind === 'CH') {
       if (this.stcHasCH) return;
+      this.recordUndo();
       this.stcHasCH = true;
-    }
-    this.stcLearned.unshift(term);
-    this.startTagContent = table(this.stcLearned.slice(), this.fixed.stcSecond, this.fixed.third);
+    } else this.recordUndo();
+    this.startTagContent = table(
+      prepend(term, this.startTagContent.first),
+      this.fixed.stcSecond,
+      this.fixed.third,
+    );
   }
 
   learnContent(term: Term): void {
-    this.recordUndo();
     if (term.kind === 'CH') {
       if (this.ecHasCH) return;
+      this.recordUndo();
       this.ecHasCH = true;
-    }
-    this.ecLearned.unshift(term);
-    this.elementContent = table([...this.ecLearned, Terms.EE], this.fixed.ecSecond, this.fixed.third);
+    } else this.recordUndo();
+    this.elementContent = table(
+      prepend(term, this.elementContent.first),
+      this.fixed.ecSecond,
+      this.fixed.third,
+    );
   }
 
   /** In an EXI session: how to get back to the current state (learning only ever adds). */
   private recordUndo(): void {
     const undo = this.owner?.undo;
     if (!undo) return;
-    const { stcLearned, ecLearned, stcHasEE, stcHasCH, ecHasCH, startTagContent, elementContent } = this;
-    const stcLength = stcLearned.length;
-    const ecLength = ecLearned.length;
+    const { stcHasEE, stcHasCH, ecHasCH, startTagContent, elementContent } = this;
     undo.push(() => {
-      stcLearned.splice(0, stcLearned.length - stcLength);
-      ecLearned.splice(0, ecLearned.length - ecLength);
       Object.assign(this, { stcHasEE, stcHasCH, ecHasCH, startTagContent, elementContent });
     });
   }
@@ -161,6 +185,16 @@ interface FixedParts {
   stcSecond: readonly Term[];
   ecSecond: readonly Term[];
   third: readonly Term[];
+  /** The tables of an element grammar that has learned nothing. */
+  stc0: CodeTable;
+  ec0: CodeTable;
+}
+
+function prepend(term: Term, list: readonly Term[]): Term[] {
+  const out = new Array<Term>(list.length + 1);
+  out[0] = term;
+  for (let i = 0; i < list.length; i++) out[i + 1] = list[i] as Term;
+  return out;
 }
 
 /** All grammars of one EXI body. */
@@ -191,7 +225,13 @@ export class Grammars {
       stcSecond.push(Terms.ER);
       ecSecond.push(Terms.ER);
     }
-    this.fixed = { stcSecond, ecSecond, third };
+    this.fixed = {
+      stcSecond,
+      ecSecond,
+      third,
+      stc0: table([], stcSecond, third),
+      ec0: table([Terms.EE], ecSecond, third),
+    };
     this.docContent = table([Terms.SE_ANY], p.dtd ? [Terms.DT] : [], third);
     this.docEnd = table([Terms.ED], [], third);
     this.fragmentContent = table([Terms.SE_ANY, Terms.ED], [], third);
