@@ -1,13 +1,12 @@
 /** A relay kept in memory, for fleet benchmarks: many agents in one process, no hardware. */
-import { z } from 'zod';
-import { defineDevice } from '../src/sdk/index.js';
+import { defineDevice, v } from '../src/sdk/index.js';
 
 const state = new Map<string, boolean>();
 
 export const benchRelay = defineDevice({
   type: 'bench_relay',
   description: 'In-memory relay (benchmarks)',
-  options: z.object({}).strict(),
+  options: v.strictObject({}),
   fields: [{ name: 'state', type: 'boolean', description: 'Relay state', flags: ['momentary', 'status'] }],
   controls: [{ name: 'state', type: 'boolean', description: 'Relay state', field: 'state' }],
   source: {

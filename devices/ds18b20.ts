@@ -3,24 +3,20 @@
  * 4.7 kΩ pull-up to 3.3 V). Reads `/sys/bus/w1/devices/28-*\/w1_slave` (CRC line checked) or, where that is
  * absent, `temperature`; through the hal, so `hardware.sysRoot` can point at a simulated tree.
  */
-import { z } from 'zod';
 import { DeviceError } from '../src/core/errors.js';
 import type { FileSource } from '../src/sdk/index.js';
-import { defineDevice, stringField, temperature } from '../src/sdk/index.js';
+import { defineDevice, stringField, temperature, v } from '../src/sdk/index.js';
 
 export const W1_DEVICES = '/sys/bus/w1/devices';
 /** What a DS18B20 reports after power-on before its first conversion: almost always a wiring/power fault. */
 export const POWER_ON_RESET_MILLI = 85_000;
 
-const options = z
-  .object({
-    /** The sensor's 1-Wire id (`28-0316a2795bff`); default: the first DS18B20 found. */
-    id: z
-      .string()
-      .regex(/^[0-9a-f]{2}-[0-9a-f]{12}$/i, { message: 'expected a 1-Wire id like "28-0316a2795bff"' })
-      .optional(),
-  })
-  .strict();
+const options = v.strictObject({
+  /** The sensor's 1-Wire id (`28-0316a2795bff`); default: the first DS18B20 found. */
+  id: v.optional(
+    v.pipe(v.string(), v.regex(/^[0-9a-f]{2}-[0-9a-f]{12}$/i, 'expected a 1-Wire id like "28-0316a2795bff"')),
+  ),
+});
 
 function checked(milli: number, what: string): number {
   if (!Number.isInteger(milli)) throw new DeviceError(`${what}: no temperature`);

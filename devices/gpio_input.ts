@@ -2,33 +2,28 @@
  * A digital input: push button, PIR motion sensor, reed switch, any contact. Interrupt driven: each (debounced)
  * change of level is a reading at once, no polling. `pin` is the BCM number whatever the kernel's numbering.
  */
-import { z } from 'zod';
 import { parseDuration } from '../src/core/duration.js';
 import { DeviceError } from '../src/core/errors.js';
 import type { GpioPortFactory, Hal } from '../src/sdk/index.js';
-import { booleanField, defineDevice } from '../src/sdk/index.js';
+import { booleanField, defineDevice, durationOption, v } from '../src/sdk/index.js';
 
 const DURATION_HINT = 'expected a duration like "20ms"';
 
-export const gpioPin = z
-  .number({ error: 'expected a BCM GPIO number like 17' })
-  .int()
-  .min(0)
-  .max(63, { message: 'expected a BCM GPIO number (0–27 on the 40-pin header)' });
+export const gpioPin = v.pipe(
+  v.number('expected a BCM GPIO number like 17'),
+  v.integer('expected a BCM GPIO number like 17'),
+  v.minValue(0, 'expected a BCM GPIO number like 17'),
+  v.maxValue(63, 'expected a BCM GPIO number (0–27 on the 40-pin header)'),
+);
 
-const options = z
-  .object({
-    /** BCM line number (GPIO17 is header pin 11). */
-    pin: gpioPin,
-    /** true when the contact pulls the line to ground (button to GND with a pull-up): pressed reads true. */
-    activeLow: z.boolean().default(false),
-    /** The level must hold this long before it is reported (contact bounce); "0ms" reports every edge. */
-    debounce: z
-      .string({ error: DURATION_HINT })
-      .refine((s) => parseDuration(s) !== undefined, { message: DURATION_HINT })
-      .default('20ms'),
-  })
-  .strict();
+const options = v.strictObject({
+  /** BCM line number (GPIO17 is header pin 11). */
+  pin: gpioPin,
+  /** true when the contact pulls the line to ground (button to GND with a pull-up): pressed reads true. */
+  activeLow: v.optional(v.boolean(), false),
+  /** The level must hold this long before it is reported (contact bounce); "0ms" reports every edge. */
+  debounce: v.optional(durationOption(DURATION_HINT), '20ms'),
+});
 
 export function requireGpio(hal: Hal): GpioPortFactory {
   if (!hal.gpio) throw new DeviceError('this agent has no GPIO hal');

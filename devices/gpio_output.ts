@@ -3,24 +3,21 @@
  * change) and an XEP-0325 parameter (`state`), plus `pulse`: on for a duration, then off again.
  * `initial` is driven when the agent starts and again when it stops (the safe state).
  */
-import { z } from 'zod';
 import { DeviceError } from '../src/core/errors.js';
-import { booleanField, defineDevice } from '../src/sdk/index.js';
+import { booleanField, defineDevice, v } from '../src/sdk/index.js';
 import { gpioPin, requireGpio } from './gpio_input.js';
 
 /** The longest pulse accepted, so a typo cannot leave a relay on for a day. */
 export const MAX_PULSE_MS = 3_600_000;
 
-const options = z
-  .object({
-    /** BCM line number (GPIO17 is header pin 11). */
-    pin: gpioPin,
-    /** true when the load is on while the line is low (most relay boards): `state: true` drives it low. */
-    activeLow: z.boolean().default(false),
-    /** The state driven at start and on stop. */
-    initial: z.boolean().default(false),
-  })
-  .strict();
+const options = v.strictObject({
+  /** BCM line number (GPIO17 is header pin 11). */
+  pin: gpioPin,
+  /** true when the load is on while the line is low (most relay boards): `state: true` drives it low. */
+  activeLow: v.optional(v.boolean(), false),
+  /** The state driven at start and on stop. */
+  initial: v.optional(v.boolean(), false),
+});
 
 /** Milliseconds of an XML Schema duration without years or months (`PT0.5S`, `PT2M`); undefined otherwise. */
 export function parseXsDuration(text: string): number | undefined {

@@ -4,7 +4,6 @@
  * come from the `values` option; other names on the line are ignored. A line that carries none of them, or a
  * value that does not parse as its type, is a frame error (noise, a wrong baud rate), never a reading.
  */
-import { z } from 'zod';
 import { FrameError } from '../src/core/errors.js';
 import { createLineSplitter, frameErrorsField, serialStreamSource } from '../src/sdk/frames.js';
 import {
@@ -12,65 +11,64 @@ import {
   type ControlValues,
   defineDevice,
   type FieldSpec,
+  v,
   type Values,
 } from '../src/sdk/index.js';
 
-const valueSpec = z
-  .object({
-    type: z.enum(['numeric', 'int', 'boolean', 'string']).default('numeric'),
-    /** Numeric values only ('' when unitless, the default). */
-    unit: z.string().optional(),
-    decimals: z.number().int().min(0).max(15).optional(),
-    description: z.string().min(1).optional(),
-    /** Lines may leave it out without a warning. */
-    optional: z.boolean().default(false),
-  })
-  .strict();
+const NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 
-const options = z
-  .object({
-    port: z.string().min(1).default('/dev/ttyACM0'),
-    baudRate: z.number().int().positive().default(9600),
-    values: z
-      .record(
-        z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, {
-          message: 'value names are letters, digits, "_", "." or "-", starting with a letter or "_"',
-        }),
-        valueSpec,
-      )
-      .refine((v) => Object.keys(v).length > 0, { message: 'name at least one value' })
-      .refine((v) => !('frameErrors' in v), { message: '"frameErrors" is reported by the agent itself' }),
-    /**
-     * Parameters the board accepts (XEP-0325), each written as its template with `{value}` replaced
-     * (booleans as 1/0), e.g. `relay: { type: boolean, template: "RELAY {value}\\n" }`.
-     */
-    commands: z
-      .record(
-        z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, {
-          message: 'command names are letters, digits, "_", "." or "-"',
-        }),
-        z
-          .object({
-            type: z.enum(['boolean', 'int', 'double', 'string']),
-            template: z
-              .string()
-              .refine((t) => t.includes('{value}'), { message: 'the template must contain {value}' }),
-            min: z.number().optional(),
-            max: z.number().optional(),
-            options: z.array(z.string()).min(1).optional(),
-            /** The reported value this command sets (reported writable). */
-            field: z.string().optional(),
-            description: z.string().min(1).optional(),
-          })
-          .strict(),
-      )
-      .default({}),
-    /** Longest line accepted; longer ones are frame errors. */
-    maxLineLength: z.number().int().min(16).max(65536).default(512),
-  })
-  .strict();
+const valueSpec = v.strictObject({
+  type: v.optional(v.picklist(['numeric', 'int', 'boolean', 'string']), 'numeric'),
+  /** Numeric values only ('' when unitless, the default). */
+  unit: v.optional(v.string()),
+  decimals: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(15))),
+  description: v.optional(v.pipe(v.string(), v.minLength(1))),
+  /** Lines may leave it out without a warning. */
+  optional: v.optional(v.boolean(), false),
+});
 
-type LineSerialOptions = z.infer<typeof options>;
+const options = v.strictObject({
+  port: v.optional(v.pipe(v.string(), v.minLength(1)), '/dev/ttyACM0'),
+  baudRate: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 9600),
+  values: v.pipe(
+    v.record(
+      v.pipe(
+        v.string(),
+        v.regex(NAME, 'value names are letters, digits, "_", "." or "-", starting with a letter or "_"'),
+      ),
+      valueSpec,
+    ),
+    v.check((r) => Object.keys(r).length > 0, 'name at least one value'),
+    v.check((r) => !('frameErrors' in r), '"frameErrors" is reported by the agent itself'),
+  ),
+  /**
+   * Parameters the board accepts (XEP-0325), each written as its template with `{value}` replaced
+   * (booleans as 1/0), e.g. `relay: { type: boolean, template: "RELAY {value}\\n" }`.
+   */
+  commands: v.optional(
+    v.record(
+      v.pipe(v.string(), v.regex(NAME, 'command names are letters, digits, "_", "." or "-"')),
+      v.strictObject({
+        type: v.picklist(['boolean', 'int', 'double', 'string']),
+        template: v.pipe(
+          v.string(),
+          v.check((t) => t.includes('{value}'), 'the template must contain {value}'),
+        ),
+        min: v.optional(v.number()),
+        max: v.optional(v.number()),
+        options: v.optional(v.pipe(v.array(v.string()), v.minLength(1))),
+        /** The reported value this command sets (reported writable). */
+        field: v.optional(v.string()),
+        description: v.optional(v.pipe(v.string(), v.minLength(1))),
+      }),
+    ),
+    {},
+  ),
+  /** Longest line accepted; longer ones are frame errors. */
+  maxLineLength: v.optional(v.pipe(v.number(), v.integer(), v.minValue(16), v.maxValue(65536)), 512),
+});
+
+type LineSerialOptions = v.InferOutput<typeof options>;
 
 const TRUE = new Set(['1', 'true', 'on', 'yes', 'high']);
 const FALSE = new Set(['0', 'false', 'off', 'no', 'low']);

@@ -5,19 +5,16 @@
  * sensor's internal temperature (undocumented, but stable across revisions). The port is opened for each read
  * and always closed, so an unplugged sensor is simply a failed read that the runner retries.
  */
-import { z } from 'zod';
 import { DeviceError, DeviceTimeoutError, FrameError, IotError } from '../src/core/errors.js';
 import { createFixedFrameSplitter, negSum8 } from '../src/sdk/frames.js';
-import { defineDevice, type Values } from '../src/sdk/index.js';
+import { defineDevice, v, type Values } from '../src/sdk/index.js';
 
-const options = z
-  .object({
-    port: z.string().min(1).default('/dev/serial0'),
-    baudRate: z.number().int().positive().default(9600),
-    /** How long to wait for the answer. */
-    responseTimeoutMs: z.number().int().min(10).max(10_000).default(1000),
-  })
-  .strict();
+const options = v.strictObject({
+  port: v.optional(v.pipe(v.string(), v.minLength(1)), '/dev/serial0'),
+  baudRate: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 9600),
+  /** How long to wait for the answer. */
+  responseTimeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(10), v.maxValue(10_000)), 1000),
+});
 
 export const MHZ19_READ_CO2 = Uint8Array.from([0xff, 0x01, 0x86, 0x00, 0x00, 0x00, 0x00, 0x00, 0x79]);
 

@@ -5,17 +5,14 @@
  * latest RMC when it is at most a second older; a receiver that sends no GGA (two RMCs in a row) gets one
  * reading per RMC.
  */
-import { z } from 'zod';
 import { FrameError } from '../src/core/errors.js';
 import { createLineSplitter, frameErrorsField, nmeaChecksum, serialStreamSource } from '../src/sdk/frames.js';
-import { defineDevice, type Values } from '../src/sdk/index.js';
+import { defineDevice, v, type Values } from '../src/sdk/index.js';
 
-const options = z
-  .object({
-    port: z.string().min(1).default('/dev/serial0'),
-    baudRate: z.number().int().positive().default(9600),
-  })
-  .strict();
+const options = v.strictObject({
+  port: v.optional(v.pipe(v.string(), v.minLength(1)), '/dev/serial0'),
+  baudRate: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 9600),
+});
 
 const KNOT_KMH = 1.852;
 

@@ -3,7 +3,6 @@
  * length (28, big-endian), 13 data words, and a 16-bit checksum = sum of every byte before it (Plantower
  * PMS5003 manual v2.3, appendix I). Reported: the atmospheric-environment concentrations and particle counts.
  */
-import { z } from 'zod';
 import { FrameError } from '../src/core/errors.js';
 import {
   createFixedFrameSplitter,
@@ -12,14 +11,12 @@ import {
   sum16,
   u16be,
 } from '../src/sdk/frames.js';
-import { defineDevice, type FieldSpec } from '../src/sdk/index.js';
+import { defineDevice, type FieldSpec, v } from '../src/sdk/index.js';
 
-const options = z
-  .object({
-    port: z.string().min(1).default('/dev/serial0'),
-    baudRate: z.number().int().positive().default(9600),
-  })
-  .strict();
+const options = v.strictObject({
+  port: v.optional(v.pipe(v.string(), v.minLength(1)), '/dev/serial0'),
+  baudRate: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 9600),
+});
 
 export const PMS5003_HEADER = [0x42, 0x4d] as const;
 

@@ -3,7 +3,6 @@
  * per second: `AA C0 PM25lo PM25hi PM10lo PM10hi id1 id2 checksum AB`, checksum = sum of the 6 data bytes,
  * values in tenths of µg/m³ (Nova Fitness SDS011 datasheet v1.3, §"UART communication protocol").
  */
-import { z } from 'zod';
 import { FrameError } from '../src/core/errors.js';
 import {
   createFixedFrameSplitter,
@@ -12,14 +11,12 @@ import {
   sum8,
   u16le,
 } from '../src/sdk/frames.js';
-import { defineDevice } from '../src/sdk/index.js';
+import { defineDevice, v } from '../src/sdk/index.js';
 
-const options = z
-  .object({
-    port: z.string().min(1).default('/dev/serial0'),
-    baudRate: z.number().int().positive().default(9600),
-  })
-  .strict();
+const options = v.strictObject({
+  port: v.optional(v.pipe(v.string(), v.minLength(1)), '/dev/serial0'),
+  baudRate: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 9600),
+});
 
 export const SDS011_FRAME = { header: [0xaa, 0xc0], length: 10, trailer: 0xab } as const;
 

@@ -3,7 +3,6 @@
  * Real on any Linux; the files are read through the hal so tests can point /proc and /sys elsewhere.
  */
 import { hostname } from 'node:os';
-import { z } from 'zod';
 import { DeviceError } from '../src/core/errors.js';
 import type { FileSource, Values } from '../src/sdk/index.js';
 import {
@@ -14,14 +13,13 @@ import {
   stringField,
   temperature,
   unitless,
+  v,
 } from '../src/sdk/index.js';
 
-const options = z
-  .object({
-    /** Thermal zone to report as cpuTemperature; default: the first whose type looks like a CPU, else zone 0. */
-    thermalZone: z.string().optional(),
-  })
-  .strict();
+const options = v.strictObject({
+  /** Thermal zone to report as cpuTemperature; default: the first whose type looks like a CPU, else zone 0. */
+  thermalZone: v.optional(v.string()),
+});
 
 export default defineDevice({
   type: 'system',

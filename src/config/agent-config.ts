@@ -6,113 +6,113 @@
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { ConfigError, type ConfigIssue } from '../core/errors.js';
 import { type FilterSpec, filterName, filterSpecSchema, NUMERIC_ONLY_FILTERS } from '../filters/index.js';
 import type { ControlSpec, DeviceDefinition, FieldSpec } from '../sdk/index.js';
+import { durationOption, type OptionIssue, v, validate } from '../sdk/options.js';
 import { substituteEnv } from './env.js';
 import { formatPath } from './path.js';
 import { parseSchedule, SCHEDULE_HINT, type Schedule } from './schedule.js';
 
-const duration = (hint = 'expected a duration like "30s"') =>
-  z.string({ error: hint }).refine((s) => parseDuration(s) !== undefined, { message: hint });
-const bareJid = z
-  .string()
-  .regex(/^[^@/\s]+@[^@/\s]+$/, { message: 'expected a bare JID like "alice@example.org"' })
-  .transform((s) => s.toLowerCase());
+const duration = durationOption;
+const nonEmpty = v.pipe(v.string(), v.minLength(1));
+const bareJid = v.pipe(
+  v.string(),
+  v.regex(/^[^@/\s]+@[^@/\s]+$/, 'expected a bare JID like "alice@example.org"'),
+  v.toLowerCase(),
+);
 /** A provisioning server is an account (bare JID) or a component (a domain JID). */
-const bareOrDomainJid = z
-  .string()
-  .regex(/^([^@/\s]+@)?[^@/\s]+$/, {
-    message: 'expected a JID like "provisioning@example.org" or "provisioning.example.org"',
-  })
-  .transform((s) => s.toLowerCase());
+const bareOrDomainJid = v.pipe(
+  v.string(),
+  v.regex(
+    /^([^@/\s]+@)?[^@/\s]+$/,
+    'expected a JID like "provisioning@example.org" or "provisioning.example.org"',
+  ),
+  v.toLowerCase(),
+);
 const SERVICE = /^(xmpps?|wss?|exi):\/\/[^/\s]+/;
 
-const xmppSchema = z
-  .object({
-    service: z.string().regex(SERVICE, {
-      message:
-        'expected a URI like "xmpp://host:5222", "xmpps://host:5223", "wss://host/xmpp-websocket" or "exi://hub:port"',
+const xmppSchema = v.strictObject({
+  service: v.pipe(
+    v.string(),
+    v.regex(
+      SERVICE,
+      'expected a URI like "xmpp://host:5222", "xmpps://host:5223", "wss://host/xmpp-websocket" or "exi://hub:port"',
+    ),
+  ),
+  domain: nonEmpty,
+  username: nonEmpty,
+  password: v.pipe(
+    v.string(),
+    v.minLength(1, 'must not be empty (write $' + '{ENV_VARIABLE} to keep it out of the file)'),
+  ),
+  resource: v.optional(nonEmpty),
+  reconnect: v.optional(
+    v.strictObject({ min: v.optional(duration(), '1s'), max: v.optional(duration(), '60s') }),
+    { min: '1s', max: '60s' },
+  ),
+  timeout: v.optional(duration(), '10s'),
+});
+
+const publishSchema = v.strictObject({
+  service: v.optional(nonEmpty, 'pep'),
+  node: v.optional(nonEmpty),
+  accessModel: v.optional(v.picklist(['presence', 'roster', 'whitelist', 'authorize', 'open'])),
+  enabled: v.optional(v.boolean(), true),
+});
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const;
+
+const baseSchema = v.strictObject({
+  xmpp: xmppSchema,
+  owners: v.optional(v.array(bareJid), []),
+  store: v.optional(nonEmpty),
+  publish: v.optional(publishSchema, { service: 'pep', enabled: true }),
+  history: v.optional(v.strictObject({ retention: v.optional(duration(), '30d') }), { retention: '30d' }),
+  hardware: v.optional(
+    v.strictObject({
+      procRoot: v.optional(v.string()),
+      sysRoot: v.optional(v.string()),
+      gpioChipBase: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
     }),
-    domain: z.string().min(1),
-    username: z.string().min(1),
-    password: z
-      .string()
-      .min(1, { message: 'must not be empty (write $' + '{ENV_VARIABLE} to keep it out of the file)' }),
-    resource: z.string().min(1).optional(),
-    reconnect: z
-      .object({ min: duration().default('1s'), max: duration().default('60s') })
-      .strict()
-      .default({ min: '1s', max: '60s' }),
-    timeout: duration().default('10s'),
-  })
-  .strict();
-
-const publishSchema = z
-  .object({
-    service: z.string().min(1).default('pep'),
-    node: z.string().min(1).optional(),
-    accessModel: z.enum(['presence', 'roster', 'whitelist', 'authorize', 'open']).optional(),
-    enabled: z.boolean().default(true),
-  })
-  .strict();
-
-const baseSchema = z
-  .object({
-    xmpp: xmppSchema,
-    owners: z.array(bareJid).default([]),
-    store: z.string().min(1).optional(),
-    publish: publishSchema.default({ service: 'pep', enabled: true }),
-    history: z
-      .object({ retention: duration().default('30d') })
-      .strict()
-      .default({ retention: '30d' }),
-    hardware: z
-      .object({
-        procRoot: z.string().optional(),
-        sysRoot: z.string().optional(),
-        gpioChipBase: z.number().int().min(0).optional(),
-      })
-      .strict()
-      .default({}),
-    provisioning: z
-      .object({
-        servers: z.array(bareOrDomainJid).default([]),
+    {},
+  ),
+  provisioning: v.optional(
+    v.pipe(
+      v.strictObject({
+        servers: v.optional(v.array(bareOrDomainJid), []),
         /** Also look for provisioning components on our XMPP server (disco). */
-        discover: z.boolean().default(false),
-      })
-      .strict()
-      .refine((p) => p.servers.length > 0 || p.discover, {
-        message: 'name provisioning servers or set discover: true',
-      })
-      .optional(),
-    log: z
-      .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') })
-      .strict()
-      .default({ level: 'info' }),
-    devices: z.array(z.record(z.string(), z.unknown()), { error: 'expected a list of devices' }).min(1, {
-      message: 'at least one device is needed',
-    }),
-  })
-  .strict();
+        discover: v.optional(v.boolean(), false),
+      }),
+      v.check((p) => p.servers.length > 0 || p.discover, 'name provisioning servers or set discover: true'),
+    ),
+  ),
+  log: v.optional(v.strictObject({ level: v.optional(v.picklist(LOG_LEVELS), 'info') }), { level: 'info' }),
+  devices: v.pipe(
+    v.array(v.record(v.string(), v.unknown()), 'expected a list of devices'),
+    v.minLength(1, 'at least one device is needed'),
+  ),
+});
 
-const deviceBaseSchema = z.object({
-  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
-    message: 'expected letters, digits, "_", "." or "-" (at most 64)',
-  }),
-  type: z.string(),
-  interval: z.string({ error: SCHEDULE_HINT }).optional(),
-  timeout: duration().optional(),
-  fields: z
-    .record(
-      z.string(),
-      z
-        .object({ filters: z.array(filterSpecSchema).default([]), enabled: z.boolean().default(true) })
-        .strict(),
-    )
-    .default({}),
+const deviceBaseSchema = v.object({
+  id: v.pipe(
+    v.string(),
+    v.regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'expected letters, digits, "_", "." or "-" (at most 64)'),
+  ),
+  type: v.string(),
+  interval: v.optional(v.string(SCHEDULE_HINT)),
+  timeout: v.optional(duration()),
+  fields: v.optional(
+    v.record(
+      v.string(),
+      v.strictObject({
+        filters: v.optional(v.array(filterSpecSchema), []),
+        enabled: v.optional(v.boolean(), true),
+      }),
+    ),
+    {},
+  ),
 });
 const DEVICE_BASE_KEYS = new Set(['id', 'type', 'interval', 'timeout', 'fields']);
 
@@ -169,19 +169,8 @@ export interface ParseOptions {
   sourcePath?: string;
 }
 
-function zodIssues(error: z.ZodError, prefix: (string | number)[]): ConfigIssue[] {
-  return error.issues.map((issue) => {
-    const path = [...prefix, ...(issue.path as (string | number)[])];
-    let message = issue.message;
-    if (issue.code === 'unrecognized_keys') {
-      return {
-        path: formatPath(path),
-        message: `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`,
-      };
-    }
-    if (issue.code === 'invalid_type' && message.includes('received undefined')) message = 'is required';
-    return { path: formatPath(path), message };
-  });
+function configIssues(issues: readonly OptionIssue[], prefix: (string | number)[]): ConfigIssue[] {
+  return issues.map((issue) => ({ path: formatPath([...prefix, ...issue.path]), message: issue.message }));
 }
 
 /** Parses and validates a whole agent configuration; throws ConfigError listing every issue. */
@@ -203,8 +192,8 @@ export function parseAgentConfig(text: string, options: ParseOptions): AgentConf
       options.sourcePath,
     );
   }
-  const base = baseSchema.safeParse(raw);
-  if (!base.success) issues.push(...zodIssues(base.error, []));
+  const base = validate(baseSchema, raw);
+  if (!base.ok) issues.push(...configIssues(base.issues, []));
   const rawDevices = (raw as { devices?: unknown }).devices;
   const devices: DeviceConfig[] = [];
   if (Array.isArray(rawDevices)) {
@@ -225,8 +214,8 @@ export function parseAgentConfig(text: string, options: ParseOptions): AgentConf
       if (device) devices.push(device);
     });
   }
-  if (issues.length || !base.success) throw new ConfigError(issues, options.sourcePath);
-  const c = base.data;
+  if (issues.length || !base.ok) throw new ConfigError(issues, options.sourcePath);
+  const c = base.value;
   const baseDir = options.sourcePath ? dirname(resolve(options.sourcePath)) : process.cwd();
   const store = c.store
     ? isAbsolute(c.store)
@@ -277,12 +266,12 @@ function parseDevice(
   const at = ['devices', index];
   if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) return undefined; // reported by baseSchema
   const record = entry as Record<string, unknown>;
-  const base = deviceBaseSchema.safeParse(record);
-  if (!base.success) {
-    issues.push(...zodIssues(base.error, at));
+  const base = validate(deviceBaseSchema, record);
+  if (!base.ok) {
+    issues.push(...configIssues(base.issues, at));
     return undefined;
   }
-  const d = base.data;
+  const d = base.value;
   const definition = definitions.find((def) => def.type === d.type);
   if (!definition) {
     const known = definitions.map((def) => def.type).join(', ');
@@ -293,12 +282,12 @@ function parseDevice(
     return undefined;
   }
   const optionInput = Object.fromEntries(Object.entries(record).filter(([k]) => !DEVICE_BASE_KEYS.has(k)));
-  const parsedOptions = definition.options.safeParse(optionInput);
-  if (!parsedOptions.success) issues.push(...zodIssues(parsedOptions.error, at));
+  const parsedOptions = validate(definition.options, optionInput);
+  if (!parsedOptions.ok) issues.push(...configIssues(parsedOptions.issues, at));
   // Field names are still checked when the options are wrong, as long as the fields do not depend on them.
-  const fieldSpecs = parsedOptions.success
+  const fieldSpecs = parsedOptions.ok
     ? typeof definition.fields === 'function'
-      ? definition.fields(parsedOptions.data)
+      ? definition.fields(parsedOptions.value)
       : definition.fields
     : Array.isArray(definition.fields)
       ? definition.fields
@@ -333,7 +322,7 @@ function parseDevice(
       }
     });
   }
-  if (!parsedOptions.success) return undefined;
+  if (!parsedOptions.ok) return undefined;
   const intervalMs = schedule?.kind === 'every' ? schedule.ms : 10_000;
   return {
     id: d.id,
@@ -343,12 +332,12 @@ function parseDevice(
       ? (parseDuration(d.timeout) as number)
       : Math.min(10_000, Math.max(1000, intervalMs)),
     fields: d.fields,
-    options: parsedOptions.data,
+    options: parsedOptions.value,
     definition,
     fieldSpecs,
     controlSpecs:
       typeof definition.controls === 'function'
-        ? definition.controls(parsedOptions.data)
+        ? definition.controls(parsedOptions.value)
         : (definition.controls ?? []),
   };
 }

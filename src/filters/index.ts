@@ -7,26 +7,43 @@
  * Momentary readouts apply only the stateless transforms (see `transformOnly`): a readout must not disturb the
  * averaging window or the gates of the publishing chain.
  */
-import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import type { FieldValue } from '../model/fields.js';
+import { durationOption, type OptionsSchema, v } from '../sdk/options.js';
 
-const duration = z.string().refine((s) => parseDuration(s) !== undefined, {
-  message: 'expected a duration like "30s"',
-});
-const finite = z.number().finite();
+const finite = v.pipe(v.number(), v.finite());
+const duration = durationOption();
 
-export const filterSpecSchema = z.union([
-  z.object({ offset: finite }).strict(),
-  z.object({ multiply: finite }).strict(),
-  z.object({ round: z.number().int().min(0).max(12) }).strict(),
-  z.object({ clamp: z.object({ min: finite.optional(), max: finite.optional() }).strict() }).strict(),
-  z.object({ slidingAverage: z.number().int().min(1).max(10_000) }).strict(),
-  z.object({ delta: z.number().min(0) }).strict(),
-  z.object({ throttle: duration }).strict(),
-  z.object({ heartbeat: duration }).strict(),
-]);
-export type FilterSpec = z.infer<typeof filterSpecSchema>;
+export type FilterSpec =
+  | { offset: number }
+  | { multiply: number }
+  | { round: number }
+  | { clamp: { min?: number; max?: number } }
+  | { slidingAverage: number }
+  | { delta: number }
+  | { throttle: string }
+  | { heartbeat: string };
+
+/**
+ * One filter is a map with exactly one key. Written as one strict object of optional keys plus a one-key check
+ * (not a union of eight objects): a typo then reads `unknown key "ofset"`, not "matches none of 8 shapes".
+ */
+export const filterSpecSchema = v.pipe(
+  v.strictObject({
+    offset: v.optional(finite),
+    multiply: v.optional(finite),
+    round: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(12))),
+    clamp: v.optional(v.strictObject({ min: v.optional(finite), max: v.optional(finite) })),
+    slidingAverage: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10_000))),
+    delta: v.optional(v.pipe(v.number(), v.minValue(0))),
+    throttle: v.optional(duration),
+    heartbeat: v.optional(duration),
+  }),
+  v.check(
+    (f) => Object.keys(f).length === 1,
+    'a filter is a map with one key: offset, multiply, round, clamp, slidingAverage, delta, throttle or heartbeat',
+  ),
+) as OptionsSchema<FilterSpec>;
 
 export const NUMERIC_ONLY_FILTERS = ['offset', 'multiply', 'round', 'clamp', 'slidingAverage'] as const;
 export function filterName(spec: FilterSpec): string {

@@ -7,10 +7,10 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { parse } from 'yaml';
-import { z } from 'zod';
 import { substituteEnv } from '../config/env.js';
 import { formatPath } from '../config/path.js';
 import { ConfigError, type ConfigIssue } from '../core/errors.js';
+import { v, validate } from '../sdk/options.js';
 
 export interface OperatorCredentials {
   service: string;
@@ -20,20 +20,16 @@ export interface OperatorCredentials {
   resource?: string;
 }
 
-const fileSchema = z
-  .object({
-    service: z
-      .string()
-      .regex(/^(xmpps?|wss?):\/\//, { message: 'expected a URI like "xmpp://host:5222"' })
-      .optional(),
-    jid: z
-      .string()
-      .regex(/^[^@/\s]+@[^@/\s]+$/, { message: 'expected a bare JID like "alice@example.org"' })
-      .optional(),
-    password: z.string().min(1).optional(),
-    resource: z.string().min(1).optional(),
-  })
-  .strict();
+const fileSchema = v.strictObject({
+  service: v.optional(
+    v.pipe(v.string(), v.regex(/^(xmpps?|wss?):\/\//, 'expected a URI like "xmpp://host:5222"')),
+  ),
+  jid: v.optional(
+    v.pipe(v.string(), v.regex(/^[^@/\s]+@[^@/\s]+$/, 'expected a bare JID like "alice@example.org"')),
+  ),
+  password: v.optional(v.pipe(v.string(), v.minLength(1))),
+  resource: v.optional(v.pipe(v.string(), v.minLength(1))),
+});
 
 export function defaultOperatorFile(env: Record<string, string | undefined> = process.env): string {
   const xdg = env.XDG_CONFIG_HOME;
@@ -45,7 +41,7 @@ export function loadOperatorCredentials(
   env: Record<string, string | undefined> = process.env,
 ): OperatorCredentials {
   const path = flags.operator ?? defaultOperatorFile(env);
-  let file: z.infer<typeof fileSchema> = {};
+  let file: v.InferOutput<typeof fileSchema> = {};
   let text: string | undefined;
   try {
     text = readFileSync(path, 'utf8');
@@ -57,16 +53,11 @@ export function loadOperatorCredentials(
   if (text !== undefined) {
     const issues: ConfigIssue[] = [];
     const raw = substituteEnv(parse(text) ?? {}, env, issues);
-    const parsed = fileSchema.safeParse(raw);
-    if (!parsed.success)
-      issues.push(
-        ...parsed.error.issues.map((i) => ({
-          path: formatPath(i.path as (string | number)[]),
-          message: i.message,
-        })),
-      );
-    if (issues.length || !parsed.success) throw new ConfigError(issues, path);
-    file = parsed.data;
+    const parsed = validate(fileSchema, raw);
+    if (!parsed.ok)
+      issues.push(...parsed.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
+    if (issues.length || !parsed.ok) throw new ConfigError(issues, path);
+    file = parsed.value;
   }
   const jid = flags.jid ?? env.XIOT_JID ?? file.jid;
   const password = env.XIOT_PASSWORD ?? file.password;

@@ -3,11 +3,20 @@
  * A device is data: identity, options schema, fields, and one source (poll, stream or edge). The runner owns
  * scheduling, retries, availability and filters; the hal gives the source its hardware.
  */
-import type { z } from 'zod';
 import type { Logger } from '../core/logger.js';
 import type { FieldTypeFlag, FieldValue, QosFlag, ValueType } from '../model/fields.js';
+import type { OptionsSchema } from './options.js';
 
 export type { FieldValue } from '../model/fields.js';
+export {
+  durationOption,
+  type OptionIssue,
+  type OptionsSchema,
+  parseOptions,
+  v,
+  type Validated,
+  validate,
+} from './options.js';
 
 /** How a field is declared: one source of truth for its type, unit, flags and documentation. */
 export interface FieldSpec {
@@ -91,7 +100,7 @@ export interface DeviceDefinition<O = Record<string, unknown>> {
   type: string;
   description: string;
   /** Device-specific options, validated as part of the config entry (beside id, type, interval, fields). */
-  options: z.ZodType<O>;
+  options: OptionsSchema<O>;
   fields: FieldSpec[] | ((options: O) => FieldSpec[]);
   source: Source<O>;
   /** XEP-0325 parameters this device accepts (actuators); the source's `set` applies them. */

@@ -10,6 +10,7 @@ import {
 } from '../../firmware-sim/onewire.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { createFileSource } from '../../src/hal/files.js';
+import { parseOptions, validate } from '../../src/sdk/options.js';
 
 /** Captured from a DS18B20 on a Raspberry Pi (w1_therm). */
 const REAL_OK = '72 01 4b 46 7f ff 0e 10 57 : crc=57 YES\n72 01 4b 46 7f ff 0e 10 57 t=23125\n';
@@ -51,7 +52,7 @@ describe('ds18b20 on a simulated 1-Wire tree', () => {
     if (ds18b20.source.kind !== 'poll') throw new Error('expected a poll source');
     return ds18b20.source.read({
       deviceId: 'probe',
-      options: ds18b20.options.parse(options),
+      options: parseOptions(ds18b20.options, options),
       hal: { files: createFileSource({ sys: (sim as OneWireSimulator).root }) },
       log: silentLogger(),
       signal: new AbortController().signal,
@@ -94,7 +95,7 @@ describe('ds18b20 on a simulated 1-Wire tree', () => {
   });
 
   it('validates the id option', () => {
-    expect(ds18b20.options.safeParse({ id: '28-xyz' }).success).toBe(false);
-    expect(ds18b20.options.safeParse({}).success).toBe(true);
+    expect(validate(ds18b20.options, { id: '28-xyz' }).ok).toBe(false);
+    expect(validate(ds18b20.options, {}).ok).toBe(true);
   });
 });

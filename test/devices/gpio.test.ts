@@ -19,6 +19,7 @@ import type {
   Values,
 } from '../../src/sdk/index.js';
 import { tempDir } from '../helpers/agent.js';
+import { parseOptions, validate } from '../../src/sdk/options.js';
 
 const dirs: { remove(): void }[] = [];
 afterEach(() => {
@@ -273,16 +274,20 @@ async function startStream<O>(
 
 describe('gpio_input', () => {
   it('validates options: pin required, debounce a duration', () => {
-    expect(gpioInput.options.safeParse({}).success).toBe(false);
-    expect(gpioInput.options.safeParse({ pin: 17, debounce: 'soon' }).success).toBe(false);
-    expect(gpioInput.options.parse({ pin: 17 })).toEqual({ pin: 17, activeLow: false, debounce: '20ms' });
+    expect(validate(gpioInput.options, {}).ok).toBe(false);
+    expect(validate(gpioInput.options, { pin: 17, debounce: 'soon' }).ok).toBe(false);
+    expect(parseOptions(gpioInput.options, { pin: 17 })).toEqual({
+      pin: 17,
+      activeLow: false,
+      debounce: '20ms',
+    });
   });
 
   it('reports the level at start, then every change at once (no repeat of an unchanged level)', async () => {
     const gpio = fakeGpio();
     const { handle, emitted } = await startStream(
       gpioInput.source,
-      context(gpioInput.options.parse({ pin: 17, activeLow: true, debounce: '5ms' }), gpio.factory),
+      context(parseOptions(gpioInput.options, { pin: 17, activeLow: true, debounce: '5ms' }), gpio.factory),
     );
     const line = gpio.lines.get(17)!;
     expect(line.options).toMatchObject({ direction: 'in', activeLow: true, edge: 'both', debounceMs: 5 });
@@ -315,7 +320,7 @@ describe('gpio_output', () => {
     const gpio = fakeGpio();
     const { handle, emitted } = await startStream(
       gpioOutput.source,
-      context(gpioOutput.options.parse({ pin: 22, activeLow: true }), gpio.factory),
+      context(parseOptions(gpioOutput.options, { pin: 22, activeLow: true }), gpio.factory),
     );
     const line = gpio.lines.get(22)!;
     expect(line.options).toMatchObject({ direction: 'out', activeLow: true, initial: false });

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { builtinDevices } from '../../devices/index.js';
 import { VALUE_TYPES } from '../../src/model/fields.js';
 import type { FieldSpec } from '../../src/sdk/index.js';
+import { parseOptions, validate } from '../../src/sdk/options.js';
 
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 const root = (p: string) => new URL(`../../${p}`, import.meta.url);
@@ -37,7 +38,7 @@ describe('every device definition', () => {
       const fields = (): FieldSpec[] => {
         if (Array.isArray(device.fields)) return device.fields;
         expect(device.example, 'fields depend on options: the definition needs an example').toBeDefined();
-        return device.fields(device.options.parse(device.example));
+        return device.fields(parseOptions(device.options, device.example));
       };
 
       it('declares fields with a known value type, a description, and a unit on every numeric field', () => {
@@ -65,7 +66,7 @@ describe('every device definition', () => {
       });
 
       it('validates its example options', () => {
-        if (device.example) expect(device.options.safeParse(device.example).success).toBe(true);
+        if (device.example) expect(validate(device.options, device.example).ok).toBe(true);
       });
     });
   }

@@ -19,6 +19,7 @@ import type {
   SourceContext,
   Values,
 } from '../../src/sdk/index.js';
+import { parseOptions, validate } from '../../src/sdk/options.js';
 
 const ROOT = new URL('./fixtures/', import.meta.url);
 const SERIAL_TYPES = ['line_serial', 'sds011', 'pms5003', 'mhz19', 'nmea_gps'];
@@ -98,7 +99,7 @@ function context(
   serial: SerialLinkFactory,
   log = silentLogger(),
 ) {
-  const options = def.options.parse({ port: '/dev/fake', ...(fixture.options ?? {}) });
+  const options = parseOptions(def.options, { port: '/dev/fake', ...(fixture.options ?? {}) });
   const ctx: SourceContext<Record<string, unknown>> = {
     deviceId: 'dut',
     options,
@@ -205,7 +206,7 @@ describe('serial device fixtures', () => {
 describe('line_serial fields', () => {
   const def = definition('line_serial');
   const fieldsFor = (options: unknown) => {
-    const parsed = def.options.parse(options);
+    const parsed = parseOptions(def.options, options);
     return typeof def.fields === 'function' ? def.fields(parsed) : def.fields;
   };
 
@@ -220,9 +221,9 @@ describe('line_serial fields', () => {
   });
 
   it('need at least one value, and never one called frameErrors', () => {
-    expect(def.options.safeParse({}).success).toBe(false);
-    expect(def.options.safeParse({ values: {} }).success).toBe(false);
-    expect(def.options.safeParse({ values: { frameErrors: {} } }).success).toBe(false);
+    expect(validate(def.options, {}).ok).toBe(false);
+    expect(validate(def.options, { values: {} }).ok).toBe(false);
+    expect(validate(def.options, { values: { frameErrors: {} } }).ok).toBe(false);
   });
 });
 

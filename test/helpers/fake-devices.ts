@@ -2,8 +2,13 @@
  * A controllable device for tests of the XEP-0325 protocol side while real actuators are tested on their
  * simulators (issue 3): it keeps every parameter type in memory and reports it back as fields.
  */
-import { z } from 'zod';
-import { type ControlSpec, type ControlValues, defineDevice, type FieldSpec } from '../../src/sdk/index.js';
+import {
+  type ControlSpec,
+  type ControlValues,
+  defineDevice,
+  type FieldSpec,
+  v,
+} from '../../src/sdk/index.js';
 
 export const memoryActuatorState = new Map<string, ControlValues>();
 export const memoryActuatorWrites: { deviceId: string; values: ControlValues }[] = [];
@@ -39,7 +44,7 @@ const FIELDS: FieldSpec[] = [
 export const memoryActuator = defineDevice({
   type: 'memory_actuator',
   description: 'In-memory actuator (tests)',
-  options: z.object({}).strict(),
+  options: v.strictObject({}),
   fields: FIELDS,
   controls: CONTROLS,
   source: {

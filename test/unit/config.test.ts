@@ -100,6 +100,47 @@ describe('agent config', () => {
     );
   });
 
+  it('words unknown keys, missing keys, bad filters and wrong types by their key path', () => {
+    const text = VALID.replace('  username: kitchen\n', '  colour: blue\n')
+      .replace('{ delta: 0.05 }', '{ ofset: 1 }, { round: 1, delta: 2 }, { round: 1.5 }')
+      .replace('resource: agent', 'resource: agent\n  timeout: 3');
+    const issues = issuesOf(text);
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        { path: 'xmpp.username', message: 'is required' },
+        { path: 'xmpp', message: 'unknown key "colour"' },
+        { path: 'xmpp.timeout', message: 'expected a duration like "30s"' },
+        { path: 'devices[0].fields.load1.filters[0]', message: 'unknown key "ofset"' },
+        {
+          path: 'devices[0].fields.load1.filters[1]',
+          message: expect.stringContaining('a filter is a map with one key') as string,
+        },
+        { path: 'devices[0].fields.load1.filters[2].round', message: 'expected an integer, received 1.5' },
+      ]),
+    );
+  });
+
+  it('checks device options against the type and fills their defaults', () => {
+    const text = VALID.replace(
+      'fields: { load1: { filters: [ { delta: 0.05 } ] } }',
+      'thermalZone: 3\n  - id: button\n    type: gpio_input\n    pin: 17\n  - id: pump\n    type: gpio_output',
+    );
+    expect(issuesOf(text)).toEqual([
+      { path: 'devices[0].thermalZone', message: 'expected string, received 3' },
+      { path: 'devices[2].pin', message: 'is required' },
+    ]);
+    const c = parse(
+      text
+        .replace('thermalZone: 3', 'thermalZone: "1"')
+        .replace('type: gpio_output', 'type: gpio_output\n    pin: 22'),
+    );
+    expect(c.devices.map((d) => d.options)).toEqual([
+      { thermalZone: '1' },
+      { pin: 17, activeLow: false, debounce: '20ms' },
+      { pin: 22, activeLow: false, initial: false },
+    ]);
+  });
+
   it('reports YAML syntax errors with line and column', () => {
     const issues = issuesOf('xmpp: [unclosed\n');
     expect(issues[0]?.path).toMatch(/^line \d+, column \d+$/);
