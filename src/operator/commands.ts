@@ -21,32 +21,15 @@ import { type ParsedField, parseDateTime, parseFields } from '../xmpp/sensordata
 import { createTransport, type Transport } from '../xmpp/transport.js';
 import { loadOperatorCredentials } from './credentials.js';
 import { formatTable } from './table.js';
+import { EXIT, OPERATOR_HELP, UsageError } from './usage.js';
 
-export class UsageError extends Error {}
-
-export const EXIT = { ok: 0, failed: 1, usage: 2, connect: 3, partial: 4 } as const;
+export { EXIT, OPERATOR_HELP, UsageError } from './usage.js';
 
 export interface Io {
   stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   env: Record<string, string | undefined>;
 }
-
-export const OPERATOR_HELP = `Operator commands (credentials: ~/.config/xiot/operator.yaml, or XIOT_JID, XIOT_PASSWORD, XIOT_SERVICE):
-  xiot read JID... [--node N] [--field F] [--types momentary,status] [--historical --from T --to T] [--json]
-  xiot set JID... name=value... [--node N] [--message] [--json]
-  xiot form JID [--node N] [--json]
-  xiot watch [JID...] [--json] [--for 30s]
-  xiot devices [--json]
-Common options: --jid USER@DOMAIN, --service URI, --operator FILE, --timeout 10s
-A JID without resource means the contact's online resource (it must be in your roster).
-
-Examples:
-  xiot read kitchen@example.org --field load1
-  xiot read kitchen@example.org --historical --from 2026-11-24T00:00:00Z --to 2026-11-24T12:00:00Z --json
-  xiot set hall@example.org/agent state=on --node relay
-  xiot watch kitchen@example.org hall@example.org
-Exit codes: 0 done, 1 refused or failed, 2 bad usage, 3 cannot connect or log in, 4 some devices failed.`;
 
 const COMMON = {
   jid: { type: 'string' },
