@@ -16,12 +16,15 @@ import {
   type ElementGrammar,
   findGeneric,
   findLearned,
+  findLearnedQName,
   Grammars,
+  type LearnedTerm,
   learnedTerm,
   readCode,
   type Term,
   Terms,
   writeCode,
+  writeFirst,
 } from '../grammars.js';
 import type { CodecState } from '../session.js';
 import { qnameKey, StringTables } from '../strings.js';
@@ -166,25 +169,37 @@ function compareAttributes(
   return rank(a) - rank(b) || compareQName(a, b);
 }
 
-/** Sorts each start tag's attributes the way schema-informed grammars expect them. */
-function sortAttributes(events: readonly ExiEvent[]): ExiEvent[] {
-  const out: ExiEvent[] = [];
+/**
+ * Sorts each start tag's attributes the way schema-informed grammars expect them (NS events, which the
+ * schema-informed coder ignores, go after them). Returns `events` itself when they are in order already.
+ */
+function sortAttributes(events: readonly ExiEvent[]): readonly ExiEvent[] {
+  let out: ExiEvent[] | undefined;
   let i = 0;
   while (i < events.length) {
     const e = events[i] as ExiEvent;
-    out.push(e);
     i++;
     if (e.type !== 'SE') continue;
-    const run: Extract<ExiEvent, { type: 'AT' }>[] = [];
+    const start = i;
+    let prev: Extract<ExiEvent, { type: 'AT' }> | undefined;
+    let sorted = true;
     while (i < events.length) {
       const n = events[i] as ExiEvent;
-      if (n.type === 'AT') run.push(n);
-      else if (n.type !== 'NS') break;
+      if (n.type === 'AT') {
+        if (prev && compareAttributes(prev, n) > 0) sorted = false;
+        prev = n;
+      } else if (n.type !== 'NS') break;
       i++;
     }
-    out.push(...run.sort(compareAttributes));
+    if (sorted) continue;
+    const run = events.slice(start, i);
+    const ats = run.filter((x) => x.type === 'AT').sort(compareAttributes);
+    if (!out) out = events.slice();
+    let k = start;
+    for (const x of ats) out[k++] = x;
+    for (const x of run) if (x.type !== 'AT') out[k++] = x;
   }
-  return out;
+  return out ?? events;
 }
 
 type ValueWriter = (w: BitWriter) => void;
@@ -246,6 +261,12 @@ export class SchemaBodyEncoder {
   private readonly xsiTypes = new Map<ExiEvent, { uri: string; localName: string }>();
 
   encode(events: readonly ExiEvent[]): void {
+    if (events.some((e) => e.type === 'AT' && e.uri === XSI_NS && e.localName === 'type'))
+      this.resolveXsiTypes(events);
+    for (const e of sortAttributes(events)) this.event(e);
+  }
+
+  private resolveXsiTypes(events: readonly ExiEvent[]): void {
     const scopes: Map<string, string>[] = [new Map([['', '']])];
     for (let i = 0; i < events.length; i++) {
       const e = events[i] as ExiEvent;
@@ -272,7 +293,6 @@ export class SchemaBodyEncoder {
         );
       }
     }
-    for (const e of sortAttributes(events)) this.event(e);
   }
 
   /**
@@ -326,14 +346,15 @@ export class SchemaBodyEncoder {
     this.c.tables.writeLocalName(this.w, id, localName);
   }
 
-  private typed(dt: Datatype, key: string, value: string): void {
+  /** `prepared`: `prepareTyped(dt, value)` if the caller has it already. */
+  private typed(dt: Datatype, key: string, value: string, prepared?: ValueWriter): void {
     if (dt.kind === 'string') {
       const tables = this.c.tables;
       this.value(key, (w) => tables.writeValue(w, key, value, dt.charset));
       return;
     }
     if (dt.kind === 'binary') throw new ExiUnsupportedError('binary (base64Binary/hexBinary) values');
-    const p = prepareTyped(dt, value);
+    const p = prepared ?? prepareTyped(dt, value);
     if (!p) throw new ExiUnsupportedError(`schema-invalid value '${value}' (${dt.kind})`);
     this.value(key, p);
   }
@@ -451,10 +472,13 @@ export class SchemaBodyEncoder {
     };
     switch (e.type) {
       case 'SE': {
-        const key = qnameKey(e.uri, e.localName);
-        const learned = findLearned(t, 'SE', key);
-        if (learned >= 0) writeCode(w, t, { level: 1, index: learned });
-        else {
+        const learned = findLearnedQName(t, 'SE', e.uri, e.localName);
+        let key: string;
+        if (learned >= 0) {
+          writeFirst(w, t, learned);
+          key = (t.first[learned] as LearnedTerm).key;
+        } else {
+          key = qnameKey(e.uri, e.localName);
           generic(Terms.SE_ANY, 'SE');
           this.qname(e.uri, e.localName);
           learn(learnedTerm('SE', e.uri, e.localName, key));
@@ -464,10 +488,13 @@ export class SchemaBodyEncoder {
       }
       case 'AT': {
         if (top.inContent) throw new ExiError(`attribute ${e.localName} outside a start tag`);
-        const key = qnameKey(e.uri, e.localName);
-        const learned = findLearned(t, 'AT', key);
-        if (learned >= 0) writeCode(w, t, { level: 1, index: learned });
-        else {
+        const learned = findLearnedQName(t, 'AT', e.uri, e.localName);
+        let key: string;
+        if (learned >= 0) {
+          writeFirst(w, t, learned);
+          key = (t.first[learned] as LearnedTerm).key;
+        } else {
+          key = qnameKey(e.uri, e.localName);
           generic(Terms.AT_ANY, 'AT');
           this.qname(e.uri, e.localName);
           top.g.learnStartTag(learnedTerm('AT', e.uri, e.localName, key));
@@ -510,15 +537,27 @@ export class SchemaBodyEncoder {
     const s = top.state;
     switch (e.type) {
       case 'SE': {
-        const key = qnameKey(e.uri, e.localName);
-        const i = s.prods.findIndex((p) => p.t === 'SE' && p.key === key);
-        const any = s.prods.findIndex((p) => p.t === 'SE*');
+        const prods = s.prods;
+        let i = -1;
+        let any = -1;
+        for (let k = 0; k < prods.length; k++) {
+          const p = prods[k] as SProd;
+          if (p.t === 'SE') {
+            if (p.localName === e.localName && p.uri === e.uri) {
+              i = k;
+              break;
+            }
+          } else if (p.t === 'SE*' && any < 0) any = k;
+        }
         if (i >= 0) {
-          const p = s.prods[i] as Extract<SProd, { t: 'SE' }>;
+          const p = prods[i] as Extract<SProd, { t: 'SE' }>;
           writeSchemaCode(w, s, { level: 1, index: i });
           top.state = p.next;
-          c.enter({ mode: 's', state: c.grammars.element(p.decl), key });
-        } else if (any >= 0) {
+          c.enter({ mode: 's', state: c.grammars.element(p.decl), key: p.key });
+          return;
+        }
+        const key = qnameKey(e.uri, e.localName);
+        if (any >= 0) {
           writeSchemaCode(w, s, { level: 1, index: any });
           this.qname(e.uri, e.localName);
           top.state = (s.prods[any] as Extract<SProd, { t: 'SE*' }>).next;
@@ -533,21 +572,30 @@ export class SchemaBodyEncoder {
       }
       case 'AT': {
         if (s.kind === 'element') throw new ExiError(`attribute ${e.localName} outside a start tag`);
-        const key = qnameKey(e.uri, e.localName);
-        const i = s.prods.findIndex((p) => p.t === 'AT' && p.key === key);
+        const prods = s.prods;
+        let i = -1;
+        for (let k = 0; k < prods.length; k++) {
+          const p = prods[k] as SProd;
+          if (p.t === 'AT' && p.localName === e.localName && p.uri === e.uri) {
+            i = k;
+            break;
+          }
+        }
         if (i >= 0) {
-          const p = s.prods[i] as Extract<SProd, { t: 'AT' }>;
-          if (!isStringLike(p.dt) && !prepareTyped(p.dt, e.value)) {
+          const p = prods[i] as Extract<SProd, { t: 'AT' }>;
+          const prepared = isStringLike(p.dt) ? undefined : prepareTyped(p.dt, e.value);
+          if (!isStringLike(p.dt) && !prepared) {
             // Schema-invalid value: AT(qname) [untyped value], third level = the production's index
             // among the state's AT(qname) productions (which come first).
             writeSchemaCode(w, s, { level: 2, item: 'AT_INVALID', third: i });
-            this.str(key, e.value);
+            this.str(p.key, e.value);
           } else {
             writeSchemaCode(w, s, { level: 1, index: i });
-            this.typed(p.dt, key, e.value);
+            this.typed(p.dt, p.key, e.value, prepared);
           }
           top.state = p.next;
         } else {
+          const key = qnameKey(e.uri, e.localName);
           const any = s.prods.findIndex((p) => p.t === 'AT*');
           writeSchemaCode(w, s, any >= 0 ? { level: 1, index: any } : { level: 2, item: 'AT*' });
           this.qname(e.uri, e.localName);
@@ -559,9 +607,10 @@ export class SchemaBodyEncoder {
         if (e.value === '') return;
         const i = s.prods.findIndex((p) => p.t === 'CH');
         const p = s.prods[i] as Extract<SProd, { t: 'CH' }> | undefined;
-        if (p && (isStringLike(p.dt) || prepareTyped(p.dt, e.value))) {
+        const prepared = p && !isStringLike(p.dt) ? prepareTyped(p.dt, e.value) : undefined;
+        if (p && (isStringLike(p.dt) || prepared)) {
           writeSchemaCode(w, s, { level: 1, index: i });
-          this.typed(p.dt, top.key, e.value);
+          this.typed(p.dt, top.key, e.value, prepared);
           top.state = p.next;
         } else {
           // Undeclared or schema-invalid character data: CH [untyped value] (§8.5.4.4.1).
