@@ -76,9 +76,17 @@ export function parseMeminfo(text: string): Record<string, number> {
   return out;
 }
 
+/**
+ * The thermal zone chosen when `thermalZone` is not configured, per file source: listing /sys/class/thermal and
+ * reading each zone's type on every reading cost a fifth of the agent's time per readout (CPU profile). Zones do
+ * not change while the system runs; the choice is dropped (and made again) when its temperature cannot be read.
+ * `null` records that the host has no zone.
+ */
+const chosenZones = new WeakMap<FileSource, string | null>();
+
 async function readCpuTemperature(files: FileSource, zone: string | undefined): Promise<number | undefined> {
   const base = '/sys/class/thermal';
-  let chosen = zone;
+  let chosen = zone ?? chosenZones.get(files);
   if (chosen === undefined) {
     const zones = (await files.list(base)).filter((z) => z.startsWith('thermal_zone'));
     for (const z of zones) {
@@ -88,9 +96,11 @@ async function readCpuTemperature(files: FileSource, zone: string | undefined): 
         break;
       }
     }
-    chosen ??= zones[0];
+    chosen ??= zones[0] ?? null;
+    chosenZones.set(files, chosen);
   }
-  if (chosen === undefined) return undefined;
+  if (chosen === null) return undefined;
   const milli = await files.readTextIfExists(`${base}/${chosen}/temp`);
+  if (milli === undefined && zone === undefined) chosenZones.delete(files);
   return milli === undefined ? undefined : Number(milli.trim()) / 1000;
 }
