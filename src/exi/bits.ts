@@ -58,8 +58,29 @@ export function codePointLength(s: string): number {
   return n;
 }
 
+/**
+ * Small byte arrays are views into a shared pool: V8 makes a typed array with its own backing store (more
+ * than 64 bytes) in about 0.5 µs, a view into an existing ArrayBuffer in a few ns. (Node's Buffer pool does the
+ * same; a kept result keeps its pool of POOL_SIZE bytes alive.)
+ */
+const POOL_SIZE = 16384;
+let pool = new ArrayBuffer(POOL_SIZE);
+let poolOffset = 0;
+
+/** A zero-filled byte array of `size` bytes. */
+function allocBytes(size: number): Uint8Array {
+  if (size > POOL_SIZE >>> 3) return new Uint8Array(size);
+  if (poolOffset + size > POOL_SIZE) {
+    pool = new ArrayBuffer(POOL_SIZE);
+    poolOffset = 0;
+  }
+  const bytes = new Uint8Array(pool, poolOffset, size);
+  poolOffset += (size + 7) & ~7;
+  return bytes;
+}
+
 export class BitWriter {
-  private buf = new Uint8Array(256);
+  private buf = allocBytes(256);
   private len = 0; // completed bytes
   private acc = 0; // pending bits (MSB-first), fewer than 8
   private accBits = 0;
@@ -70,7 +91,7 @@ export class BitWriter {
     if (this.len + extra <= this.buf.length) return;
     let size = this.buf.length * 2;
     while (size < this.len + extra) size *= 2;
-    const next = new Uint8Array(size);
+    const next = allocBytes(size);
     next.set(this.buf.subarray(0, this.len));
     this.buf = next;
   }
@@ -211,7 +232,12 @@ export class BitWriter {
   /** The bytes written so far, padded to a byte boundary. */
   toBytes(): Uint8Array {
     this.align();
-    return this.buf.slice(0, this.len);
+    const len = this.len;
+    const out = allocBytes(len);
+    const buf = this.buf;
+    if (len <= 256) for (let i = 0; i < len; i++) out[i] = buf[i] as number;
+    else out.set(buf.subarray(0, len));
+    return out;
   }
 }
 

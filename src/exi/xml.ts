@@ -64,9 +64,22 @@ function decodeEntities(s: string, at: number): string {
   });
 }
 
+/** Namespace bindings in scope: a chain from the innermost declaration out to the predefined ones. */
+interface Binding {
+  readonly prefix: string;
+  readonly uri: string;
+  readonly next: Binding | undefined;
+}
+
+const PREDEFINED_CHAIN: Binding = {
+  prefix: 'xml',
+  uri: XML_NS,
+  next: { prefix: '', uri: '', next: undefined },
+};
+
 interface OpenElement {
   qname: string;
-  bindings: ReadonlyMap<string, string>;
+  bindings: Binding;
 }
 
 type AT = Extract<ExiEvent, { type: 'AT' }>;
@@ -78,12 +91,13 @@ export function parseXml(xml: string): ExiEvent[] {
   if (src.charCodeAt(0) === 0xfeff) src = src.slice(1);
   const events: ExiEvent[] = [{ type: 'SD' }];
   const stack: OpenElement[] = [];
-  // Binding maps are never changed once made: an element without declarations shares its parent's.
-  let scope = PREDEFINED;
+  // Bindings are never changed once made: an element without declarations shares its parent's.
+  let scope = PREDEFINED_CHAIN;
   let text = '';
   let rootSeen = false;
   const attrNames: string[] = [];
   const attrValues: string[] = [];
+  let na: number; // attributes of the current start tag
 
   const flushText = () => {
     if (text === '') return;
@@ -95,11 +109,10 @@ export function parseXml(xml: string): ExiEvent[] {
     text = '';
   };
 
-  const resolve = (prefix: string, forAttribute: boolean, bindings: ReadonlyMap<string, string>): string => {
+  const resolve = (prefix: string, forAttribute: boolean, bindings: Binding): string => {
     if (prefix === '' && forAttribute) return '';
-    const uri = bindings.get(prefix);
-    if (uri === undefined) throw new ExiError(`XML: undeclared namespace prefix '${prefix}'`);
-    return uri;
+    for (let b: Binding | undefined = bindings; b; b = b.next) if (b.prefix === prefix) return b.uri;
+    throw new ExiError(`XML: undeclared namespace prefix '${prefix}'`);
   };
 
   let i = 0;
@@ -153,7 +166,7 @@ export function parseXml(xml: string): ExiEvent[] {
       stack.pop();
       if (!open || open.qname !== name) throw new ExiError(`XML: mismatched end tag </${name}>`);
       events.push({ type: 'EE' });
-      scope = stack.length > 0 ? (stack[stack.length - 1] as OpenElement).bindings : PREDEFINED;
+      scope = stack.length > 0 ? (stack[stack.length - 1] as OpenElement).bindings : PREDEFINED_CHAIN;
       i = end + 1;
     } else {
       // start tag
@@ -166,8 +179,7 @@ export function parseXml(xml: string): ExiEvent[] {
       if (j === i + 1) throw new ExiError(`XML: bad start tag at offset ${i}`);
       const qname = src.slice(i + 1, j);
       if (!isName(qname)) throw new ExiError(`XML: bad element name '${qname}'`);
-      attrNames.length = 0;
-      attrValues.length = 0;
+      na = 0;
       let hasDecls = false;
       let selfClosing = false;
       for (;;) {
@@ -200,16 +212,26 @@ export function parseXml(xml: string): ExiEvent[] {
         const q = src.charCodeAt(k);
         if (q !== 0x22 && q !== 0x27) throw new ExiError(`XML: bad attribute at offset ${j}`);
         const vstart = k + 1;
-        const vend = src.indexOf(q === 0x22 ? '"' : "'", vstart);
-        if (vend < 0) throw new ExiError('XML: unterminated attribute value');
-        let raw = src.slice(vstart, vend);
-        if (raw.includes('<')) throw new ExiError('XML: "<" in attribute value');
-        for (let a = 0; a < attrNames.length; a++) {
+        let vend = vstart;
+        let lt = false;
+        let tabOrNewline = false;
+        for (;;) {
+          const d = src.charCodeAt(vend);
+          if (d === q) break;
+          if (d !== d) throw new ExiError('XML: unterminated attribute value');
+          if (d === 0x3c) lt = true;
+          else if (d === 0x09 || d === 0x0a) tabOrNewline = true;
+          vend++;
+        }
+        if (lt) throw new ExiError('XML: "<" in attribute value');
+        for (let a = 0; a < na; a++) {
           if (attrNames[a] === aname) throw new ExiError(`XML: duplicate attribute ${aname}`);
         }
-        if (raw.includes('\t') || raw.includes('\n')) raw = raw.replace(/[\t\n]/g, ' ');
-        attrNames.push(aname);
-        attrValues.push(decodeEntities(raw, vstart));
+        let raw = src.slice(vstart, vend);
+        if (tabOrNewline) raw = raw.replace(/[\t\n]/g, ' ');
+        attrNames[na] = aname;
+        attrValues[na] = decodeEntities(raw, vstart);
+        na++;
         if (aname.startsWith('xmlns') && (aname.length === 5 || aname.charCodeAt(5) === 0x3a))
           hasDecls = true;
         j = vend + 1;
@@ -225,9 +247,7 @@ export function parseXml(xml: string): ExiEvent[] {
       const se: Extract<ExiEvent, { type: 'SE' }> = { type: 'SE', uri: '', localName, prefix };
       events.push(se);
       if (hasDecls) {
-        const own = new Map(scope);
-        bindings = own;
-        for (let a = 0; a < attrNames.length; a++) {
+        for (let a = 0; a < na; a++) {
           const an = attrNames[a] as string;
           const v = attrValues[a] as string;
           if (an === 'xmlns' || an.startsWith('xmlns:')) {
@@ -236,14 +256,14 @@ export function parseXml(xml: string): ExiEvent[] {
               throw new ExiError(`XML: illegal namespace declaration ${an}="${v}"`);
             }
             if (p !== '' && v === '') throw new ExiError(`XML: cannot undeclare prefix ${p}`);
-            own.set(p, v);
+            bindings = { prefix: p, uri: v, next: bindings };
             events.push({ type: 'NS', uri: v, prefix: p, localElementNs: p === prefix });
           }
         }
       }
       se.uri = resolve(prefix, false, bindings);
       const atStart = events.length;
-      for (let a = 0; a < attrNames.length; a++) {
+      for (let a = 0; a < na; a++) {
         const an = attrNames[a] as string;
         if (hasDecls && (an === 'xmlns' || an.startsWith('xmlns:'))) continue;
         const c = an.indexOf(':');
