@@ -113,6 +113,17 @@ export function rssKiB(pid: number): number {
   return m ? Number(m[1]) : Number.NaN;
 }
 
+/** CPU time (user + system) a process has used so far, in ms (from /proc; clock ticks of 10 ms). */
+export function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** The pid of a throwaway Prosody (from its pidfile). */
+export function prosodyPid(server: ProsodyServer): number {
+  return Number(readFileSync(`${server.dir}/prosody.pid`, 'utf8').trim());
+}
+
 /** Runs `fn` with at most `limit` in flight. */
 export async function pool<T>(
   items: readonly T[],

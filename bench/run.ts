@@ -79,7 +79,7 @@ for (const name of only) {
 const fmt = (v: number | undefined, unit: string) =>
   v === undefined || !Number.isFinite(v)
     ? '–'
-    : `${v >= 100 ? Math.round(v) : v.toFixed(unit === 's' ? 2 : 1)} ${unit}`;
+    : `${v >= 100 ? Math.round(v) : v < 1 ? v.toFixed(3) : v.toFixed(unit === 's' ? 2 : 1)} ${unit}`;
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB`;
 const versions = `xmpp-iot ${VERSION}, Node ${process.version}, Prosody ${version('prosodyctl', ['about'], /Prosody ([\d.]+)/)}, slixmpp ${version(SYSTEM_PYTHON, ['-c', 'import slixmpp; print(slixmpp.__version__)'], /([\d.]+)/)}`;
 const md = [

@@ -8,7 +8,7 @@ import { parseDuration } from './core/duration.js';
 import { ConfigError, errorMessage, IotError } from './core/errors.js';
 import { createLogger, type LogLevel } from './core/logger.js';
 import { OPERATOR_COMMAND_NAMES, OPERATOR_HELP, UsageError } from './operator/usage.js';
-import { keepYoungGenerationSmall } from './runtime/heap.js';
+import { tuneHeapForAgent } from './runtime/heap.js';
 import { VERSION } from './version.js';
 
 const HELP = `xiot ${VERSION}: XMPP IoT agent
@@ -78,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
   if (level !== undefined && !['trace', 'debug', 'info', 'warn', 'error', 'silent'].includes(level)) {
     usage(`--log-level: expected trace, debug, info, warn, error or silent, got "${level}"`);
   }
-  if (command === 'agent') keepYoungGenerationSmall(); // before the agent's modules load
+  if (command === 'agent') tuneHeapForAgent(); // before the agent's modules load
   const { describeConfig, loadAgentConfig } = await import('./runtime/load-config.js');
   switch (command) {
     case 'check': {

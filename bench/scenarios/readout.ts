@@ -13,8 +13,10 @@ import { createSensorClient } from '../../src/xmpp/sensor-client.js';
 import {
   agentYaml,
   type BenchOptions,
+  cpuMs,
   median,
   pool,
+  prosodyPid,
   type Row,
   sleep,
   startAgentProcess,
@@ -73,6 +75,12 @@ export async function readoutScenario(
   };
   const rates: Record<string, { seq: number[]; par: number[]; failures: number }> = {};
   for (const name of Object.keys(targets)) rates[name] = { seq: [], par: [], failures: 0 };
+  // Where the time goes with 16 in flight: CPU ms per operation of the server, the responder and this client.
+  const pids = { server: prosodyPid(server), agent: agent.child.pid as number, client: process.pid };
+  const cpu: Record<string, Record<keyof typeof pids, number[]>> = {
+    ours: { server: [], agent: [], client: [] },
+    ping: { server: [], agent: [], client: [] },
+  };
   // slixmpp 1.8.3 answers a readout that arrives right after the previous one with `accepted` and never sends
   // its fields (environment.md): sequential readouts of it are spaced by GAP ms, and the gaps are not counted.
   const GAP = 25;
@@ -89,6 +97,7 @@ export async function readoutScenario(
       }
       const seqMs = performance.now() - t0 - (gap ? n * (gap + 1) : 0);
       stats.seq.push(n / (seqMs / 1000));
+      const c0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
       t0 = performance.now();
       await pool(
         Array.from({ length: n }, (_, i) => i),
@@ -100,6 +109,8 @@ export async function readoutScenario(
           ),
       );
       stats.par.push(n / ((performance.now() - t0) / 1000));
+      for (const [k, pid] of Object.entries(pids))
+        cpu[name]?.[k as keyof typeof pids].push((cpuMs(pid) - (c0[k] as number)) / n);
     }
   }
   await transport.stop();
@@ -133,6 +144,22 @@ export async function readoutScenario(
       unit: '/s',
       better: 'higher',
       target: '≥ 0.5×',
+    });
+  }
+  for (const [k, label] of [
+    ['server', 'Prosody'],
+    ['agent', 'agent (responder)'],
+    ['client', 'client'],
+  ] as const) {
+    rows.push({
+      scenario: 'readout',
+      metric: `${label} CPU per readout, 16 in flight`,
+      ours: median(cpu.ours?.[k] ?? []),
+      baseline: 'per XEP-0199 ping',
+      baselineValue: median(cpu.ping?.[k] ?? []),
+      unit: 'ms',
+      better: 'lower',
+      note: 'where the time goes: /proc CPU time',
     });
   }
   return rows;
