@@ -284,7 +284,8 @@ export class GrammarStack<F extends ElementFrame> {
   ) {}
 
   get top(): F | undefined {
-    return this.stack.at(-1);
+    const n = this.stack.length;
+    return n > 0 ? this.stack[n - 1] : undefined; // stack[-1] would be a slow property lookup
   }
 
   get depth(): number {

@@ -10,7 +10,7 @@ import { type UndoLog, XML_NS, XSI_NS } from './types.js';
 /**
  * A URI partition with its prefixes and local names. The initial entries (Appendix D, and a schema's) are
  * built once and shared copy-on-write by every table: `localIndex` holds the initial names and is never
- * changed; names added later are in `added`, and `prefixes`/`localNames` are copied before the first change.
+ * changed; names added later follow them in `localNames` (and are in `added` once there are many), and `prefixes`/`localNames` are copied before the first change.
  */
 export interface UriEntry {
   readonly uri: string;
@@ -32,7 +32,27 @@ function newEntry(uri: string, prefixes: string[], localNames: string[], shared:
 /** Id of a local name in its partition, or undefined. */
 function localId(e: UriEntry, name: string): number | undefined {
   const id = e.localIndex.get(name);
-  return id !== undefined || e.added === undefined ? id : e.added.get(name);
+  if (id !== undefined) return id;
+  if (e.added !== undefined) return e.added.get(name);
+  // Few names added: a scan is cheaper than making a map.
+  const names = e.localNames;
+  for (let i = e.localIndex.size; i < names.length; i++) if (names[i] === name) return i;
+  return undefined;
+}
+
+/** Names added to a partition before `added` (a map) is made for them. */
+const SCAN_MAX = 16;
+
+/** Appends a local name that is not in the partition yet. */
+function insertLocal(e: UriEntry, name: string): void {
+  own(e);
+  const names = e.localNames;
+  names.push(name);
+  if (e.added !== undefined) e.added.set(name, names.length - 1);
+  else if (names.length - e.localIndex.size > SCAN_MAX) {
+    e.added = new Map();
+    for (let i = e.localIndex.size; i < names.length; i++) e.added.set(names[i] as string, i);
+  }
 }
 
 /** Makes a partition's arrays its own before changing them. */
@@ -139,9 +159,34 @@ const XSD_TYPE_NAMES = [
   'unsignedShort',
 ];
 
+/**
+ * Keys made before, by URI and local name: a key is then one string that V8 has flattened and hashed once,
+ * instead of a new concatenation to flatten and hash in every map it is looked up in. Bounded.
+ */
+const keyCache = new Map<string, Map<string, string>>();
+let keyCount = 0;
+const KEY_CACHE_MAX = 4096;
+
 /** Key of a qualified name, used for element grammars, local value partitions and channels. */
 export function qnameKey(uri: string, localName: string): string {
-  return `${localName}\u0000${uri}`;
+  let byName = keyCache.get(uri);
+  if (byName === undefined) {
+    if (keyCount >= KEY_CACHE_MAX) {
+      keyCache.clear();
+      keyCount = 0;
+    }
+    byName = new Map();
+    keyCache.set(uri, byName);
+  }
+  let key = byName.get(localName);
+  if (key === undefined) {
+    key = `${localName}\u0000${uri}`;
+    if (keyCount < KEY_CACHE_MAX) {
+      byName.set(localName, key);
+      keyCount++;
+    }
+  }
+  return key;
 }
 
 export class StringTables {
@@ -201,10 +246,7 @@ export class StringTables {
       const e = this.entry(this.uriIndex.get(uri) as number);
       for (const n of [...names].sort()) {
         if (localId(e, n) !== undefined) continue;
-        own(e);
-        if (!e.added) e.added = new Map();
-        e.added.set(n, e.localNames.length);
-        e.localNames.push(n);
+        insertLocal(e, n);
       }
     }
   }
@@ -290,10 +332,7 @@ export class StringTables {
   }
 
   private addLocalName(e: UriEntry, name: string): void {
-    own(e);
-    if (!e.added) e.added = new Map();
-    e.added.set(name, e.localNames.length);
-    e.localNames.push(name);
+    insertLocal(e, name);
     this.undo?.push(() => {
       e.localNames.pop();
       e.added?.delete(name);

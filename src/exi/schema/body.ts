@@ -115,7 +115,8 @@ class SchemaContext {
   }
 
   get top(): Frame | undefined {
-    return this.stack.at(-1);
+    const n = this.stack.length;
+    return n > 0 ? this.stack[n - 1] : undefined; // stack[-1] would be a slow property lookup
   }
 
   /** Opens an element reached through SE(qname) of a built-in grammar or any SE(*). */
@@ -164,9 +165,13 @@ function compareAttributes(
   a: { uri: string; localName: string },
   b: { uri: string; localName: string },
 ): number {
-  const rank = (x: typeof a) =>
-    x.uri === XSI_NS ? (x.localName === 'type' ? 0 : x.localName === 'nil' ? 1 : 2) : 2;
-  return rank(a) - rank(b) || compareQName(a, b);
+  if (a.uri === XSI_NS || b.uri === XSI_NS) {
+    const rank = (x: typeof a) =>
+      x.uri === XSI_NS ? (x.localName === 'type' ? 0 : x.localName === 'nil' ? 1 : 2) : 2;
+    const d = rank(a) - rank(b);
+    if (d !== 0) return d;
+  }
+  return compareQName(a, b);
 }
 
 /**
@@ -192,12 +197,23 @@ function sortAttributes(events: readonly ExiEvent[]): readonly ExiEvent[] {
       i++;
     }
     if (sorted) continue;
-    const run = events.slice(start, i);
-    const ats = run.filter((x) => x.type === 'AT').sort(compareAttributes);
+    // Insertion sort (stable, like Array.prototype.sort): runs are short.
     if (!out) out = events.slice();
     let k = start;
-    for (const x of ats) out[k++] = x;
-    for (const x of run) if (x.type !== 'AT') out[k++] = x;
+    for (let j = start; j < i; j++) {
+      const x = events[j] as ExiEvent;
+      if (x.type !== 'AT') continue;
+      let m = k++;
+      while (m > start && compareAttributes(out[m - 1] as Extract<ExiEvent, { type: 'AT' }>, x) > 0) {
+        out[m] = out[m - 1] as ExiEvent;
+        m--;
+      }
+      out[m] = x;
+    }
+    for (let j = start; j < i; j++) {
+      const x = events[j] as ExiEvent;
+      if (x.type !== 'AT') out[k++] = x;
+    }
   }
   return out ?? events;
 }
@@ -539,15 +555,15 @@ export class SchemaBodyEncoder {
       case 'SE': {
         const prods = s.prods;
         let i = -1;
-        let any = -1;
-        for (let k = 0; k < prods.length; k++) {
-          const p = prods[k] as SProd;
-          if (p.t === 'SE') {
-            if (p.localName === e.localName && p.uri === e.uri) {
+        const from = s.seByName.get(e.localName);
+        if (from !== undefined) {
+          for (let k = from; k < prods.length; k++) {
+            const p = prods[k] as SProd;
+            if (p.t === 'SE' && p.localName === e.localName && p.uri === e.uri) {
               i = k;
               break;
             }
-          } else if (p.t === 'SE*' && any < 0) any = k;
+          }
         }
         if (i >= 0) {
           const p = prods[i] as Extract<SProd, { t: 'SE' }>;
@@ -557,6 +573,7 @@ export class SchemaBodyEncoder {
           return;
         }
         const key = qnameKey(e.uri, e.localName);
+        const any = prods.findIndex((p) => p.t === 'SE*');
         if (any >= 0) {
           writeSchemaCode(w, s, { level: 1, index: any });
           this.qname(e.uri, e.localName);
@@ -574,11 +591,14 @@ export class SchemaBodyEncoder {
         if (s.kind === 'element') throw new ExiError(`attribute ${e.localName} outside a start tag`);
         const prods = s.prods;
         let i = -1;
-        for (let k = 0; k < prods.length; k++) {
-          const p = prods[k] as SProd;
-          if (p.t === 'AT' && p.localName === e.localName && p.uri === e.uri) {
-            i = k;
-            break;
+        const from = s.atByName.get(e.localName);
+        if (from !== undefined) {
+          for (let k = from; k < prods.length; k++) {
+            const p = prods[k] as SProd;
+            if (p.t === 'AT' && p.localName === e.localName && p.uri === e.uri) {
+              i = k;
+              break;
+            }
           }
         }
         if (i >= 0) {

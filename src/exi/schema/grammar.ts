@@ -55,6 +55,9 @@ export interface SState {
   third: ('CM' | 'PI')[];
   /** Number of AT(qname) productions (third level of AT[untyped value] has one more). */
   nAt: number;
+  /** Index of the first AT(qname) / SE(qname) production with a local name (the encoder's lookups). */
+  atByName: Map<string, number>;
+  seByName: Map<string, number>;
 }
 
 const EE_PROD: SProd = { t: 'EE' };
@@ -213,7 +216,16 @@ export class SchemaGrammars {
   }
 
   private state(kind: SState['kind']): SState {
-    const s = { kind, prods: [], hasEE: false, second: [], third: this.third, nAt: 0 } as unknown as SState;
+    const s = {
+      kind,
+      prods: [],
+      hasEE: false,
+      second: [],
+      third: this.third,
+      nAt: 0,
+      atByName: new Map(),
+      seByName: new Map(),
+    } as unknown as SState;
     s.content2 = s;
     return s;
   }
@@ -222,6 +234,11 @@ export class SchemaGrammars {
     sortProds(s.prods);
     s.hasEE = s.prods.includes(EE_PROD);
     s.nAt = s.prods.filter((p) => p.t === 'AT').length;
+    s.prods.forEach((p, i) => {
+      if (p.t !== 'AT' && p.t !== 'SE') return;
+      const byName = p.t === 'AT' ? s.atByName : s.seByName;
+      if (!byName.has(p.localName)) byName.set(p.localName, i);
+    });
     const o = this.opts;
     const second: Second[] = [];
     if (!s.hasEE) second.push('EE');
