@@ -646,7 +646,7 @@ export class SchemaBodyEncoder {
           // writes CH("") there only in strict mode).
           writeSchemaCode(w, s, { level: 2, item: 'EE' });
         } else {
-          writeSchemaCode(w, s, { level: 1, index: s.prods.findIndex((p) => p.t === 'EE') });
+          writeSchemaCode(w, s, { level: 1, index: s.ee });
         }
         c.stack.pop();
         return;

@@ -16,6 +16,7 @@
  * the content state. Schema-informed grammars do not learn.
  */
 import { type BitReader, type BitWriter, bitsFor, ExiError } from '../bits.js';
+import { qnameKey } from '../strings.js';
 import type { ResolvedOptions } from '../types.js';
 import { type ComplexTypeDef, compareQName, type Datatype, type ElementDecl, type Particle } from './xsd.js';
 
@@ -55,6 +56,8 @@ export interface SState {
   third: ('CM' | 'PI')[];
   /** Number of AT(qname) productions (third level of AT[untyped value] has one more). */
   nAt: number;
+  /** Index of the EE production on the first level, or -1. */
+  ee: number;
   /** Index of the first AT(qname) / SE(qname) production with a local name (the encoder's lookups). */
   atByName: Map<string, number>;
   seByName: Map<string, number>;
@@ -223,6 +226,7 @@ export class SchemaGrammars {
       second: [],
       third: this.third,
       nAt: 0,
+      ee: -1,
       atByName: new Map(),
       seByName: new Map(),
     } as unknown as SState;
@@ -233,6 +237,7 @@ export class SchemaGrammars {
   private finish(s: SState): void {
     sortProds(s.prods);
     s.hasEE = s.prods.includes(EE_PROD);
+    s.ee = s.prods.indexOf(EE_PROD);
     s.nAt = s.prods.filter((p) => p.t === 'AT').length;
     s.prods.forEach((p, i) => {
       if (p.t !== 'AT' && p.t !== 'SE') return;
@@ -334,7 +339,7 @@ export class SchemaGrammars {
         if (label.kind === 'CH') s.prods.push({ t: 'CH', dt: label.dt, next });
         else {
           const { uri, localName } = label.decl;
-          s.prods.push({ t: 'SE', uri, localName, key: `${localName}\u0000${uri}`, decl: label.decl, next });
+          s.prods.push({ t: 'SE', uri, localName, key: qnameKey(uri, localName), decl: label.decl, next });
         }
       }
       if (d.accept) s.prods.push(EE_PROD);
@@ -351,7 +356,7 @@ export class SchemaGrammars {
           t: 'AT',
           uri: a.uri,
           localName: a.localName,
-          key: `${a.localName}\u0000${a.uri}`,
+          key: qnameKey(a.uri, a.localName),
           dt: a.datatype,
           next,
         });
