@@ -327,13 +327,17 @@ const WS_ONLY = /^[ \t\n\r]*$/;
 export function dropIgnorableWhitespace(events: readonly ExiEvent[]): ExiEvent[] {
   const out: ExiEvent[] = [];
   const preserve: boolean[] = [false];
+  let depth = 0; // preserve[depth]: xml:space="preserve" in scope
   for (let i = 0; i < events.length; i++) {
     const e = events[i] as ExiEvent;
-    if (e.type === 'SE') preserve.push(preserve.at(-1) as boolean);
-    else if (e.type === 'EE') preserve.pop();
-    else if (e.type === 'AT' && e.uri === XML_NS && e.localName === 'space') {
-      preserve[preserve.length - 1] = e.value === 'preserve';
-    } else if (e.type === 'CH' && !preserve.at(-1) && WS_ONLY.test(e.value)) {
+    if (e.type === 'SE') {
+      preserve[depth + 1] = preserve[depth] as boolean;
+      depth++;
+    } else if (e.type === 'EE') {
+      if (depth > 0) depth--;
+    } else if (e.type === 'AT' && e.uri === XML_NS && e.localName === 'space') {
+      preserve[depth] = e.value === 'preserve';
+    } else if (e.type === 'CH' && !preserve[depth] && WS_ONLY.test(e.value)) {
       const prev = events[i - 1]?.type;
       const onlyContent = (prev === 'SE' || prev === 'AT' || prev === 'NS') && events[i + 1]?.type === 'EE';
       if (!onlyContent) continue;
@@ -349,6 +353,19 @@ export function pruneEvents(
   keepComments: boolean,
   keepPis: boolean,
 ): ExiEvent[] {
+  let changes = false;
+  for (let i = 0; i < events.length; i++) {
+    const t = (events[i] as ExiEvent).type;
+    if (
+      (t === 'CM' && !keepComments) ||
+      (t === 'PI' && !keepPis) ||
+      (t === 'CH' && events[i + 1]?.type === 'CH')
+    ) {
+      changes = true;
+      break;
+    }
+  }
+  if (!changes) return events.slice();
   const out: ExiEvent[] = [];
   for (const e of events) {
     if ((e.type === 'CM' && !keepComments) || (e.type === 'PI' && !keepPis)) continue;

@@ -258,7 +258,8 @@ export class SchemaBodyEncoder {
 
   private str(key: string, value: string): void {
     const tables = this.c.tables;
-    this.value(key, (w) => tables.writeValue(w, key, value));
+    if (!this.reordered) tables.writeValue(this.w, key, value);
+    else this.value(key, (w) => tables.writeValue(w, key, value));
   }
 
   private closeBlock(): void {
@@ -366,7 +367,8 @@ export class SchemaBodyEncoder {
   private typed(dt: Datatype, key: string, value: string, prepared?: ValueWriter): void {
     if (dt.kind === 'string') {
       const tables = this.c.tables;
-      this.value(key, (w) => tables.writeValue(w, key, value, dt.charset));
+      if (!this.reordered) tables.writeValue(this.w, key, value, dt.charset);
+      else this.value(key, (w) => tables.writeValue(w, key, value, dt.charset));
       return;
     }
     if (dt.kind === 'binary') throw new ExiUnsupportedError('binary (base64Binary/hexBinary) values');
