@@ -39,11 +39,11 @@ import {
   ExiBodyWriter,
   isExi,
   STREAM_END_XML,
-  standaloneXml,
   streamOpenTag,
   streamStartXml,
   toTree,
 } from '../xmpp/exi-connection.js';
+import { elementEvents } from '../xmpp/exi-ltx.js';
 
 export interface ExiGatewayOptions {
   listen: { host: string; port: number };
@@ -120,9 +120,10 @@ export async function startExiGateway(options: ExiGatewayOptions): Promise<ExiGa
       }, 1000).unref();
     };
 
-    const toClient = (xmlText: string): void => {
+    /** XML text, or the events of an upstream element (elementEvents: no text round trip). */
+    const toClient = (xml: string | ExiEvent[]): void => {
       if (closed) return;
-      const bytes = writer.element(xmlText);
+      const bytes = typeof xml === 'string' ? writer.element(xml) : writer.body(xml);
       stats.exiOut += bytes.length;
       stats.elementsDown++;
       client.write(bytes);
@@ -141,7 +142,7 @@ export async function startExiGateway(options: ExiGatewayOptions): Promise<ExiGa
         rootAttrs = el.attrs as Record<string, string | undefined>;
         toClient(streamStartXml(rootAttrs));
       });
-      p.on('element', (el: Element) => toClient(standaloneXml(el, rootAttrs)));
+      p.on('element', (el: Element) => toClient(elementEvents(el, rootAttrs)));
       p.on('end', () => toClient(STREAM_END_XML));
       p.on('error', (err: Error) => {
         clog.warn({ err: errorMessage(err) }, 'exi gateway: bad XML from upstream');
