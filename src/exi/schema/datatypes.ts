@@ -69,8 +69,26 @@ const SPECIAL = -(2n ** 14n);
 const EXP_MAX = 2n ** 14n - 1n;
 const MANTISSA_MAX = 2n ** 63n - 1n;
 
+/** Plain decimals that a double holds exactly (at most 15 digits): parsed without BigInt arithmetic. */
+const SHORT_DECIMAL_RE = /^(-?)(\d{1,15})(?:\.(\d{1,15}))?$/;
+
 export function parseFloatValue(s: string): { m: bigint; e: bigint } | undefined {
   const t = s.trim();
+  const short = SHORT_DECIMAL_RE.exec(t);
+  if (short) {
+    const [, sign, int = '', frac = ''] = short;
+    if (int.length + frac.length <= 15) {
+      let m = Number(int + frac);
+      let e = -frac.length;
+      if (m === 0) e = 0;
+      else
+        while (m % 10 === 0) {
+          m /= 10;
+          e++;
+        }
+      return { m: BigInt(sign === '-' ? -m : m), e: BigInt(e) };
+    }
+  }
   if (t === 'INF') return { m: 1n, e: SPECIAL };
   if (t === '-INF') return { m: -1n, e: SPECIAL };
   if (t === 'NaN') return { m: 0n, e: SPECIAL };
