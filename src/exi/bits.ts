@@ -241,6 +241,10 @@ export class BitWriter {
   }
 }
 
+/** Scratch space for decoding Latin-1 strings, up to LATIN1_MAX code points. */
+const LATIN1_MAX = 65536;
+let latin1 = Buffer.allocUnsafeSlow(256);
+
 /** Scratch space for decoding strings (UTF-16 code units). */
 let scratch = new Uint16Array(256);
 
@@ -362,13 +366,29 @@ export class BitReader {
       }
       return s;
     }
+    if (length <= LATIN1_MAX) {
+      // Latin-1 text (nearly all of it): bytes decoded natively, several times faster than fromCharCode.apply.
+      if (latin1.length < length) latin1 = Buffer.allocUnsafeSlow(Math.min(LATIN1_MAX, 2 * length));
+      const bytes = latin1;
+      for (let i = 0; i < length; i++) {
+        const cp = this.readUnsigned();
+        if (cp < 0x100) bytes[i] = cp;
+        else return bytes.toString('latin1', 0, i) + this.codePointsFrom(cp, length - i - 1);
+      }
+      return bytes.toString('latin1', 0, length);
+    }
+    return this.codePointsFrom(this.readUnsigned(), length - 1);
+  }
+
+  /** Code point `first`, then `rest` more from the stream. */
+  private codePointsFrom(first: number, rest: number): string {
     let out = '';
     let k = 0;
-    if (scratch.length < 2 * Math.min(length, 4096) + 2)
-      scratch = new Uint16Array(2 * Math.min(length, 4096) + 2);
+    if (scratch.length < 2 * Math.min(rest + 1, 4096) + 2)
+      scratch = new Uint16Array(2 * Math.min(rest + 1, 4096) + 2);
     const units = scratch;
-    for (let i = 0; i < length; i++) {
-      const cp = this.readUnsigned();
+    for (let i = 0; i <= rest; i++) {
+      const cp = i === 0 ? first : this.readUnsigned();
       if (cp < 0x10000) units[k++] = cp;
       else {
         if (cp > 0x10ffff) throw new ExiError(`invalid code point ${cp}`);
