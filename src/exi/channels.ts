@@ -44,6 +44,19 @@ export class ChannelSet<T> {
   }
 }
 
+/** The header and blocks of a (pre-)compressed stream as one byte array. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const b of parts) size += b.length;
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const b of parts) {
+    out.set(b, off);
+    off += b.length;
+  }
+  return out;
+}
+
 export function deflate(data: Uint8Array): Uint8Array {
   return deflateRawSync(data);
 }

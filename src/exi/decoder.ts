@@ -1,7 +1,15 @@
 /** EXI body decoder for schema-less streams (§6, §8.4) in all four alignments. */
 import { BitReader, ExiError, ExiUnsupportedError } from './bits.js';
 import { ChannelSet, inflateAt, SMALL_CHANNEL_MAX } from './channels.js';
-import { type ElementFrame, GrammarStack, Grammars, learnedTerm, readCode, Terms } from './grammars.js';
+import {
+  type ElementFrame,
+  GrammarStack,
+  Grammars,
+  learnedTerm,
+  readCode,
+  type Term,
+  Terms,
+} from './grammars.js';
 import { readHeader } from './header.js';
 import { SchemaBodyDecoder } from './schema/body.js';
 import type { CodecState } from './session.js';
@@ -88,9 +96,44 @@ export class BodyDecoder {
     return this.offset;
   }
 
+  /** Key of the qualified name of the last `qnameEvent`. */
+  private key = '';
+
+  /**
+   * Fills in the qualified name of an SE/AT event: from a learned production, or read from the stream after
+   * SE(*)/AT(*) (and then learned by the current state), with its prefix if prefixes are preserved.
+   */
+  private qnameEvent<E extends Extract<ExiEvent, { type: 'SE' | 'AT' }>>(term: Term, e: E): E {
+    const tables = this.tables;
+    const preservePrefixes = this.opts.preserve.prefixes;
+    let uriId: number;
+    if (term.kind === 'SE' || term.kind === 'AT') {
+      e.uri = term.uri;
+      e.localName = term.localName;
+      this.key = term.key;
+      uriId = preservePrefixes ? tables.uriId(term.uri) : -1;
+    } else {
+      uriId = tables.readUri(this.r);
+      const uri = tables.uri(uriId);
+      const localName = tables.readLocalName(this.r, uriId);
+      if (e.type === 'AT' && uri === XSI_NS && (localName === 'type' || localName === 'nil')) {
+        throw new ExiUnsupportedError(`xsi:${localName} attributes`);
+      }
+      e.uri = uri;
+      e.localName = localName;
+      this.key = qnameKey(uri, localName);
+      // In a start tag (AT, or SE as the first child) StartTagContent learns; in content ElementContent.
+      this.state.learnStartElement(learnedTerm(e.type, uri, localName, this.key));
+    }
+    if (preservePrefixes) {
+      const prefix = tables.readQNamePrefix(this.r, uriId);
+      if (prefix !== undefined) e.prefix = prefix;
+    }
+    return e;
+  }
+
   decode(): ExiEvent[] {
     const events: ExiEvent[] = [{ type: 'SD' }];
-    const preservePrefixes = this.opts.preserve.prefixes;
     const state = this.state;
     for (;;) {
       const t = state.table();
@@ -99,29 +142,10 @@ export class BodyDecoder {
       switch (term.kind) {
         case 'SE':
         case 'SE*': {
-          let uri: string;
-          let localName: string;
-          let uriId: number;
-          let key: string;
-          if (term.kind === 'SE') {
-            uri = term.uri;
-            localName = term.localName;
-            key = term.key;
-            uriId = preservePrefixes ? this.tables.uriId(uri) : -1;
-          } else {
-            uriId = this.tables.readUri(this.r);
-            uri = this.tables.uri(uriId);
-            localName = this.tables.readLocalName(this.r, uriId);
-            key = qnameKey(uri, localName);
-            state.learnStartElement(learnedTerm('SE', uri, localName, key));
-          }
-          const se: Extract<ExiEvent, { type: 'SE' }> = { type: 'SE', uri, localName };
-          if (preservePrefixes) {
-            const prefix = this.tables.readQNamePrefix(this.r, uriId);
-            if (prefix !== undefined) se.prefix = prefix;
-          }
+          const se = this.qnameEvent(term, { type: 'SE', uri: '', localName: '' });
+          const key = this.key;
           events.push(se);
-          state.enter({ g: state.grammars.element(uri, localName, key), key, se, inContent: false });
+          state.enter({ g: state.grammars.element(se.uri, se.localName, key), key, se, inContent: false });
           break;
         }
         case 'NS': {
@@ -136,32 +160,9 @@ export class BodyDecoder {
         case 'AT':
         case 'AT*': {
           if (!top) throw new ExiError('AT event outside an element');
-          let uri: string;
-          let localName: string;
-          let uriId: number;
-          let key: string;
-          if (term.kind === 'AT') {
-            uri = term.uri;
-            localName = term.localName;
-            key = term.key;
-            uriId = preservePrefixes ? this.tables.uriId(uri) : -1;
-          } else {
-            uriId = this.tables.readUri(this.r);
-            uri = this.tables.uri(uriId);
-            localName = this.tables.readLocalName(this.r, uriId);
-            if (uri === XSI_NS && (localName === 'type' || localName === 'nil')) {
-              throw new ExiUnsupportedError(`xsi:${localName} attributes`);
-            }
-            key = qnameKey(uri, localName);
-            top.g.learnStartTag(learnedTerm('AT', uri, localName, key));
-          }
-          const at: ValueEvent = { type: 'AT', uri, localName, value: '' };
-          if (preservePrefixes) {
-            const prefix = this.tables.readQNamePrefix(this.r, uriId);
-            if (prefix !== undefined) at.prefix = prefix;
-          }
+          const at = this.qnameEvent(term, { type: 'AT', uri: '', localName: '', value: '' });
           events.push(at);
-          this.value(key, at);
+          this.value(this.key, at);
           break;
         }
         case 'CH': {

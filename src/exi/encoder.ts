@@ -1,6 +1,6 @@
 /** EXI body encoder for schema-less streams (§6, §8.4) in all four alignments. */
 import { BitWriter, ExiError, ExiUnsupportedError } from './bits.js';
-import { blockStreams, ChannelSet } from './channels.js';
+import { blockStreams, ChannelSet, concatBytes } from './channels.js';
 import {
   type CodeTable,
   type ElementFrame,
@@ -75,6 +75,33 @@ export class BodyEncoder {
     this.channels.clear();
   }
 
+  /**
+   * SE(qname) / AT(qname): the learned production, or the generic one followed by the qualified name (which
+   * the current state then learns), and the prefix if prefixes are preserved. Returns the qualified name's key.
+   */
+  private qnameEvent(t: CodeTable, e: Extract<ExiEvent, { type: 'SE' | 'AT' }>, what: string): string {
+    const w = this.w;
+    const tables = this.tables;
+    const prefixes = this.opts.preserve.prefixes;
+    const learned = findLearnedQName(t, e.type, e.uri, e.localName);
+    let key: string;
+    let uriId: number;
+    if (learned >= 0) {
+      writeFirst(w, t, learned);
+      key = (t.first[learned] as LearnedTerm).key;
+      uriId = prefixes ? tables.uriId(e.uri) : -1;
+    } else {
+      this.generic(t, e.type === 'SE' ? Terms.SE_ANY : Terms.AT_ANY, what);
+      key = qnameKey(e.uri, e.localName);
+      uriId = tables.writeUri(w, e.uri);
+      tables.writeLocalName(w, uriId, e.localName);
+      // In a start tag (AT, or SE as the first child) StartTagContent learns; in content ElementContent.
+      this.state.learnStartElement(learnedTerm(e.type, e.uri, e.localName, key));
+    }
+    if (prefixes) tables.writeQNamePrefix(w, uriId, e.prefix);
+    return key;
+  }
+
   encode(events: readonly ExiEvent[]): void {
     for (const e of events) this.event(e);
   }
@@ -90,21 +117,7 @@ export class BodyEncoder {
       case 'SD':
         return;
       case 'SE': {
-        const learned = findLearnedQName(t, 'SE', e.uri, e.localName);
-        let key: string;
-        let uriId: number;
-        if (learned >= 0) {
-          writeFirst(w, t, learned);
-          key = (t.first[learned] as LearnedTerm).key;
-          uriId = p.prefixes ? this.tables.uriId(e.uri) : -1;
-        } else {
-          this.generic(t, Terms.SE_ANY, top || !state.rootSeen ? 'SE' : 'a second root element');
-          key = qnameKey(e.uri, e.localName);
-          uriId = this.tables.writeUri(w, e.uri);
-          this.tables.writeLocalName(w, uriId, e.localName);
-          state.learnStartElement(learnedTerm('SE', e.uri, e.localName, key));
-        }
-        if (p.prefixes) this.tables.writeQNamePrefix(w, uriId, e.prefix);
+        const key = this.qnameEvent(t, e, top || !state.rootSeen ? 'SE' : 'a second root element');
         state.enter({ g: state.grammars.element(e.uri, e.localName, key), key, inContent: false });
         return;
       }
@@ -122,22 +135,7 @@ export class BodyEncoder {
         if (e.uri === XSI_NS && (e.localName === 'type' || e.localName === 'nil')) {
           throw new ExiUnsupportedError(`xsi:${e.localName} attributes`);
         }
-        const learned = findLearnedQName(t, 'AT', e.uri, e.localName);
-        let key: string;
-        let uriId: number;
-        if (learned >= 0) {
-          writeFirst(w, t, learned);
-          key = (t.first[learned] as LearnedTerm).key;
-          uriId = p.prefixes ? this.tables.uriId(e.uri) : -1;
-        } else {
-          this.generic(t, Terms.AT_ANY, 'AT');
-          key = qnameKey(e.uri, e.localName);
-          uriId = this.tables.writeUri(w, e.uri);
-          this.tables.writeLocalName(w, uriId, e.localName);
-          top.g.learnStartTag(learnedTerm('AT', e.uri, e.localName, key));
-        }
-        if (p.prefixes) this.tables.writeQNamePrefix(w, uriId, e.prefix);
-        this.value(key, e.value);
+        this.value(this.qnameEvent(t, e, 'AT'), e.value);
         return;
       }
       case 'CH': {
@@ -191,15 +189,7 @@ export class BodyEncoder {
     if (!this.finished) throw new ExiError('event sequence does not end with ED');
     if (!this.reordered) return this.w.toBytes();
     this.closeBlock();
-    let size = 0;
-    for (const b of this.blocks) size += b.length;
-    const out = new Uint8Array(size);
-    let off = 0;
-    for (const b of this.blocks) {
-      out.set(b, off);
-      off += b.length;
-    }
-    return out;
+    return concatBytes(this.blocks);
   }
 }
 

@@ -30,11 +30,19 @@ const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"'
 
 /** NAME_RE without the regular expression for ASCII names. */
 function isName(s: string): boolean {
+  return asciiName(s) ?? NAME_RE.test(s);
+}
+
+/**
+ * Whether `s` is an XML name with at most one colon, not at either end (NAME_RE), when it is all ASCII;
+ * undefined when it is not.
+ */
+export function asciiName(s: string): boolean | undefined {
   let start = true;
   let colon = false;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c >= 0x80) return NAME_RE.test(s);
+    if (c >= 0x80) return undefined;
     const letter = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f;
     if (start) {
       if (!letter) return false;

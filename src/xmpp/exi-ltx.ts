@@ -8,6 +8,7 @@
 import { Element } from '@xmpp/xml';
 import { type ExiEvent, parseXml } from '../exi/index.js';
 import { XML_NS, XMLNS_NS } from '../exi/types.js';
+import { asciiName } from '../exi/xml.js';
 import { standaloneXml } from './exi-connection.js';
 
 /** Namespace bindings in scope, innermost first (as in parseXml). */
@@ -24,21 +25,7 @@ const FALLBACK = Symbol('fallback');
 
 /** An ASCII XML name with at most one colon, not at either end (what parseXml accepts without question). */
 function plainName(s: string): boolean {
-  let start = true;
-  let colon = false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    const letter = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f;
-    if (start) {
-      if (!letter) return false;
-      start = false;
-    } else if (c === 0x3a) {
-      if (colon) return false;
-      colon = true;
-      start = true;
-    } else if (!letter && !(c >= 0x30 && c <= 0x39) && c !== 0x2e && c !== 0x2d) return false;
-  }
-  return !start;
+  return asciiName(s) === true;
 }
 
 /** ltx writes `v` or `v.toString(10)`; parseXml normalizes tabs and newlines in attribute values to spaces. */

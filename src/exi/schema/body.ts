@@ -11,8 +11,9 @@
  * binary values in streams (the encoder writes binary values as schema-invalid, i.e. untyped).
  */
 import { BitReader, BitWriter, bitsFor, ExiError, ExiUnsupportedError } from '../bits.js';
-import { blockStreams, ChannelSet, inflateAt, SMALL_CHANNEL_MAX } from '../channels.js';
+import { blockStreams, ChannelSet, concatBytes, inflateAt, SMALL_CHANNEL_MAX } from '../channels.js';
 import {
+  type CodeTable,
   type ElementGrammar,
   findGeneric,
   findLearned,
@@ -172,6 +173,18 @@ function compareAttributes(
     if (d !== 0) return d;
   }
   return compareQName(a, b);
+}
+
+/** Index of the SE(qname) / AT(qname) production of a state for a qualified name, or -1. */
+function findProd(s: SState, t: 'SE' | 'AT', uri: string, localName: string): number {
+  const from = (t === 'SE' ? s.seByName : s.atByName).get(localName);
+  if (from === undefined) return -1;
+  const prods = s.prods;
+  for (let k = from; k < prods.length; k++) {
+    const p = prods[k] as SProd;
+    if (p.t === t && p.localName === localName && p.uri === uri) return k;
+  }
+  return -1;
 }
 
 /**
@@ -347,15 +360,7 @@ export class SchemaBodyEncoder {
     if (!this.finished) throw new ExiError('event sequence does not end with ED');
     if (!this.reordered) return this.w.toBytes();
     this.closeBlock();
-    let size = 0;
-    for (const b of this.blocks) size += b.length;
-    const out = new Uint8Array(size);
-    let off = 0;
-    for (const b of this.blocks) {
-      out.set(b, off);
-      off += b.length;
-    }
-    return out;
+    return concatBytes(this.blocks);
   }
 
   private qname(uri: string, localName: string): void {
@@ -474,6 +479,30 @@ export class SchemaBodyEncoder {
     }
   }
 
+  /**
+   * SE(qname) / AT(qname) in a built-in grammar: the learned production, or the generic one followed by the
+   * qualified name (which is then learned). Returns the qualified name's key.
+   */
+  private builtinQName(
+    t: CodeTable,
+    kind: 'SE' | 'AT',
+    uri: string,
+    localName: string,
+    generic: (term: Term, what: string) => unknown,
+    learn: (term: Term) => void,
+  ): string {
+    const learned = findLearnedQName(t, kind, uri, localName);
+    if (learned >= 0) {
+      writeFirst(this.w, t, learned);
+      return (t.first[learned] as LearnedTerm).key;
+    }
+    const key = qnameKey(uri, localName);
+    generic(kind === 'SE' ? Terms.SE_ANY : Terms.AT_ANY, kind);
+    this.qname(uri, localName);
+    learn(learnedTerm(kind, uri, localName, key));
+    return key;
+  }
+
   private builtinEvent(top: Extract<Frame, { mode: 'b' }>, e: ExiEvent): void {
     const c = this.c;
     const w = this.w;
@@ -490,34 +519,13 @@ export class SchemaBodyEncoder {
     };
     switch (e.type) {
       case 'SE': {
-        const learned = findLearnedQName(t, 'SE', e.uri, e.localName);
-        let key: string;
-        if (learned >= 0) {
-          writeFirst(w, t, learned);
-          key = (t.first[learned] as LearnedTerm).key;
-        } else {
-          key = qnameKey(e.uri, e.localName);
-          generic(Terms.SE_ANY, 'SE');
-          this.qname(e.uri, e.localName);
-          learn(learnedTerm('SE', e.uri, e.localName, key));
-        }
+        const key = this.builtinQName(t, 'SE', e.uri, e.localName, generic, learn);
         c.enter(c.frameFor(e.uri, e.localName, key));
         return;
       }
       case 'AT': {
         if (top.inContent) throw new ExiError(`attribute ${e.localName} outside a start tag`);
-        const learned = findLearnedQName(t, 'AT', e.uri, e.localName);
-        let key: string;
-        if (learned >= 0) {
-          writeFirst(w, t, learned);
-          key = (t.first[learned] as LearnedTerm).key;
-        } else {
-          key = qnameKey(e.uri, e.localName);
-          generic(Terms.AT_ANY, 'AT');
-          this.qname(e.uri, e.localName);
-          top.g.learnStartTag(learnedTerm('AT', e.uri, e.localName, key));
-        }
-        this.str(key, e.value);
+        this.str(this.builtinQName(t, 'AT', e.uri, e.localName, generic, learn), e.value);
         return;
       }
       case 'CH': {
@@ -556,17 +564,7 @@ export class SchemaBodyEncoder {
     switch (e.type) {
       case 'SE': {
         const prods = s.prods;
-        let i = -1;
-        const from = s.seByName.get(e.localName);
-        if (from !== undefined) {
-          for (let k = from; k < prods.length; k++) {
-            const p = prods[k] as SProd;
-            if (p.t === 'SE' && p.localName === e.localName && p.uri === e.uri) {
-              i = k;
-              break;
-            }
-          }
-        }
+        const i = findProd(s, 'SE', e.uri, e.localName);
         if (i >= 0) {
           const p = prods[i] as Extract<SProd, { t: 'SE' }>;
           writeSchemaCode(w, s, { level: 1, index: i });
@@ -592,17 +590,7 @@ export class SchemaBodyEncoder {
       case 'AT': {
         if (s.kind === 'element') throw new ExiError(`attribute ${e.localName} outside a start tag`);
         const prods = s.prods;
-        let i = -1;
-        const from = s.atByName.get(e.localName);
-        if (from !== undefined) {
-          for (let k = from; k < prods.length; k++) {
-            const p = prods[k] as SProd;
-            if (p.t === 'AT' && p.localName === e.localName && p.uri === e.uri) {
-              i = k;
-              break;
-            }
-          }
-        }
+        const i = findProd(s, 'AT', e.uri, e.localName);
         if (i >= 0) {
           const p = prods[i] as Extract<SProd, { t: 'AT' }>;
           const prepared = isStringLike(p.dt) ? undefined : prepareTyped(p.dt, e.value);
