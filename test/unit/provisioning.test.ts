@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { narrow } from '../../src/xmpp/access.js';
+import { bareOf, createAccessPolicy, narrow } from '../../src/xmpp/access.js';
 import { mostPermissive } from '../../src/xmpp/provisioning.js';
 
 describe('provisioning decisions', () => {
@@ -23,5 +23,15 @@ describe('provisioning decisions', () => {
     expect(narrow(['a', 'b'], undefined)).toBeUndefined();
     expect(narrow(['a', 'b'], ['b', 'c'])).toEqual(['b']);
     expect(narrow([], ['b', 'c'])).toEqual(['b', 'c']);
+  });
+
+  it('compares senders by bare JID, case-insensitively, whatever their resource', () => {
+    expect(bareOf('Owner@Example.org/phone')).toBe('owner@example.org');
+    expect(bareOf('owner@example.org/a/b')).toBe('owner@example.org');
+    expect(bareOf('example.org')).toBe('example.org');
+    const policy = createAccessPolicy(['owner@example.org']);
+    expect(policy.isOwner('OWNER@example.org/x/y')).toBe(true);
+    expect(policy.isOwner('owner@example.org.evil/x')).toBe(false);
+    expect(policy.isOwner('other@example.org/owner@example.org')).toBe(false);
   });
 });
