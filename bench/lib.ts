@@ -119,6 +119,17 @@ export function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
+/**
+ * Machine-wide CPU time from /proc/stat, in ms summed over all cores: busy (user, nice, system, irq, softirq,
+ * steal) and total. Loopback TCP work done in softirq context shows here and in no process's own time.
+ */
+export function machineCpuMs(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.split(/\s+/).slice(1, 9).map(Number);
+  const busy = (user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0);
+  return { busy: busy * 10, total: (busy + (idle ?? 0) + (iowait ?? 0)) * 10 };
+}
+
 /** The pid of a throwaway Prosody (from its pidfile). */
 export function prosodyPid(server: ProsodyServer): number {
   return Number(readFileSync(`${server.dir}/prosody.pid`, 'utf8').trim());
