@@ -1,55 +1,33 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ProsodyServer, startProsody } from '../../src/devtools/prosody.js';
-import type { Agent } from '../../src/runtime/agent.js';
-import { agentConfig, startAgent, tempDir } from '../helpers/agent.js';
+import { describe, expect, it } from 'vitest';
+import { useAgentFixture } from '../helpers/agent-fixture.js';
 import { requireProsody, requireSlixmpp } from '../helpers/requirements.js';
 import { runSlixmpp } from '../helpers/slixmpp.js';
 
 describe.skipIf(!requireProsody() || !requireSlixmpp())('slixmpp 1.8.3 as a client of the agent', () => {
-  let server: ProsodyServer;
-  let agent: Agent;
-  const dir = tempDir();
-
-  beforeAll(async () => {
-    server = await startProsody({
-      accounts: [
-        { username: 'kitchen', password: 'agent-secret' },
-        { username: 'bob', password: 'bob-secret' },
-        { username: 'eve', password: 'eve-secret' },
-      ],
-    });
-    agent = await startAgent(
-      agentConfig(server, {
-        username: 'kitchen',
-        password: 'agent-secret',
-        owners: ['bob@localhost'],
-        store: `${dir.path}/kitchen.db`,
-        devicesYaml: `
+  const fx = useAgentFixture({
+    accounts: { kitchen: 'agent-secret', bob: 'bob-secret', eve: 'eve-secret' },
+    agent: {
+      username: 'kitchen',
+      owners: ['bob@localhost'],
+      devicesYaml: `
   - id: host
     type: system
     interval: 1h`,
-      }),
-    );
-  });
-
-  afterAll(async () => {
-    await agent?.stop({ drainMs: 0 });
-    await server?.stop();
-    dir.remove();
+    },
   });
 
   it("reads the agent's momentary values with xep_0323 and gets every field with done", async () => {
     const result = await runSlixmpp({
       jid: 'bob@localhost',
       password: 'bob-secret',
-      port: server.c2sPort,
+      port: fx.server.c2sPort,
       action: 'read-momentary',
-      target: agent.transport.jid as string,
+      target: fx.jid,
     });
     expect(result.ok).toBe(true);
     expect(result.results).toContain('accepted');
     expect(result.results?.at(-1)).toBe('done');
-    const expected = (await agent.devices.get('host')!.readNow()).fields.filter((f) =>
+    const expected = (await fx.agent.devices.get('host')!.readNow()).fields.filter((f) =>
       f.flags.includes('momentary'),
     );
     const got = result.fields ?? [];
@@ -64,9 +42,9 @@ describe.skipIf(!requireProsody() || !requireSlixmpp())('slixmpp 1.8.3 as a clie
     const result = await runSlixmpp({
       jid: 'eve@localhost',
       password: 'eve-secret',
-      port: server.c2sPort,
+      port: fx.server.c2sPort,
       action: 'read-momentary',
-      target: agent.transport.jid as string,
+      target: fx.jid,
     }).catch((err) => err.result);
     expect(result?.fields ?? []).toEqual([]);
     expect(result?.iqErrors?.[0]).toMatchObject({ condition: 'forbidden' });
