@@ -5,7 +5,7 @@ import { parseDiscoInfo } from '../../src/xmpp/disco.js';
 import { NS } from '../../src/xmpp/ns.js';
 import { waitFor } from '../helpers/agent.js';
 import { useAgentFixture } from '../helpers/agent-fixture.js';
-import { memoryActuator, memoryActuatorState, memoryActuatorWrites } from '../helpers/fake-devices.js';
+import { hallWithActuators, memoryActuatorState, memoryActuatorWrites } from '../helpers/fake-devices.js';
 import { requireProsody, requireSlixmpp } from '../helpers/requirements.js';
 import { runSlixmpp } from '../helpers/slixmpp.js';
 
@@ -13,19 +13,7 @@ describe.skipIf(!requireProsody())('XEP-0325 control of the agent', () => {
   const fx = useAgentFixture({
     accounts: { hall: 'agent-secret', alice: 'alice-secret', bob: 'bob-secret', mallory: 'mallory-secret' },
     clients: { owner: { username: 'alice', approve: ['hall@localhost'] }, stranger: { username: 'mallory' } },
-    agent: {
-      username: 'hall',
-      owners: ['alice@localhost', 'bob@localhost'],
-      extraDefinitions: [memoryActuator],
-      devicesYaml: `
-  - id: relay
-    type: memory_actuator
-  - id: lamp
-    type: memory_actuator
-  - id: host
-    type: system
-    interval: 1h`,
-    },
+    agent: hallWithActuators,
     subscribe: ['owner'],
   });
 

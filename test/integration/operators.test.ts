@@ -5,7 +5,7 @@ import { REFUSAL } from '../../src/xmpp/chat.js';
 import { NS } from '../../src/xmpp/ns.js';
 import { type TestClient, waitFor } from '../helpers/agent.js';
 import { useAgentFixture } from '../helpers/agent-fixture.js';
-import { memoryActuator, memoryActuatorState, memoryActuatorWrites } from '../helpers/fake-devices.js';
+import { hallWithActuators, memoryActuatorState, memoryActuatorWrites } from '../helpers/fake-devices.js';
 import { requireProsody, requireSlixmpp } from '../helpers/requirements.js';
 import { runSlixmpp } from '../helpers/slixmpp.js';
 
@@ -13,19 +13,7 @@ describe.skipIf(!requireProsody())('operators: ad-hoc commands and chat commands
   const fx = useAgentFixture({
     accounts: ['hall', 'alice', 'bob', 'mallory'],
     clients: { owner: { username: 'alice' }, stranger: { username: 'mallory' } },
-    agent: {
-      username: 'hall',
-      owners: ['alice@localhost', 'bob@localhost'],
-      extraDefinitions: [memoryActuator],
-      devicesYaml: `
-  - id: relay
-    type: memory_actuator
-  - id: lamp
-    type: memory_actuator
-  - id: host
-    type: system
-    interval: 1h`,
-    },
+    agent: hallWithActuators,
   });
 
   beforeEach(() => {

@@ -16,14 +16,18 @@ describe.skipIf(!requireProsody() || !requireSlixmpp())('slixmpp 1.8.3 as a clie
     },
   });
 
-  it("reads the agent's momentary values with xep_0323 and gets every field with done", async () => {
-    const result = await runSlixmpp({
-      jid: 'bob@localhost',
-      password: 'bob-secret',
+  /** xep_0323 momentary readout of the agent by a slixmpp client logged in as `user`. */
+  const readMomentary = (user: 'bob' | 'eve') =>
+    runSlixmpp({
+      jid: `${user}@localhost`,
+      password: `${user}-secret`,
       port: fx.server.c2sPort,
       action: 'read-momentary',
       target: fx.jid,
     });
+
+  it("reads the agent's momentary values with xep_0323 and gets every field with done", async () => {
+    const result = await readMomentary('bob');
     expect(result.ok).toBe(true);
     expect(result.results).toContain('accepted');
     expect(result.results?.at(-1)).toBe('done');
@@ -39,13 +43,7 @@ describe.skipIf(!requireProsody() || !requireSlixmpp())('slixmpp 1.8.3 as a clie
   });
 
   it('refuses a stranger running slixmpp with an RFC 6120 forbidden error', async () => {
-    const result = await runSlixmpp({
-      jid: 'eve@localhost',
-      password: 'eve-secret',
-      port: fx.server.c2sPort,
-      action: 'read-momentary',
-      target: fx.jid,
-    }).catch((err) => err.result);
+    const result = await readMomentary('eve').catch((err) => err.result);
     expect(result?.fields ?? []).toEqual([]);
     expect(result?.iqErrors?.[0]).toMatchObject({ condition: 'forbidden' });
   });
