@@ -9,6 +9,7 @@ import {
   type FieldSpec,
   v,
 } from '../../src/sdk/index.js';
+import type { AgentFixtureOptions } from './agent-fixture.js';
 
 export const memoryActuatorState = new Map<string, ControlValues>();
 export const memoryActuatorWrites: { deviceId: string; values: ControlValues }[] = [];
@@ -65,3 +66,18 @@ export const memoryActuator = defineDevice({
     },
   },
 });
+
+/** The agent the control and operator suites drive: two memory actuators and the host, owned by alice and bob. */
+export const hallWithActuators = {
+  username: 'hall',
+  owners: ['alice@localhost', 'bob@localhost'],
+  extraDefinitions: [memoryActuator],
+  devicesYaml: `
+  - id: relay
+    type: memory_actuator
+  - id: lamp
+    type: memory_actuator
+  - id: host
+    type: system
+    interval: 1h`,
+} satisfies AgentFixtureOptions<never>['agent'];

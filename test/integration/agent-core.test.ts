@@ -1,78 +1,52 @@
 import { xml } from '@xmpp/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ProsodyServer, startProsody } from '../../src/devtools/prosody.js';
-import type { Agent } from '../../src/runtime/agent.js';
+import { describe, expect, it } from 'vitest';
 import { capsVer, parseDiscoInfo } from '../../src/xmpp/disco.js';
 import { NS } from '../../src/xmpp/ns.js';
 import { XmppStanzaError } from '../../src/xmpp/transport.js';
-import { agentConfig, startAgent, startClient, type TestClient, tempDir, waitFor } from '../helpers/agent.js';
+import { waitFor } from '../helpers/agent.js';
+import { useAgentFixture } from '../helpers/agent-fixture.js';
 import { requireProsody } from '../helpers/requirements.js';
 
 describe.skipIf(!requireProsody())('agent core against a real Prosody', () => {
-  let server: ProsodyServer;
-  let agent: Agent;
-  let owner: TestClient;
-  let stranger: TestClient;
-  const dir = tempDir();
-  let agentJid: string;
-
-  beforeAll(async () => {
-    server = await startProsody({
-      accounts: [
-        { username: 'kitchen', password: 'agent-secret' },
-        { username: 'alice', password: 'alice-secret' },
-        { username: 'mallory', password: 'mallory-secret' },
-      ],
-    });
-    owner = await startClient(server, 'alice', 'alice-secret', { approve: ['kitchen@localhost'] });
-    stranger = await startClient(server, 'mallory', 'mallory-secret');
-    agent = await startAgent(
-      agentConfig(server, {
-        username: 'kitchen',
-        password: 'agent-secret',
-        owners: ['alice@localhost'],
-        store: `${dir.path}/kitchen.db`,
-        devicesYaml: `
+  const fx = useAgentFixture({
+    accounts: { kitchen: 'agent-secret', alice: 'alice-secret', mallory: 'mallory-secret' },
+    clients: {
+      owner: { username: 'alice', approve: ['kitchen@localhost'] },
+      stranger: { username: 'mallory' },
+    },
+    agent: {
+      username: 'kitchen',
+      owners: ['alice@localhost'],
+      devicesYaml: `
   - id: host
     type: system
     interval: 300ms
   - id: host2
     type: system
     interval: 1h`,
-      }),
-    );
-    agentJid = agent.transport.jid as string;
-    await owner.sensors.subscribe('kitchen@localhost');
-    await stranger.sensors.subscribe('kitchen@localhost');
-  });
-
-  afterAll(async () => {
-    await agent?.stop({ drainMs: 0 });
-    await owner?.stop();
-    await stranger?.stop();
-    await server?.stop();
-    dir.remove();
+    },
+    subscribe: ['owner', 'stranger'],
   });
 
   it('lists urn:xmpp:iot:sensordata in disco#info, and the caps ver in its presence verifies', async () => {
-    const result = await owner.transport.request(
-      xml('iq', { type: 'get', to: agentJid }, xml('query', { xmlns: NS.discoInfo })),
+    const result = await fx.owner.transport.request(
+      xml('iq', { type: 'get', to: fx.jid }, xml('query', { xmlns: NS.discoInfo })),
     );
     const info = parseDiscoInfo(result.getChild('query') as never);
     expect(info.features).toContain('urn:xmpp:iot:sensordata');
     expect(info.features).toContain(NS.discoInfo);
     expect(info.identities).toEqual([{ category: 'client', type: 'bot', name: 'xmpp-iot agent' }]);
     const presence = await waitFor('available presence with caps from the agent', () =>
-      owner.presences.find((p) => p.attrs.from === agentJid && !p.attrs.type && p.getChild('c', NS.caps)),
+      fx.owner.presences.find((p) => p.attrs.from === fx.jid && !p.attrs.type && p.getChild('c', NS.caps)),
     );
     const c = presence.getChild('c', NS.caps);
     expect(c?.attrs.hash).toBe('sha-1');
     expect(c?.attrs.ver).toBe(capsVer(info.identities, info.features));
     // The caps node#ver form of the query answers the same.
-    const again = await owner.transport.request(
+    const again = await fx.owner.transport.request(
       xml(
         'iq',
-        { type: 'get', to: agentJid },
+        { type: 'get', to: fx.jid },
         xml('query', { xmlns: NS.discoInfo, node: `${c?.attrs.node}#${c?.attrs.ver}` }),
       ),
     );
@@ -80,8 +54,8 @@ describe.skipIf(!requireProsody())('agent core against a real Prosody', () => {
   });
 
   it('lists one disco item per device to an owner and refuses the list to a stranger', async () => {
-    const items = await owner.transport.request(
-      xml('iq', { type: 'get', to: agentJid }, xml('query', { xmlns: NS.discoItems })),
+    const items = await fx.owner.transport.request(
+      xml('iq', { type: 'get', to: fx.jid }, xml('query', { xmlns: NS.discoItems })),
     );
     expect(
       items
@@ -90,14 +64,14 @@ describe.skipIf(!requireProsody())('agent core against a real Prosody', () => {
         .map((i) => i.attrs.node),
     ).toEqual(['host', 'host2']);
     await expect(
-      stranger.transport.request(
-        xml('iq', { type: 'get', to: agentJid }, xml('query', { xmlns: NS.discoItems })),
+      fx.stranger.transport.request(
+        xml('iq', { type: 'get', to: fx.jid }, xml('query', { xmlns: NS.discoItems })),
       ),
     ).rejects.toMatchObject({ condition: 'forbidden' });
   });
 
   it('answers a momentary readout of an owner with accepted, then every momentary field and done', async () => {
-    const result = await owner.sensors.readout(agentJid, { types: ['momentary'], nodes: ['host'] });
+    const result = await fx.owner.sensors.readout(fx.jid, { types: ['momentary'], nodes: ['host'] });
     expect(result.accepted).toBe(true);
     expect(result.done).toBe(true);
     const names = result.fields.map((f) => f.name);
@@ -116,7 +90,7 @@ describe.skipIf(!requireProsody())('agent core against a real Prosody', () => {
   });
 
   it('filters by field name and by field type', async () => {
-    const result = await owner.sensors.readout(agentJid, {
+    const result = await fx.owner.sensors.readout(fx.jid, {
       types: ['identity'],
       fields: ['hostname', 'load1'],
     });
@@ -127,14 +101,14 @@ describe.skipIf(!requireProsody())('agent core against a real Prosody', () => {
   });
 
   it('refuses a stranger with forbidden, an unknown node with item-not-found, a malformed req with bad-request', async () => {
-    await expect(stranger.sensors.readout(agentJid, { types: ['momentary'] })).rejects.toMatchObject({
+    await expect(fx.stranger.sensors.readout(fx.jid, { types: ['momentary'] })).rejects.toMatchObject({
       condition: 'forbidden',
     });
-    await expect(owner.sensors.readout(agentJid, { nodes: ['nope'] })).rejects.toMatchObject({
+    await expect(fx.owner.sensors.readout(fx.jid, { nodes: ['nope'] })).rejects.toMatchObject({
       condition: 'item-not-found',
     });
-    const bad = owner.transport.request(
-      xml('iq', { type: 'get', to: agentJid }, xml('req', { xmlns: NS.sensordata, seqnr: 'x' })),
+    const bad = fx.owner.transport.request(
+      xml('iq', { type: 'get', to: fx.jid }, xml('req', { xmlns: NS.sensordata, seqnr: 'x' })),
     );
     await expect(bad).rejects.toBeInstanceOf(XmppStanzaError);
     await expect(bad).rejects.toMatchObject({ condition: 'bad-request' });
@@ -142,34 +116,34 @@ describe.skipIf(!requireProsody())('agent core against a real Prosody', () => {
 
   it('queues a readout with when, sends started, and cancels another', async () => {
     const when = new Date(Date.now() + 600);
-    const result = await owner.sensors.readout(agentJid, { nodes: ['host'], when, types: ['momentary'] });
+    const result = await fx.owner.sensors.readout(fx.jid, { nodes: ['host'], when, types: ['momentary'] });
     expect(result).toMatchObject({ queued: true, started: true, done: true });
     expect(Math.min(...result.fields.map((f) => f.timestamp))).toBeGreaterThanOrEqual(when.getTime() - 5);
 
-    const later = owner.sensors.readout(agentJid, {
+    const later = fx.owner.sensors.readout(fx.jid, {
       nodes: ['host'],
       when: new Date(Date.now() + 60_000),
       timeoutMs: 3000,
     });
     later.catch(() => undefined);
     await new Promise((r) => setTimeout(r, 200));
-    const seqnr = owner.sensors.lastSeqnr;
-    await owner.sensors.cancel(agentJid, seqnr);
-    await expect(owner.sensors.cancel(agentJid, seqnr)).rejects.toMatchObject({
+    const seqnr = fx.owner.sensors.lastSeqnr;
+    await fx.owner.sensors.cancel(fx.jid, seqnr);
+    await expect(fx.owner.sensors.cancel(fx.jid, seqnr)).rejects.toMatchObject({
       condition: 'item-not-found',
     });
   });
 
   it('pushes readings to an owner over PEP and none to a stranger', async () => {
-    const before = owner.notifications.length;
-    await waitFor('three PEP notifications', () => owner.notifications.length >= before + 3);
-    const n = owner.notifications.at(-1);
+    const before = fx.owner.notifications.length;
+    await waitFor('three PEP notifications', () => fx.owner.notifications.length >= before + 3);
+    const n = fx.owner.notifications.at(-1);
     expect(n).toMatchObject({ from: 'kitchen@localhost', node: 'urn:xmpp:iot:sensordata', itemId: 'host' });
     expect(n?.fields.some((f) => f.name === 'load1')).toBe(true);
-    expect(stranger.notifications).toEqual([]);
+    expect(fx.stranger.notifications).toEqual([]);
     // The stranger cannot fetch the items either.
     await expect(
-      stranger.transport.request(
+      fx.stranger.transport.request(
         xml(
           'iq',
           { type: 'get', to: 'kitchen@localhost' },
@@ -182,12 +156,12 @@ describe.skipIf(!requireProsody())('agent core against a real Prosody', () => {
   it('serves a historical readout with exactly the stored readings inside the window', async () => {
     await waitFor(
       'five stored readings',
-      () => agent.store.history({ deviceIds: ['host'], limit: 100 }).length >= 6,
+      () => fx.agent.store.history({ deviceIds: ['host'], limit: 100 }).length >= 6,
     );
-    const all = agent.store.history({ deviceIds: ['host'], limit: 1000 });
+    const all = fx.agent.store.history({ deviceIds: ['host'], limit: 1000 });
     const from = all[1]!.timestamp;
     const to = all[4]!.timestamp;
-    const result = await owner.sensors.readout(agentJid, {
+    const result = await fx.owner.sensors.readout(fx.jid, {
       nodes: ['host'],
       types: ['historicalOther'],
       from: new Date(from),

@@ -1,53 +1,20 @@
 import { xml } from '@xmpp/client';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type ProsodyServer, startProsody } from '../../src/devtools/prosody.js';
-import type { Agent } from '../../src/runtime/agent.js';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { type ControlError, createControlClient } from '../../src/xmpp/control-client.js';
 import { parseDiscoInfo } from '../../src/xmpp/disco.js';
 import { NS } from '../../src/xmpp/ns.js';
-import { agentConfig, startAgent, startClient, type TestClient, tempDir, waitFor } from '../helpers/agent.js';
-import { memoryActuator, memoryActuatorState, memoryActuatorWrites } from '../helpers/fake-devices.js';
+import { waitFor } from '../helpers/agent.js';
+import { useAgentFixture } from '../helpers/agent-fixture.js';
+import { hallWithActuators, memoryActuatorState, memoryActuatorWrites } from '../helpers/fake-devices.js';
 import { requireProsody, requireSlixmpp } from '../helpers/requirements.js';
 import { runSlixmpp } from '../helpers/slixmpp.js';
 
 describe.skipIf(!requireProsody())('XEP-0325 control of the agent', () => {
-  let server: ProsodyServer;
-  let agent: Agent;
-  let owner: TestClient;
-  let stranger: TestClient;
-  let jid: string;
-  const dir = tempDir();
-
-  beforeAll(async () => {
-    server = await startProsody({
-      accounts: [
-        { username: 'hall', password: 'agent-secret' },
-        { username: 'alice', password: 'alice-secret' },
-        { username: 'bob', password: 'bob-secret' },
-        { username: 'mallory', password: 'mallory-secret' },
-      ],
-    });
-    owner = await startClient(server, 'alice', 'alice-secret', { approve: ['hall@localhost'] });
-    stranger = await startClient(server, 'mallory', 'mallory-secret');
-    agent = await startAgent(
-      agentConfig(server, {
-        username: 'hall',
-        password: 'agent-secret',
-        owners: ['alice@localhost', 'bob@localhost'],
-        store: `${dir.path}/hall.db`,
-        extraDefinitions: [memoryActuator],
-        devicesYaml: `
-  - id: relay
-    type: memory_actuator
-  - id: lamp
-    type: memory_actuator
-  - id: host
-    type: system
-    interval: 1h`,
-      }),
-    );
-    jid = agent.transport.jid as string;
-    await owner.sensors.subscribe('hall@localhost');
+  const fx = useAgentFixture({
+    accounts: { hall: 'agent-secret', alice: 'alice-secret', bob: 'bob-secret', mallory: 'mallory-secret' },
+    clients: { owner: { username: 'alice', approve: ['hall@localhost'] }, stranger: { username: 'mallory' } },
+    agent: hallWithActuators,
+    subscribe: ['owner'],
   });
 
   beforeEach(() => {
@@ -55,27 +22,19 @@ describe.skipIf(!requireProsody())('XEP-0325 control of the agent', () => {
     memoryActuatorWrites.length = 0;
   });
 
-  afterAll(async () => {
-    await agent?.stop({ drainMs: 0 });
-    await owner?.stop();
-    await stranger?.stop();
-    await server?.stop();
-    dir.remove();
-  });
-
   it('advertises urn:xmpp:iot:control and XEP-0184 receipts', async () => {
-    const r = await owner.transport.request(
-      xml('iq', { type: 'get', to: jid }, xml('query', { xmlns: NS.discoInfo })),
+    const r = await fx.owner.transport.request(
+      xml('iq', { type: 'get', to: fx.jid }, xml('query', { xmlns: NS.discoInfo })),
     );
     const { features } = parseDiscoInfo(r.getChild('query') as never);
     expect(features).toEqual(expect.arrayContaining([NS.control, 'urn:xmpp:receipts']));
   });
 
   it('applies an IQ set in document order, answers setResponse, and publishes the new state as writable', async () => {
-    const control = createControlClient(owner.transport);
-    const before = owner.notifications.length;
+    const control = createControlClient(fx.owner.transport);
+    const before = fx.owner.notifications.length;
     await control.set(
-      jid,
+      fx.jid,
       [
         { name: 'level', type: 'int', value: 40 },
         { name: 'state', type: 'boolean', value: true },
@@ -85,7 +44,7 @@ describe.skipIf(!requireProsody())('XEP-0325 control of the agent', () => {
     expect(memoryActuatorWrites).toEqual([{ deviceId: 'relay', values: { level: 40, state: true } }]);
     expect(Object.keys(memoryActuatorWrites[0]!.values)).toEqual(['level', 'state']);
     const n = await waitFor('the new state over PEP', () =>
-      owner.notifications
+      fx.owner.notifications
         .slice(before)
         .find((x) => x.itemId === 'relay' && x.fields.some((f) => f.name === 'state' && f.value === 'true')),
     );
@@ -94,9 +53,9 @@ describe.skipIf(!requireProsody())('XEP-0325 control of the agent', () => {
   });
 
   it('accepts every parameter type', async () => {
-    const control = createControlClient(owner.transport);
+    const control = createControlClient(fx.owner.transport);
     await control.set(
-      jid,
+      fx.jid,
       [
         { name: 'state', type: 'boolean', value: false },
         { name: 'level', type: 'int', value: 100 },
@@ -126,10 +85,10 @@ describe.skipIf(!requireProsody())('XEP-0325 control of the agent', () => {
   });
 
   it('changes nothing when one parameter among valid ones is invalid: bad-request with a paramError naming it', async () => {
-    const control = createControlClient(owner.transport);
+    const control = createControlClient(fx.owner.transport);
     const err = (await control
       .set(
-        jid,
+        fx.jid,
         [
           { name: 'state', type: 'boolean', value: true },
           { name: 'level', type: 'int', value: 140 },
@@ -144,30 +103,32 @@ describe.skipIf(!requireProsody())('XEP-0325 control of the agent', () => {
   });
 
   it('refuses an unknown parameter, a wrong type and an unaddressed set among several devices', async () => {
-    const control = createControlClient(owner.transport);
+    const control = createControlClient(fx.owner.transport);
     await expect(
-      control.set(jid, [{ name: 'turbo', type: 'boolean', value: true }], ['relay']),
+      control.set(fx.jid, [{ name: 'turbo', type: 'boolean', value: true }], ['relay']),
     ).rejects.toMatchObject({
       condition: 'item-not-found',
       params: { turbo: expect.stringMatching(/no parameter turbo/) },
     });
     await expect(
-      control.set(jid, [{ name: 'state', type: 'int', value: 1 }], ['relay']),
+      control.set(fx.jid, [{ name: 'state', type: 'int', value: 1 }], ['relay']),
     ).rejects.toMatchObject({
       condition: 'bad-request',
       params: { state: expect.stringMatching(/boolean/) },
     });
-    await expect(control.set(jid, [{ name: 'state', type: 'boolean', value: true }])).rejects.toMatchObject({
+    await expect(
+      control.set(fx.jid, [{ name: 'state', type: 'boolean', value: true }]),
+    ).rejects.toMatchObject({
       condition: 'bad-request',
     });
     expect(memoryActuatorWrites).toEqual([]);
   });
 
   it("accepts Smack's <bool> element", async () => {
-    await owner.transport.request(
+    await fx.owner.transport.request(
       xml(
         'iq',
-        { type: 'set', to: jid },
+        { type: 'set', to: fx.jid },
         xml(
           'set',
           { xmlns: NS.control },
@@ -180,7 +141,7 @@ describe.skipIf(!requireProsody())('XEP-0325 control of the agent', () => {
   });
 
   it('lists every writable parameter in getForm with its XEP-0122 datatype, range and notSame', async () => {
-    const form = await createControlClient(owner.transport).getForm(jid, ['relay']);
+    const form = await createControlClient(fx.owner.transport).getForm(fx.jid, ['relay']);
     const fields = form.filter((f) => f.type !== 'hidden');
     expect(fields.map((f) => f.var)).toEqual([
       'state',
@@ -220,13 +181,13 @@ describe.skipIf(!requireProsody())('XEP-0325 control of the agent', () => {
   });
 
   it('applies only the fields present in a submitted form', async () => {
-    await createControlClient(owner.transport).submitForm(jid, { setpoint: '22.5' }, ['relay']);
+    await createControlClient(fx.owner.transport).submitForm(fx.jid, { setpoint: '22.5' }, ['relay']);
     expect(memoryActuatorWrites).toEqual([{ deviceId: 'relay', values: { setpoint: 22.5 } }]);
   });
 
   it('applies a message set and sends a receipt when asked', async () => {
-    await createControlClient(owner.transport).setByMessage(
-      jid,
+    await createControlClient(fx.owner.transport).setByMessage(
+      fx.jid,
       [{ name: 'mode', type: 'string', value: 'off' }],
       {
         nodes: ['lamp'],
@@ -237,20 +198,20 @@ describe.skipIf(!requireProsody())('XEP-0325 control of the agent', () => {
   });
 
   it("refuses a stranger's IQ set with forbidden and ignores its message set without a receipt", async () => {
-    const control = createControlClient(stranger.transport);
+    const control = createControlClient(fx.stranger.transport);
     await expect(
-      control.set(jid, [{ name: 'state', type: 'boolean', value: true }], ['relay']),
+      control.set(fx.jid, [{ name: 'state', type: 'boolean', value: true }], ['relay']),
     ).rejects.toMatchObject({
       condition: 'forbidden',
     });
     await expect(
-      control.setByMessage(jid, [{ name: 'state', type: 'boolean', value: true }], {
+      control.setByMessage(fx.jid, [{ name: 'state', type: 'boolean', value: true }], {
         nodes: ['relay'],
         receipt: true,
         timeoutMs: 700,
       }),
     ).rejects.toThrow(/no receipt/);
-    await expect(control.getForm(jid, ['relay'])).rejects.toMatchObject({ condition: 'forbidden' });
+    await expect(control.getForm(fx.jid, ['relay'])).rejects.toMatchObject({ condition: 'forbidden' });
     expect(memoryActuatorWrites).toEqual([]);
   });
 
@@ -259,9 +220,9 @@ describe.skipIf(!requireProsody())('XEP-0325 control of the agent', () => {
       runSlixmpp({
         jid: 'bob@localhost',
         password: 'bob-secret',
-        port: server.c2sPort,
+        port: fx.server.c2sPort,
         action,
-        target: jid,
+        target: fx.jid,
         params,
         nodeIds: ['relay'],
       });

@@ -1,30 +1,24 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type ProsodyServer, startProsody } from '../../src/devtools/prosody.js';
-import type { Agent } from '../../src/runtime/agent.js';
-import { agentConfig, startAgent, startClient, type TestClient, tempDir, waitFor } from '../helpers/agent.js';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/agent.js';
+import { useAgentFixture } from '../helpers/agent-fixture.js';
 import { memoryActuator, memoryActuatorState, memoryActuatorWrites } from '../helpers/fake-devices.js';
 import { requireProsody } from '../helpers/requirements.js';
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 
 describe.skipIf(!requireProsody())('the xiot operator commands against a running agent', () => {
-  let server: ProsodyServer;
-  let agent: Agent;
-  let owner: TestClient;
-  const dir = tempDir();
-
   const xiot = (args: string[], user = 'alice') =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const child = spawn(process.execPath, [CLI, ...args], {
         env: {
           ...process.env,
-          XDG_CONFIG_HOME: dir.path, // no operator file of the developer's
+          XDG_CONFIG_HOME: fx.dir.path, // no operator file of the developer's
           XIOT_JID: `${user}@localhost`,
           XIOT_PASSWORD: `${user}-pw`,
-          XIOT_SERVICE: server.service,
+          XIOT_SERVICE: fx.server.service,
         },
       });
       let stdout = '';
@@ -34,45 +28,39 @@ describe.skipIf(!requireProsody())('the xiot operator commands against a running
       child.on('exit', (code) => resolve({ code, stdout, stderr }));
     });
 
-  beforeAll(async () => {
+  beforeAll(() => {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
-    server = await startProsody({
-      accounts: ['hall', 'alice', 'mallory'].map((u) => ({ username: u, password: `${u}-pw` })),
-    });
-    agent = await startAgent(
-      agentConfig(server, {
-        username: 'hall',
-        password: 'hall-pw',
-        owners: ['alice@localhost'],
-        store: `${dir.path}/hall.db`,
-        extraDefinitions: [memoryActuator],
-        devicesYaml: `
+  });
+
+  const fx = useAgentFixture({
+    accounts: ['hall', 'alice', 'mallory'],
+    agent: {
+      username: 'hall',
+      owners: ['alice@localhost'],
+      extraDefinitions: [memoryActuator],
+      devicesYaml: `
   - id: relay
     type: memory_actuator
     interval: 300ms
   - id: host
     type: system
     interval: 1h`,
-      }),
-    );
+    },
     // alice befriends the agent once (as any client would); the CLI then finds its online resource.
-    owner = await startClient(server, 'alice', 'alice-pw', { approve: ['hall@localhost'] });
-    await owner.sensors.subscribe('hall@localhost');
+    clients: { owner: { username: 'alice', approve: ['hall@localhost'] } },
+    clientsAfterAgent: true,
+    subscribe: ['owner'],
+  });
+
+  beforeAll(async () => {
     await waitFor('alice subscribed', () =>
-      owner.presences.find((p) => p.attrs.from === agent.transport.jid && !p.attrs.type),
+      fx.owner.presences.find((p) => p.attrs.from === fx.jid && !p.attrs.type),
     );
   });
 
   beforeEach(() => {
     memoryActuatorState.clear();
     memoryActuatorWrites.length = 0;
-  });
-
-  afterAll(async () => {
-    await agent?.stop({ drainMs: 0 });
-    await owner?.stop();
-    await server?.stop();
-    dir.remove();
   });
 
   it('reads a device by bare JID; --json parses and matches the human table', async () => {
@@ -158,10 +146,10 @@ describe.skipIf(!requireProsody())('the xiot operator commands against a running
       const child = spawn(process.execPath, [CLI, 'read', 'hall@localhost'], {
         env: {
           ...process.env,
-          XDG_CONFIG_HOME: dir.path,
+          XDG_CONFIG_HOME: fx.dir.path,
           XIOT_JID: 'alice@localhost',
           XIOT_PASSWORD: 'wrong',
-          XIOT_SERVICE: server.service,
+          XIOT_SERVICE: fx.server.service,
         },
       });
       child.on('exit', resolve);

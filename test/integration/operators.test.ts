@@ -1,60 +1,24 @@
 import { xml } from '@xmpp/client';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type ProsodyServer, startProsody } from '../../src/devtools/prosody.js';
-import type { Agent } from '../../src/runtime/agent.js';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { NS_COMMANDS } from '../../src/xmpp/adhoc.js';
 import { REFUSAL } from '../../src/xmpp/chat.js';
 import { NS } from '../../src/xmpp/ns.js';
-import { agentConfig, startAgent, startClient, type TestClient, tempDir, waitFor } from '../helpers/agent.js';
-import { memoryActuator, memoryActuatorState, memoryActuatorWrites } from '../helpers/fake-devices.js';
+import { type TestClient, waitFor } from '../helpers/agent.js';
+import { useAgentFixture } from '../helpers/agent-fixture.js';
+import { hallWithActuators, memoryActuatorState, memoryActuatorWrites } from '../helpers/fake-devices.js';
 import { requireProsody, requireSlixmpp } from '../helpers/requirements.js';
 import { runSlixmpp } from '../helpers/slixmpp.js';
 
 describe.skipIf(!requireProsody())('operators: ad-hoc commands and chat commands', () => {
-  let server: ProsodyServer;
-  let agent: Agent;
-  let owner: TestClient;
-  let stranger: TestClient;
-  let jid: string;
-  const dir = tempDir();
-
-  beforeAll(async () => {
-    server = await startProsody({
-      accounts: ['hall', 'alice', 'bob', 'mallory'].map((u) => ({ username: u, password: `${u}-pw` })),
-    });
-    owner = await startClient(server, 'alice', 'alice-pw');
-    stranger = await startClient(server, 'mallory', 'mallory-pw');
-    agent = await startAgent(
-      agentConfig(server, {
-        username: 'hall',
-        password: 'hall-pw',
-        owners: ['alice@localhost', 'bob@localhost'],
-        store: `${dir.path}/hall.db`,
-        extraDefinitions: [memoryActuator],
-        devicesYaml: `
-  - id: relay
-    type: memory_actuator
-  - id: lamp
-    type: memory_actuator
-  - id: host
-    type: system
-    interval: 1h`,
-      }),
-    );
-    jid = agent.transport.jid as string;
+  const fx = useAgentFixture({
+    accounts: ['hall', 'alice', 'bob', 'mallory'],
+    clients: { owner: { username: 'alice' }, stranger: { username: 'mallory' } },
+    agent: hallWithActuators,
   });
 
   beforeEach(() => {
     memoryActuatorState.clear();
     memoryActuatorWrites.length = 0;
-  });
-
-  afterAll(async () => {
-    await agent?.stop({ drainMs: 0 });
-    await owner?.stop();
-    await stranger?.stop();
-    await server?.stop();
-    dir.remove();
   });
 
   const chat = async (client: TestClient, line: string) => {
@@ -65,44 +29,44 @@ describe.skipIf(!requireProsody())('operators: ad-hoc commands and chat commands
         replies.push(s.getChildText('body') as string);
     };
     client.transport.on('stanza', onStanza);
-    await client.transport.send(xml('message', { to: jid, type: 'chat' }, xml('body', {}, line)));
+    await client.transport.send(xml('message', { to: fx.jid, type: 'chat' }, xml('body', {}, line)));
     const reply = await waitFor(`a reply to "${line}" for ${before}`, () => replies[0]);
     client.transport.off('stanza', onStanza);
     return reply;
   };
 
   it('answers chat commands of an owner: read, set, list, status, and help for unknown input', async () => {
-    expect(await chat(owner, 'read host load1')).toMatch(/^host at .*\nload1 = \d+(\.\d+)?$/);
-    expect(await chat(owner, 'set relay state on')).toBe('relay: state set to true');
+    expect(await chat(fx.owner, 'read host load1')).toMatch(/^host at .*\nload1 = \d+(\.\d+)?$/);
+    expect(await chat(fx.owner, 'set relay state on')).toBe('relay: state set to true');
     expect(memoryActuatorWrites).toEqual([{ deviceId: 'relay', values: { state: true } }]);
-    expect(await chat(owner, 'list')).toMatch(/relay \(memory_actuator, available\).*set: state/);
-    expect(await chat(owner, 'status')).toMatch(/online as hall@localhost\/agent[\s\S]*relay: available/);
-    expect(await chat(owner, 'make coffee')).toMatch(/did not understand[\s\S]*read DEVICE \[FIELD\]/);
-    expect(await chat(owner, 'set relay level 900')).toMatch(/^Not set: .*level: must be at most 100/);
-    expect(await chat(owner, 'read nope')).toMatch(/No device "nope"/);
+    expect(await chat(fx.owner, 'list')).toMatch(/relay \(memory_actuator, available\).*set: state/);
+    expect(await chat(fx.owner, 'status')).toMatch(/online as hall@localhost\/agent[\s\S]*relay: available/);
+    expect(await chat(fx.owner, 'make coffee')).toMatch(/did not understand[\s\S]*read DEVICE \[FIELD\]/);
+    expect(await chat(fx.owner, 'set relay level 900')).toMatch(/^Not set: .*level: must be at most 100/);
+    expect(await chat(fx.owner, 'read nope')).toMatch(/No device "nope"/);
   });
 
   it("refuses a stranger's chat commands politely and changes nothing", async () => {
-    expect(await chat(stranger, 'set relay state on')).toBe(REFUSAL);
+    expect(await chat(fx.stranger, 'set relay state on')).toBe(REFUSAL);
     expect(memoryActuatorWrites).toEqual([]);
   });
 
   it('lists commands to owners only, and refuses a stranger running one', async () => {
     const list = (c: TestClient) =>
       c.transport.request(
-        xml('iq', { type: 'get', to: jid }, xml('query', { xmlns: NS.discoItems, node: NS_COMMANDS })),
+        xml('iq', { type: 'get', to: fx.jid }, xml('query', { xmlns: NS.discoItems, node: NS_COMMANDS })),
       );
-    const names = (await list(owner))
+    const names = (await list(fx.owner))
       .getChild('query')
       ?.getChildren('item')
       .map((i) => i.attrs.name);
     expect(names).toEqual(['Agent status', 'List devices', 'Read device', 'Set parameter']);
-    expect((await list(stranger)).getChild('query')?.getChildren('item')).toEqual([]);
+    expect((await list(fx.stranger)).getChild('query')?.getChildren('item')).toEqual([]);
     await expect(
-      stranger.transport.request(
+      fx.stranger.transport.request(
         xml(
           'iq',
-          { type: 'set', to: jid },
+          { type: 'set', to: fx.jid },
           xml('command', { xmlns: NS_COMMANDS, node: 'urn:xmpp-iot:command:status', action: 'execute' }),
         ),
       ),
@@ -116,9 +80,9 @@ describe.skipIf(!requireProsody())('operators: ad-hoc commands and chat commands
         runSlixmpp({
           jid: 'bob@localhost',
           password: 'bob-pw',
-          port: server.c2sPort,
+          port: fx.server.c2sPort,
           action: 'adhoc',
-          target: jid,
+          target: fx.jid,
           ...args,
         });
 
@@ -145,7 +109,7 @@ describe.skipIf(!requireProsody())('operators: ad-hoc commands and chat commands
         const r = await runSlixmpp({
           jid: 'bob@localhost',
           password: 'bob-pw',
-          port: server.c2sPort,
+          port: fx.server.c2sPort,
           action: 'chat',
           target: 'hall@localhost',
           lines: ['read host load1', 'set relay state on'],

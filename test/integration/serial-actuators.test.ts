@@ -1,16 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SerialPort } from 'serialport';
 import { type PtyPair, startPtyPair } from '../../firmware-sim/serial/pty.js';
-import { startProsody, type ProsodyServer } from '../../src/devtools/prosody.js';
-import type { Agent } from '../../src/runtime/agent.js';
 import { createControlClient } from '../../src/xmpp/control-client.js';
-import { agentConfig, startAgent, startClient, type TestClient, tempDir, waitFor } from '../helpers/agent.js';
+import { tempDir, waitFor } from '../helpers/agent.js';
+import { useAgentFixture } from '../helpers/agent-fixture.js';
 import { requireProsody, requireSocat } from '../helpers/requirements.js';
 
 describe.skipIf(!requireProsody() || !requireSocat())('serial actuators through XEP-0325', () => {
-  let server: ProsodyServer;
-  let agent: Agent;
-  let owner: TestClient;
   let board: PtyPair;
   let co2: PtyPair;
   const received: Record<string, Buffer> = { board: Buffer.alloc(0), co2: Buffer.alloc(0) };
@@ -34,19 +30,23 @@ describe.skipIf(!requireProsody() || !requireSocat())('serial actuators through 
     co2 = await startPtyPair({ dir: dir.path, name: 'co2' });
     await listen(board, 'board');
     await listen(co2, 'co2');
-    server = await startProsody({
-      accounts: [
-        { username: 'shed', password: 'shed-pw' },
-        { username: 'alice', password: 'alice-pw' },
-      ],
-    });
-    agent = await startAgent(
-      agentConfig(server, {
-        username: 'shed',
-        password: 'shed-pw',
-        owners: ['alice@localhost'],
-        store: `${dir.path}/shed.db`,
-        devicesYaml: `
+  });
+
+  afterAll(async () => {
+    for (const p of ports) await new Promise((r) => p.close(() => r(undefined)));
+    await board?.stop();
+    await co2?.stop();
+    dir.remove();
+  });
+
+  // Registered after the hooks above: starts once the ptys listen, stops before they close.
+  const fx = useAgentFixture(() => ({
+    accounts: { shed: 'shed-pw', alice: 'alice-pw' },
+    agent: {
+      username: 'shed',
+      owners: ['alice@localhost'],
+      store: `${dir.path}/shed.db`,
+      devicesYaml: `
   - id: board
     type: line_serial
     port: ${board.devicePath}
@@ -59,24 +59,14 @@ describe.skipIf(!requireProsody() || !requireSocat())('serial actuators through 
     port: ${co2.devicePath}
     interval: 1h
     responseTimeoutMs: 100`,
-      }),
-    );
-    owner = await startClient(server, 'alice', 'alice-pw');
-  });
-
-  afterAll(async () => {
-    await agent?.stop({ drainMs: 0 });
-    await owner?.stop();
-    for (const p of ports) await new Promise((r) => p.close(() => r(undefined)));
-    await board?.stop();
-    await co2?.stop();
-    await server?.stop();
-    dir.remove();
-  });
+    },
+    clients: { owner: { username: 'alice' } },
+    clientsAfterAgent: true,
+  }));
 
   it('writes line_serial command templates to the board, in order, after validation', async () => {
-    const control = createControlClient(owner.transport);
-    const jid = agent.transport.jid as string;
+    const control = createControlClient(fx.owner.transport);
+    const jid = fx.jid;
     await control.set(
       jid,
       [
@@ -99,10 +89,10 @@ describe.skipIf(!requireProsody() || !requireSocat())('serial actuators through 
   });
 
   it('sends MH-Z19 ABC and zero-calibration commands', async () => {
-    const control = createControlClient(owner.transport);
+    const control = createControlClient(fx.owner.transport);
     const before = received.co2?.length ?? 0;
     await control.set(
-      agent.transport.jid as string,
+      fx.jid,
       [
         { name: 'automaticBaselineCorrection', type: 'boolean', value: false },
         { name: 'calibrateZero', type: 'boolean', value: true },

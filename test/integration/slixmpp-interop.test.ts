@@ -1,55 +1,37 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ProsodyServer, startProsody } from '../../src/devtools/prosody.js';
-import type { Agent } from '../../src/runtime/agent.js';
-import { agentConfig, startAgent, tempDir } from '../helpers/agent.js';
+import { describe, expect, it } from 'vitest';
+import { useAgentFixture } from '../helpers/agent-fixture.js';
 import { requireProsody, requireSlixmpp } from '../helpers/requirements.js';
 import { runSlixmpp } from '../helpers/slixmpp.js';
 
 describe.skipIf(!requireProsody() || !requireSlixmpp())('slixmpp 1.8.3 as a client of the agent', () => {
-  let server: ProsodyServer;
-  let agent: Agent;
-  const dir = tempDir();
-
-  beforeAll(async () => {
-    server = await startProsody({
-      accounts: [
-        { username: 'kitchen', password: 'agent-secret' },
-        { username: 'bob', password: 'bob-secret' },
-        { username: 'eve', password: 'eve-secret' },
-      ],
-    });
-    agent = await startAgent(
-      agentConfig(server, {
-        username: 'kitchen',
-        password: 'agent-secret',
-        owners: ['bob@localhost'],
-        store: `${dir.path}/kitchen.db`,
-        devicesYaml: `
+  const fx = useAgentFixture({
+    accounts: { kitchen: 'agent-secret', bob: 'bob-secret', eve: 'eve-secret' },
+    agent: {
+      username: 'kitchen',
+      owners: ['bob@localhost'],
+      devicesYaml: `
   - id: host
     type: system
     interval: 1h`,
-      }),
-    );
+    },
   });
 
-  afterAll(async () => {
-    await agent?.stop({ drainMs: 0 });
-    await server?.stop();
-    dir.remove();
-  });
+  /** xep_0323 momentary readout of the agent by a slixmpp client logged in as `user`. */
+  const readMomentary = (user: 'bob' | 'eve') =>
+    runSlixmpp({
+      jid: `${user}@localhost`,
+      password: `${user}-secret`,
+      port: fx.server.c2sPort,
+      action: 'read-momentary',
+      target: fx.jid,
+    });
 
   it("reads the agent's momentary values with xep_0323 and gets every field with done", async () => {
-    const result = await runSlixmpp({
-      jid: 'bob@localhost',
-      password: 'bob-secret',
-      port: server.c2sPort,
-      action: 'read-momentary',
-      target: agent.transport.jid as string,
-    });
+    const result = await readMomentary('bob');
     expect(result.ok).toBe(true);
     expect(result.results).toContain('accepted');
     expect(result.results?.at(-1)).toBe('done');
-    const expected = (await agent.devices.get('host')!.readNow()).fields.filter((f) =>
+    const expected = (await fx.agent.devices.get('host')!.readNow()).fields.filter((f) =>
       f.flags.includes('momentary'),
     );
     const got = result.fields ?? [];
@@ -61,13 +43,7 @@ describe.skipIf(!requireProsody() || !requireSlixmpp())('slixmpp 1.8.3 as a clie
   });
 
   it('refuses a stranger running slixmpp with an RFC 6120 forbidden error', async () => {
-    const result = await runSlixmpp({
-      jid: 'eve@localhost',
-      password: 'eve-secret',
-      port: server.c2sPort,
-      action: 'read-momentary',
-      target: agent.transport.jid as string,
-    }).catch((err) => err.result);
+    const result = await readMomentary('eve').catch((err) => err.result);
     expect(result?.fields ?? []).toEqual([]);
     expect(result?.iqErrors?.[0]).toMatchObject({ condition: 'forbidden' });
   });
