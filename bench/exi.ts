@@ -6,7 +6,11 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createDeflate, deflateRawSync, constants as zlibConstants } from 'node:zlib';
-import { createExiSession, decode, encode, iotSchema, parseXml, serializeXml } from '../src/exi/index.js';
+import { createExiSession, decode, encode, parseXml, serializeXml } from '../src/exi/index.js';
+import { IOT_SCHEMA_IDS, schemaSet } from '../src/exi/schema/iot.js';
+
+/** Schema-informed columns: the schema set the XEP-0322 binding agrees (envelope, pubsub, IoT). */
+const allSchemas = schemaSet(IOT_SCHEMA_IDS);
 
 const VECTORS = '/work/shared/exi-vectors/';
 const SD = 'urn:xmpp:iot:sensordata';
@@ -66,7 +70,7 @@ console.log(
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const [name, src] of docs) {
   const compact = compactXml(src);
-  const schema = iotSchema(name.startsWith('ctl') ? 'xep-0325.xsd' : 'xep-0323.xsd');
+  const schema = allSchemas;
   const o = { dropIgnorableWhitespace: true } as const;
   const informed = encode(src, { ...o, schema });
   const plain = encode(src, o);
@@ -131,7 +135,7 @@ const sequence: { kind: string; xml: string }[] = [];
 for (let c = 0; c < CYCLES; c++) {
   for (const [kind, src] of cycleKinds) if (src) sequence.push({ kind, xml: compactXml(cycleDoc(src, c)) });
 }
-const sd = iotSchema('xep-0323.xsd');
+const sd = allSchemas;
 // What the binding agrees with sessionWideBuffers (src/xmpp/exi-connection.ts): bounded string tables.
 const limits = { valueMaxLength: 64, valuePartitionCapacity: 256 } as const;
 const plainSession = createExiSession(limits);
