@@ -36,7 +36,6 @@
  * the usual `start`/`element`/`end` events. `ExiParser` (the transport's Parser) is that parser.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket as NetSocket } from 'node:net';
 import Connection from '@xmpp/connection';
 import { EventEmitter } from '@xmpp/events';
@@ -48,14 +47,19 @@ import {
   type ExiSession,
   ExiUnsupportedError,
   encode,
-  iotSchema,
   type CompiledSchema,
   type ExiEvent,
   type ExiOptions,
   parseXml,
 } from '../exi/index.js';
-import type { IotSchemaId } from '../exi/schema/iot.js';
-import type { ComplexTypeDef, ElementDecl } from '../exi/schema/xsd.js';
+import {
+  IOT_SCHEMA_IDS,
+  type IotSchemaId,
+  SCHEMA_DEPENDENCIES,
+  schemaFileBytes,
+  schemaSet,
+} from '../exi/schema/iot.js';
+import { xsdTargetNamespace } from '../exi/schema/xsd.js';
 import { XML_NS } from '../exi/types.js';
 import { serializeXml } from '../exi/xml.js';
 
@@ -78,25 +82,16 @@ export interface SchemaFileInfo {
   md5Hash: string;
 }
 
-function schemaFileBytes(id: IotSchemaId): Buffer {
-  const candidates = [
-    new URL(`../exi/schema/${id}`, import.meta.url),
-    new URL(`../../../src/exi/schema/${id}`, import.meta.url), // dist/src/xmpp -> src/exi/schema
-  ];
-  for (const url of candidates) if (existsSync(url)) return readFileSync(url);
-  throw new ExiError(`schema file ${id} not found`);
-}
-
 let schemaInfos: SchemaFileInfo[] | undefined;
 
 /** The schemas we have (src/exi/schema/*.xsd), as XEP-0322 identifies them. */
 export function knownSchemas(): SchemaFileInfo[] {
   if (!schemaInfos) {
-    schemaInfos = (['xep-0323.xsd', 'xep-0325.xsd'] as const).map((id) => {
+    schemaInfos = IOT_SCHEMA_IDS.map((id) => {
       const bytes = schemaFileBytes(id);
       return {
         id,
-        ns: iotSchema(id).targetNamespace,
+        ns: xsdTargetNamespace(bytes.toString('utf8')),
         bytes: bytes.length,
         md5Hash: createHash('md5').update(bytes).digest('hex'),
       };
@@ -105,36 +100,18 @@ export function knownSchemas(): SchemaFileInfo[] {
   return schemaInfos;
 }
 
-const canonicalCache = new Map<string, CompiledSchema>();
+/** The schemas of `ids` whose dependencies (SCHEMA_DEPENDENCIES) are in `ids` too. */
+export function usableSchemas(ids: readonly IotSchemaId[]): IotSchemaId[] {
+  return ids.filter((id) => (SCHEMA_DEPENDENCIES[id] ?? []).every((d) => ids.includes(d)));
+}
 
 /**
- * The "canonical schema" of XEP-0322 §3.10 (a wrapper importing each agreed schema): our compiled
- * schemas merged into one. Global elements, local names and named types of different target
- * namespaces do not collide; foreign references stay what each schema compiled them to.
+ * The "canonical schema" of XEP-0322 §3.10 (a wrapper importing each agreed schema): the agreed schema
+ * files compiled together as one schema set, so that references between their namespaces resolve.
  */
 export function canonicalSchema(ids: readonly IotSchemaId[]): CompiledSchema | undefined {
   if (ids.length === 0) return undefined;
-  const sorted = [...new Set(ids)].sort();
-  const key = sorted.join(' ');
-  let merged = canonicalCache.get(key);
-  if (!merged) {
-    const schemas = sorted.map((id) => iotSchema(id));
-    const globalElements = new Map<string, ElementDecl>();
-    const localNames = new Map<string, Set<string>>();
-    const types = new Map<string, ComplexTypeDef>();
-    for (const s of schemas) {
-      for (const [k, d] of s.globalElements) if (!globalElements.has(k)) globalElements.set(k, d);
-      for (const [uri, names] of s.localNames) {
-        const set = localNames.get(uri) ?? new Set<string>();
-        for (const n of names) set.add(n);
-        localNames.set(uri, set);
-      }
-      for (const [k, t] of s.types) if (!types.has(k)) types.set(k, t);
-    }
-    merged = { id: undefined, targetNamespace: 'urn:xmpp:exi:cs', globalElements, localNames, types };
-    canonicalCache.set(key, merged);
-  }
-  return merged;
+  return schemaSet(ids);
 }
 
 /** Options of an EXI/XMPP stream as agreed by setup (or the defaults). */
@@ -438,7 +415,7 @@ export function answerSetup(
       extra += ` ${k}='${v}'`;
     }
   }
-  let items = '';
+  const proposed: { attrs: string; id: IotSchemaId | undefined }[] = [];
   for (const c of setup.children) {
     if (c.uri !== EXI_NS || c.localName !== 'schema') continue;
     const { ns = '', bytes = '', md5Hash = '' } = c.attrs;
@@ -446,8 +423,14 @@ export function answerSetup(
       (h) => h.ns === ns && String(h.bytes) === bytes && h.md5Hash === md5Hash.toLowerCase(),
     );
     const attrs = `ns='${escapeAttr(ns)}' bytes='${escapeAttr(bytes)}' md5Hash='${escapeAttr(md5Hash)}'`;
-    if (found) {
-      agreed.schemas.push(found.id);
+    proposed.push({ attrs, id: found?.id });
+  }
+  // A schema whose dependency was not proposed cannot be compiled: answered as missing.
+  const usable = usableSchemas(proposed.flatMap((p) => (p.id ? [p.id] : [])));
+  let items = '';
+  for (const { attrs, id } of proposed) {
+    if (id && usable.includes(id)) {
+      agreed.schemas.push(id);
       items += `<schema ${attrs}/>`;
     } else {
       agreement = false;
@@ -487,6 +470,7 @@ export function readSetupResponse(
     );
     if (found) agreed.schemas.push(found.id);
   }
+  agreed.schemas = usableSchemas(agreed.schemas);
   return agreed;
 }
 

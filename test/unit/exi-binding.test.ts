@@ -139,14 +139,21 @@ describe('EXI/XMPP framing', () => {
 
   it('negotiates the schemas we have by namespace, size and MD5, and encodes with the canonical schema', () => {
     const have = knownSchemas();
-    expect(have.map((s) => s.ns)).toEqual([SD, 'urn:xmpp:iot:control']);
+    expect(have.map((s) => s.ns)).toEqual([
+      SD,
+      'urn:xmpp:iot:control',
+      'jabber:client',
+      'urn:ietf:params:xml:ns:xmpp-stanzas',
+      'http://jabber.org/protocol/pubsub',
+      'http://jabber.org/protocol/pubsub#event',
+    ]);
     for (const s of have) expect(s.md5Hash).toMatch(/^[0-9a-f]{32}$/);
     const w = new ExiBodyWriter();
     const setupEvents: ExiEvent[][] = [];
     new ExiBodyReader((e) => setupEvents.push(e)).push(w.element(setupXml()));
     const answer = answerSetup(toTree(setupEvents[0] as ExiEvent[]));
     expect(answer.agreement).toBe(true);
-    expect(answer.agreed.schemas).toEqual(['xep-0323.xsd', 'xep-0325.xsd']);
+    expect(answer.agreed.schemas).toEqual(have.map((s) => s.id));
     const respEvents = parseXml(answer.xml);
     expect(readSetupResponse(toTree(respEvents))).toEqual(answer.agreed);
 
@@ -172,6 +179,13 @@ describe('EXI/XMPP framing', () => {
     expect(refused.agreed.schemas).toEqual([]);
     expect(refused.xml).toContain('<missingSchema');
     expect(refused.xml).toContain("strict='false'");
+
+    // jabber-client.xsd refers to stanzaerror.xsd: proposed without it, it is answered as missing.
+    const client = have.filter((s) => s.id === 'jabber-client.xsd' || s.id === 'pubsub.xsd');
+    const partial = answerSetup(toTree(parseXml(setupXml(client))));
+    expect(partial.agreement).toBe(false);
+    expect(partial.agreed.schemas).toEqual(['pubsub.xsd']);
+    expect(partial.xml).toMatch(/<missingSchema ns='jabber:client'/);
 
     // After setup both sides restart with the agreed schema: the sensor stanza gets much smaller.
     const plain = new ExiBodyWriter();

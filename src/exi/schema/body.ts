@@ -573,6 +573,15 @@ export class SchemaBodyEncoder {
           return;
         }
         const key = qnameKey(e.uri, e.localName);
+        const ns = prods.findIndex((p) => p.t === 'SEuri' && p.uri === e.uri);
+        if (ns >= 0) {
+          // SE(uri:*): the local name only, in the URI's partition.
+          writeSchemaCode(w, s, { level: 1, index: ns });
+          c.tables.writeLocalName(w, c.tables.uriId(e.uri), e.localName);
+          top.state = (prods[ns] as Extract<SProd, { t: 'SEuri' }>).next;
+          c.enter(c.frameFor(e.uri, e.localName, key));
+          return;
+        }
         const any = prods.findIndex((p) => p.t === 'SE*');
         if (any >= 0) {
           writeSchemaCode(w, s, { level: 1, index: any });
@@ -900,6 +909,13 @@ export class SchemaBodyDecoder {
           events.push({ type: 'SE', uri: q.uri, localName: q.localName });
           top.state = p.next;
           c.enter(c.frameFor(q.uri, q.localName, q.key));
+          return;
+        }
+        case 'SEuri': {
+          const localName = c.tables.readLocalName(this.r, c.tables.uriId(p.uri));
+          events.push({ type: 'SE', uri: p.uri, localName });
+          top.state = p.next;
+          c.enter(c.frameFor(p.uri, localName, qnameKey(p.uri, localName)));
           return;
         }
       }

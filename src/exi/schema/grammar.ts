@@ -39,9 +39,12 @@ export type SProd =
     }
   | { readonly t: 'EE' }
   | { readonly t: 'CH'; readonly dt: Datatype; readonly next: SState }
-  /** AT(*) and SE(*) on the first level: only in the xs:anyType grammar. */
+  /** AT(*) on the first level: only in the xs:anyType grammar. */
   | { readonly t: 'AT*' }
-  | { readonly t: 'SE*'; readonly next: SState };
+  /** SE(*) on the first level: the xs:anyType grammar and element wildcards (##any, ##other). */
+  | { readonly t: 'SE*'; readonly next: SState }
+  /** SE(uri:*): element wildcards naming namespaces (§8.5.4.1.6). */
+  | { readonly t: 'SEuri'; readonly uri: string; readonly next: SState };
 
 export type Second =
   'EE' | 'XSI_TYPE' | 'XSI_NIL' | 'AT*' | 'AT_INVALID' | 'NS' | 'SC' | 'SE*' | 'CH' | 'ER' | 'CMPI';
@@ -68,7 +71,11 @@ const UNTYPED: Datatype = { kind: 'string' };
 
 // --- content automaton ---------------------------------------------------------------------------
 
-type Label = { kind: 'SE'; decl: ElementDecl } | { kind: 'CH'; dt: Datatype };
+type Label =
+  | { kind: 'SE'; decl: ElementDecl }
+  | { kind: 'CH'; dt: Datatype }
+  | { kind: 'SE*' }
+  | { kind: 'SEuri'; uri: string };
 
 class Nfa {
   eps: number[][] = [];
@@ -88,6 +95,13 @@ class Nfa {
     if ('localName' in t) {
       const e = this.node();
       (this.trans[s] as { label: Label; to: number }[]).push({ label: { kind: 'SE', decl: t }, to: e });
+      return e;
+    }
+    if (t.kind === 'any') {
+      const e = this.node();
+      const out = this.trans[s] as { label: Label; to: number }[];
+      if (t.uris === undefined) out.push({ label: { kind: 'SE*' }, to: e });
+      else for (const uri of t.uris) out.push({ label: { kind: 'SEuri', uri }, to: e });
       return e;
     }
     if (t.kind === 'sequence') {
@@ -169,7 +183,12 @@ function contentAutomaton(build: (nfa: Nfa, start: number) => number): DState[] 
     const groups = new Map<string, { label: Label; targets: number[] }>();
     for (const n of set) {
       for (const { label, to } of nfa.trans[n] as { label: Label; to: number }[]) {
-        const key = label.kind === 'CH' ? 'CH' : `${label.decl.localName}\u0000${label.decl.uri}`;
+        const key =
+          label.kind === 'SE'
+            ? `${label.decl.localName}\u0000${label.decl.uri}`
+            : label.kind === 'SEuri'
+              ? `*\u0000${label.uri}`
+              : label.kind;
         const g = groups.get(key);
         if (g) {
           g.targets.push(to);
@@ -188,7 +207,8 @@ function contentAutomaton(build: (nfa: Nfa, start: number) => number): DState[] 
 
 // --- grammars ------------------------------------------------------------------------------------
 
-const PROD_ORDER: Record<SProd['t'], number> = { AT: 0, 'AT*': 1, SE: 2, 'SE*': 3, EE: 4, CH: 5 };
+// §8.5.4.3: AT(qname), AT(*), SE(qname), SE(uri:*), SE(*), EE, CH (stable sort: schema order within a kind).
+const PROD_ORDER: Record<SProd['t'], number> = { AT: 0, 'AT*': 1, SE: 2, SEuri: 3, 'SE*': 4, EE: 5, CH: 6 };
 
 function prodOrder(p: SProd): number {
   return PROD_ORDER[p.t];
@@ -337,6 +357,8 @@ export class SchemaGrammars {
       for (const { label, to } of d.trans) {
         const next = cStates[to] as SState;
         if (label.kind === 'CH') s.prods.push({ t: 'CH', dt: label.dt, next });
+        else if (label.kind === 'SE*') s.prods.push({ t: 'SE*', next });
+        else if (label.kind === 'SEuri') s.prods.push({ t: 'SEuri', uri: label.uri, next });
         else {
           const { uri, localName } = label.decl;
           s.prods.push({ t: 'SE', uri, localName, key: qnameKey(uri, localName), decl: label.decl, next });

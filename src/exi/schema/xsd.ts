@@ -9,9 +9,16 @@
  * not change the EXI representation) and list/union types (represented as strings), attribute
  * declarations (use, default, fixed, form, ref). The XSD is read with our own tokenizer.
  *
- * Not supported (ExiUnsupportedError at compile time): wildcards (xs:any, xs:anyAttribute),
- * xs:all, substitution groups, xs:redefine/xs:include/xs:import, identity constraints are
- * ignored. Only one target namespace per compiled schema.
+ * Element wildcards (xs:any) become SE(*) or SE(uri:*) terms (§8.5.4.1.6). Several schema documents
+ * can be compiled as one set (`compileXsdSet`, XEP-0322's canonical schema): references between their
+ * target namespaces (elements, groups, types, attribute groups) are resolved; xs:import is read as
+ * "the namespace is in the set or not loaded", its schemaLocation is ignored. An element reference into
+ * a namespace that is not loaded becomes an element of type xs:anyType; any other reference into it is
+ * refused. Attribute references to xml:lang, xml:space, xml:base and xml:id are built in.
+ *
+ * Not supported (ExiUnsupportedError at compile time): attribute wildcards (xs:anyAttribute),
+ * xs:all, substitution groups, xs:redefine/xs:include, global attribute declarations; identity
+ * constraints are ignored.
  */
 import { ExiError, ExiUnsupportedError } from '../bits.js';
 import type { ExiEvent } from '../types.js';
@@ -57,8 +64,16 @@ export interface AttributeUse {
 export interface Particle {
   readonly min: number;
   readonly max: number; // Infinity for unbounded
-  readonly term: ElementDecl | ModelGroup;
+  readonly term: ElementDecl | ModelGroup | Wildcard;
 }
+
+/** An element wildcard: SE(*) when `uris` is undefined (##any, ##other), else SE(uri:*) for each. */
+export interface Wildcard {
+  readonly kind: 'any';
+  readonly uris?: readonly string[];
+}
+
+const XML_NS = 'http://www.w3.org/XML/1998/namespace';
 
 export interface ModelGroup {
   readonly kind: 'sequence' | 'choice';
@@ -109,6 +124,14 @@ interface XNode {
   attrs: Map<string, string>;
   children: XNode[];
   ns: Map<string, string>;
+  /** The schema document the node belongs to (set for every node by the compiler). */
+  doc?: SchemaDoc;
+}
+
+interface SchemaDoc {
+  readonly tns: string;
+  readonly elementFormQualified: boolean;
+  readonly attributeFormQualified: boolean;
 }
 
 function buildTree(events: readonly ExiEvent[]): XNode {
@@ -217,13 +240,32 @@ function builtin(name: string): SimpleInfo | undefined {
 
 /** Compiles an XSD (the subset described above) for use as `schema` / `schemas[id]`. */
 export function compileXsd(xsd: string, id?: string): CompiledSchema {
-  return new Compiler(buildTree(parseXml(xsd)), id).compile();
+  return compileXsdSet([xsd], id);
 }
 
+/**
+ * Compiles several schema documents as one schema (the canonical schema of XEP-0322 §3.10: a wrapper
+ * importing each of them). `targetNamespace` is the first document's.
+ */
+export function compileXsdSet(xsds: readonly string[], id?: string): CompiledSchema {
+  return new Compiler(
+    xsds.map((x) => buildTree(parseXml(x))),
+    id,
+  ).compile();
+}
+
+/** The targetNamespace of a schema document, without compiling it. */
+export function xsdTargetNamespace(xsd: string): string {
+  const root = buildTree(parseXml(xsd));
+  if (root.uri !== XSD_NS || root.name !== 'schema') throw new ExiError('XSD: root element is not xs:schema');
+  return root.attrs.get('targetNamespace') ?? '';
+}
+
+const qkey = (local: string, uri: string): string => `${local}\u0000${uri}`;
+
 class Compiler {
-  private readonly tns: string;
-  private readonly elementFormQualified: boolean;
-  private readonly attributeFormQualified: boolean;
+  /** Target namespaces of the documents in the set. */
+  private readonly loaded = new Set<string>();
   private readonly named = {
     element: new Map<string, XNode>(),
     complexType: new Map<string, XNode>(),
@@ -242,14 +284,29 @@ class Compiler {
   private order = 0;
 
   constructor(
-    private readonly root: XNode,
+    private readonly roots: readonly XNode[],
     private readonly id: string | undefined,
   ) {
-    if (root.uri !== XSD_NS || root.name !== 'schema')
-      throw new ExiError('XSD: root element is not xs:schema');
-    this.tns = root.attrs.get('targetNamespace') ?? '';
-    this.elementFormQualified = root.attrs.get('elementFormDefault') === 'qualified';
-    this.attributeFormQualified = root.attrs.get('attributeFormDefault') === 'qualified';
+    for (const root of roots) {
+      if (root.uri !== XSD_NS || root.name !== 'schema')
+        throw new ExiError('XSD: root element is not xs:schema');
+      const doc: SchemaDoc = {
+        tns: root.attrs.get('targetNamespace') ?? '',
+        elementFormQualified: root.attrs.get('elementFormDefault') === 'qualified',
+        attributeFormQualified: root.attrs.get('attributeFormDefault') === 'qualified',
+      };
+      this.loaded.add(doc.tns);
+      const stack = [root];
+      while (stack.length > 0) {
+        const n = stack.pop() as XNode;
+        n.doc = doc;
+        stack.push(...n.children);
+      }
+    }
+  }
+
+  private doc(n: XNode): SchemaDoc {
+    return n.doc as SchemaDoc;
   }
 
   private addName(uri: string, name: string): void {
@@ -262,52 +319,50 @@ class Compiler {
   }
 
   compile(): CompiledSchema {
-    for (const c of this.xsChildren(this.root)) {
-      const name = c.attrs.get('name');
-      switch (c.name) {
-        case 'element':
-        case 'complexType':
-        case 'simpleType':
-        case 'attribute':
-        case 'attributeGroup':
-        case 'group':
-          if (name === undefined) throw new ExiError(`XSD: global xs:${c.name} without a name`);
-          this.named[c.name].set(name, c);
-          if (c.name === 'complexType' || c.name === 'simpleType') this.addName(this.tns, name);
-          break;
-        case 'annotation':
-        case 'notation':
-          break;
-        case 'import':
-          // Without schemaLocation nothing is loaded; references into that namespace are
-          // treated as xs:anyType elements (see particle()).
-          if (c.attrs.has('schemaLocation'))
-            throw new ExiUnsupportedError('XSD xs:import with schemaLocation');
-          break;
-        default:
-          throw new ExiUnsupportedError(`XSD construct xs:${c.name}`);
+    for (const root of this.roots) {
+      const tns = this.doc(root).tns;
+      for (const c of this.xsChildren(root)) {
+        const name = c.attrs.get('name');
+        switch (c.name) {
+          case 'element':
+          case 'complexType':
+          case 'simpleType':
+          case 'attribute':
+          case 'attributeGroup':
+          case 'group':
+            if (name === undefined) throw new ExiError(`XSD: global xs:${c.name} without a name`);
+            this.named[c.name].set(qkey(name, tns), c);
+            if (c.name === 'complexType' || c.name === 'simpleType') this.addName(tns, name);
+            break;
+          case 'annotation':
+          case 'notation':
+            break;
+          case 'import':
+            // The namespace is either in the set or not loaded (see lookup() and particle()); a
+            // schemaLocation is not followed.
+            break;
+          default:
+            throw new ExiUnsupportedError(`XSD construct xs:${c.name}`);
+        }
       }
     }
-    for (const [name, node] of this.named.element) {
-      this.globals.set(`${name}\u0000${this.tns}`, this.elementDecl(node, true));
-    }
+    for (const [key, node] of this.named.element) this.globals.set(key, this.elementDecl(node, true));
     if (this.named.attribute.size > 0) {
       // AT(*) values would have to be typed by them (§8.5.4.4.1): not implemented.
       throw new ExiUnsupportedError('XSD global attribute declarations');
     }
     while (this.pending.length > 0) (this.pending.shift() as () => void)();
     const types = new Map<string, ComplexTypeDef>();
-    for (const [name, node] of this.named.complexType)
-      types.set(`${name}\u0000${this.tns}`, this.complexType(node));
-    for (const [name, node] of this.named.simpleType) {
-      types.set(`${name}\u0000${this.tns}`, {
+    for (const [key, node] of this.named.complexType) types.set(key, this.complexType(node));
+    for (const [key, node] of this.named.simpleType) {
+      types.set(key, {
         attributes: [],
         content: { kind: 'simple', datatype: this.simple(node).dt },
       });
     }
     return {
       id: this.id,
-      targetNamespace: this.tns,
+      targetNamespace: this.doc(this.roots[0] as XNode).tns,
       globalElements: this.globals,
       types,
       localNames: this.localNames,
@@ -323,15 +378,16 @@ class Compiler {
     const i = value.indexOf(':');
     const prefix = i < 0 ? '' : value.slice(0, i);
     const local = i < 0 ? value : value.slice(i + 1);
-    const uri = n.ns.get(prefix) ?? (prefix === '' ? '' : undefined);
+    const uri = n.ns.get(prefix) ?? (prefix === '' ? '' : prefix === 'xml' ? XML_NS : undefined);
     if (uri === undefined) throw new ExiError(`XSD: undeclared prefix in '${value}'`);
     return { uri, local };
   }
 
   private lookup<K extends keyof Compiler['named']>(kind: K, n: XNode, ref: string): XNode {
     const q = this.qname(n, ref);
-    if (q.uri !== this.tns) throw new ExiUnsupportedError(`XSD reference to another namespace: ${ref}`);
-    const node = this.named[kind].get(q.local);
+    if (!this.loaded.has(q.uri))
+      throw new ExiUnsupportedError(`XSD reference to a namespace that is not loaded: ${ref}`);
+    const node = this.named[kind].get(qkey(q.local, q.uri));
     if (!node) throw new ExiError(`XSD: unknown ${kind} '${ref}'`);
     return node;
   }
@@ -340,8 +396,8 @@ class Compiler {
     const name = n.attrs.get('name');
     if (name === undefined) throw new ExiError('XSD: element without a name');
     const form = n.attrs.get('form');
-    const qualified = global || (form ? form === 'qualified' : this.elementFormQualified);
-    const uri = qualified ? this.tns : '';
+    const qualified = global || (form ? form === 'qualified' : this.doc(n).elementFormQualified);
+    const uri = qualified ? this.doc(n).tns : '';
     this.addName(uri, name);
     const decl: ElementDecl = {
       uri,
@@ -366,8 +422,8 @@ class Compiler {
         if (q.local === 'anyType') return ANY_TYPE;
         return { attributes: [], content: { kind: 'simple', datatype: this.simpleByName(n, typeRef).dt } };
       }
-      const ct = this.named.complexType.get(q.local);
-      if (ct && q.uri === this.tns) return this.complexType(ct);
+      const ct = this.named.complexType.get(qkey(q.local, q.uri));
+      if (ct) return this.complexType(ct);
       return { attributes: [], content: { kind: 'simple', datatype: this.simpleByName(n, typeRef).dt } };
     }
     for (const c of this.xsChildren(n)) {
@@ -441,14 +497,25 @@ class Compiler {
     const ref = n.attrs.get('ref');
     const use = n.attrs.get('use');
     if (ref !== undefined) {
+      const q = this.qname(n, ref);
+      if (q.uri === XML_NS && ['lang', 'space', 'base', 'id'].includes(q.local)) {
+        // The XML namespace's attributes (xml.xsd), all represented as strings.
+        this.addName(XML_NS, q.local);
+        return {
+          uri: XML_NS,
+          localName: q.local,
+          datatype: { kind: 'string' },
+          required: use === 'required',
+        };
+      }
       const target = this.attributeUse(this.lookup('attribute', n, ref), true);
       return { ...target, required: use === 'required' };
     }
     const name = n.attrs.get('name');
     if (name === undefined) throw new ExiError('XSD: attribute without a name');
     const form = n.attrs.get('form');
-    const qualified = global || (form ? form === 'qualified' : this.attributeFormQualified);
-    const uri = qualified ? this.tns : '';
+    const qualified = global || (form ? form === 'qualified' : this.doc(n).attributeFormQualified);
+    const uri = qualified ? this.doc(n).tns : '';
     this.addName(uri, name);
     const typeRef = n.attrs.get('type');
     let datatype: Datatype = { kind: 'string' };
@@ -497,9 +564,9 @@ class Compiler {
         const ref = n.attrs.get('ref');
         if (ref !== undefined) {
           const q = this.qname(n, ref);
-          const g = this.globals.get(`${q.local}\u0000${q.uri}`);
+          const g = this.globals.get(qkey(q.local, q.uri));
           if (g) return { min, max, term: g };
-          if (q.uri === this.tns) throw new ExiError(`XSD: unknown element '${ref}'`);
+          if (this.loaded.has(q.uri)) throw new ExiError(`XSD: unknown element '${ref}'`);
           // An element of an imported namespace whose schema is not loaded: xs:anyType.
           let ext = this.external.get(`${q.local}\u0000${q.uri}`);
           if (!ext) {
@@ -531,10 +598,24 @@ class Compiler {
       case 'all':
         throw new ExiUnsupportedError('XSD xs:all model groups');
       case 'any':
-        throw new ExiUnsupportedError('XSD element wildcards (xs:any)');
+        return { min, max, term: this.wildcard(n) };
       default:
         return undefined;
     }
+  }
+
+  /** Namespace constraint of xs:any (§8.5.4.1.6): SE(*) for ##any and ##other, else SE(uri:*) each. */
+  private wildcard(n: XNode): Wildcard {
+    const ns = (n.attrs.get('namespace') ?? '##any').trim();
+    if (ns === '##any' || ns === '##other') return { kind: 'any' };
+    const uris = [
+      ...new Set(
+        ns.split(/\s+/).map((u) => (u === '##targetNamespace' ? this.doc(n).tns : u === '##local' ? '' : u)),
+      ),
+    ];
+    // The URIs of SE(uri:*) are pre-populated in the URI partition with the schema's namespaces.
+    for (const u of uris) if (!this.localNames.has(u)) this.localNames.set(u, new Set());
+    return { kind: 'any', uris };
   }
 
   private contentParticle(n: XNode): Particle | undefined {
@@ -561,7 +642,7 @@ class Compiler {
       const baseRef = d.attrs.get('base');
       if (baseRef === undefined) throw new ExiError('XSD: simpleContent derivation without base');
       const q = this.qname(d, baseRef);
-      const baseCt = q.uri === this.tns ? this.named.complexType.get(q.local) : undefined;
+      const baseCt = this.named.complexType.get(qkey(q.local, q.uri));
       if (baseCt) {
         const base = this.complexType(baseCt);
         attributes.push(...base.attributes);
@@ -597,7 +678,7 @@ class Compiler {
       } else {
         // Restriction: the content model is restated; attribute uses are inherited unless
         // redeclared or prohibited.
-        if (q.uri === this.tns && this.named.complexType.has(q.local)) {
+        if (this.named.complexType.has(qkey(q.local, q.uri))) {
           attributes.push(...this.complexType(this.lookup('complexType', d, baseRef)).attributes);
         }
         content = own || cmixed ? { kind: 'elements', particle: own, mixed: cmixed } : { kind: 'empty' };
