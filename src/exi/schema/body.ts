@@ -877,6 +877,30 @@ export class SchemaBodyDecoder {
     this.str(events, { type: 'AT', uri: q.uri, localName: q.localName, value: '' }, q.key);
   }
 
+  /**
+   * EE, AT(*) and SE(*) read the same whether they are first-level productions (SE(*) from a wildcard) or
+   * second-level ones of strict=false; only the state after SE(*) differs (`next`).
+   */
+  private sharedItem(
+    item: 'EE' | 'AT*' | 'SE*',
+    top: Extract<Frame, { mode: 's' }>,
+    events: ExiEvent[],
+    next: SState,
+  ): void {
+    const c = this.c;
+    if (item === 'EE') {
+      c.stack.pop();
+      events.push({ type: 'EE' });
+    } else if (item === 'AT*') {
+      this.undeclaredAttribute(events);
+    } else {
+      const q = this.qname();
+      events.push({ type: 'SE', uri: q.uri, localName: q.localName } satisfies SE);
+      top.state = next;
+      c.enter(c.frameFor(q.uri, q.localName, q.key));
+    }
+  }
+
   private schemaInformed(top: Extract<Frame, { mode: 's' }>, events: ExiEvent[]): void {
     const c = this.c;
     const s = top.state;
@@ -898,19 +922,12 @@ export class SchemaBodyDecoder {
           top.state = p.next;
           return;
         case 'EE':
-          c.stack.pop();
-          events.push({ type: 'EE' });
-          return;
         case 'AT*':
-          this.undeclaredAttribute(events);
+          this.sharedItem(p.t, top, events, s);
           return;
-        case 'SE*': {
-          const q = this.qname();
-          events.push({ type: 'SE', uri: q.uri, localName: q.localName });
-          top.state = p.next;
-          c.enter(c.frameFor(q.uri, q.localName, q.key));
+        case 'SE*':
+          this.sharedItem('SE*', top, events, p.next);
           return;
-        }
         case 'SEuri': {
           const localName = c.tables.readLocalName(this.r, c.tables.uriId(p.uri));
           events.push({ type: 'SE', uri: p.uri, localName });
@@ -922,19 +939,10 @@ export class SchemaBodyDecoder {
     }
     switch (code.item) {
       case 'EE':
-        c.stack.pop();
-        events.push({ type: 'EE' });
-        return;
       case 'AT*':
-        this.undeclaredAttribute(events);
+      case 'SE*':
+        this.sharedItem(code.item, top, events, s.content2);
         return;
-      case 'SE*': {
-        const q = this.qname();
-        events.push({ type: 'SE', uri: q.uri, localName: q.localName } satisfies SE);
-        top.state = s.content2;
-        c.enter(c.frameFor(q.uri, q.localName, q.key));
-        return;
-      }
       case 'CH':
         this.str(events, { type: 'CH', value: '' }, top.key);
         top.state = s.content2;
