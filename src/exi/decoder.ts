@@ -1,6 +1,6 @@
 /** EXI body decoder for schema-less streams (§6, §8.4) in all four alignments. */
 import { BitReader, ExiError, ExiUnsupportedError } from './bits.js';
-import { ChannelSet, inflateAt, SMALL_CHANNEL_MAX } from './channels.js';
+import { BodyReader } from './body-stream.js';
 import {
   type ElementFrame,
   GrammarStack,
@@ -14,15 +14,7 @@ import { readHeader } from './header.js';
 import { SchemaBodyDecoder } from './schema/body.js';
 import type { CodecState } from './session.js';
 import { qnameKey, StringTables } from './strings.js';
-import {
-  type ExiEvent,
-  type ExiOptions,
-  isByteAligned,
-  isReordered,
-  type ResolvedOptions,
-  resolveOptions,
-  XSI_NS,
-} from './types.js';
+import { type ExiEvent, type ExiOptions, type ResolvedOptions, resolveOptions, XSI_NS } from './types.js';
 
 interface Frame extends ElementFrame {
   /** The element's SE event, whose prefix a later NS event may set (local-element-ns). */
@@ -31,69 +23,29 @@ interface Frame extends ElementFrame {
 
 type ValueEvent = Extract<ExiEvent, { type: 'AT' | 'CH' }>;
 
-export class BodyDecoder {
+export class BodyDecoder extends BodyReader<ValueEvent> {
   private readonly tables: StringTables;
   private readonly state: GrammarStack<Frame>;
-  private readonly reordered: boolean;
-  private readonly pending = new ChannelSet<ValueEvent>();
-  private r: BitReader;
-  /** Next unread byte of the body (compression: start of the next DEFLATE stream). */
-  private offset: number;
 
   constructor(
-    private readonly opts: ResolvedOptions,
-    private readonly bytes: Uint8Array,
+    opts: ResolvedOptions,
+    bytes: Uint8Array,
     headerReader: BitReader,
     /** An EXI session's string tables and built-in grammars (session.ts); fresh ones otherwise. */
     session?: CodecState,
   ) {
+    super(opts, bytes, headerReader);
     this.tables = session?.tables ?? new StringTables(opts.valueMaxLength, opts.valuePartitionCapacity);
     this.state = new GrammarStack(session?.grammars ?? new Grammars(opts), opts.fragment);
-    this.reordered = isReordered(opts);
-    if (isByteAligned(opts)) headerReader.align();
-    headerReader.byteAligned = isByteAligned(opts);
-    this.offset = headerReader.bytePosition;
-    this.r = opts.compression ? this.nextStream(true) : headerReader;
-  }
-
-  private nextStream(allowEnd = false): BitReader {
-    if (allowEnd && this.offset >= this.bytes.length) return new BitReader(new Uint8Array(0), true);
-    const { data, next } = inflateAt(this.bytes, this.offset);
-    this.offset = next;
-    return new BitReader(data, true);
   }
 
   private value(key: string, e: ValueEvent): void {
-    if (!this.reordered) {
-      e.value = this.tables.readValue(this.r, key);
-      return;
-    }
-    this.pending.add(key, e);
-    if (this.pending.total === this.opts.blockSize) this.closeBlock(false);
+    if (!this.reordered) e.value = this.tables.readValue(this.r, key);
+    else this.queue(key, e);
   }
 
-  /** Reads the value channels of the block whose structure has just been decoded. */
-  private closeBlock(last: boolean): void {
-    const { small, large } = this.pending.ordered();
-    const read = (r: BitReader, list: [string, ValueEvent[]][]) => {
-      for (const [key, events] of list) for (const e of events) e.value = this.tables.readValue(r, key);
-    };
-    if (!this.opts.compression) {
-      read(this.r, small);
-      read(this.r, large);
-    } else if (this.pending.total <= SMALL_CHANNEL_MAX) {
-      read(this.r, small);
-    } else {
-      if (small.length > 0) read(this.nextStream(), small);
-      for (const ch of large) read(this.nextStream(), [ch]);
-    }
-    this.pending.clear();
-    if (!last && this.opts.compression) this.r = this.nextStream(true);
-  }
-
-  /** With compression: the end of the body's last DEFLATE stream (after `decode`). */
-  get compressedEnd(): number {
-    return this.offset;
+  protected readChannel(r: BitReader, events: ValueEvent[], key: string): void {
+    for (const e of events) e.value = this.tables.readValue(r, key);
   }
 
   /** Key of the qualified name of the last `qnameEvent`. */

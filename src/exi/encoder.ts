@@ -1,6 +1,6 @@
 /** EXI body encoder for schema-less streams (§6, §8.4) in all four alignments. */
 import { BitWriter, ExiError, ExiUnsupportedError } from './bits.js';
-import { blockStreams, ChannelSet, concatBytes } from './channels.js';
+import { BodyWriter } from './body-stream.js';
 import {
   type CodeTable,
   type ElementFrame,
@@ -19,33 +19,21 @@ import { writeHeader } from './header.js';
 import { checkSchemaOptions, SchemaBodyEncoder } from './schema/body.js';
 import type { CodecState } from './session.js';
 import { qnameKey, StringTables } from './strings.js';
-import { type ExiEvent, isByteAligned, isReordered, type ResolvedOptions, XSI_NS } from './types.js';
+import { type ExiEvent, type ResolvedOptions, XSI_NS } from './types.js';
 
-export class BodyEncoder {
+export class BodyEncoder extends BodyWriter<string> {
   private readonly tables: StringTables;
   private readonly state: GrammarStack<ElementFrame>;
-  private finished = false;
-  private w: BitWriter;
-  private readonly reordered: boolean;
-  private readonly channels = new ChannelSet<string>();
-  private readonly blocks: Uint8Array[] = [];
 
   constructor(
-    private readonly opts: ResolvedOptions,
+    opts: ResolvedOptions,
     headerWriter: BitWriter,
     /** An EXI session's string tables and built-in grammars (session.ts); fresh ones otherwise. */
     session?: CodecState,
   ) {
+    super(opts, headerWriter);
     this.tables = session?.tables ?? new StringTables(opts.valueMaxLength, opts.valuePartitionCapacity);
     this.state = new GrammarStack(session?.grammars ?? new Grammars(opts), opts.fragment);
-    this.reordered = isReordered(opts);
-    if (this.reordered) {
-      this.blocks.push(headerWriter.toBytes());
-      this.w = new BitWriter(true);
-    } else {
-      this.w = headerWriter;
-      this.w.byteAligned = isByteAligned(opts);
-    }
   }
 
   private generic(t: CodeTable, term: Term, what: string): void {
@@ -55,24 +43,12 @@ export class BodyEncoder {
   }
 
   private value(key: string, value: string): void {
-    if (!this.reordered) {
-      this.tables.writeValue(this.w, key, value);
-      return;
-    }
-    this.channels.add(key, value);
-    if (this.channels.total === this.opts.blockSize) this.closeBlock();
+    if (!this.reordered) this.tables.writeValue(this.w, key, value);
+    else this.queue(key, value);
   }
 
-  private closeBlock(): void {
-    const structure = this.w.toBytes();
-    this.w = new BitWriter(true);
-    if (structure.length === 0 && this.channels.total === 0) return;
-    this.blocks.push(
-      ...blockStreams(structure, this.channels, Boolean(this.opts.compression), (w, values, key) => {
-        for (const v of values) this.tables.writeValue(w, key, v);
-      }),
-    );
-    this.channels.clear();
+  protected writeChannel(w: BitWriter, values: string[], key: string): void {
+    for (const v of values) this.tables.writeValue(w, key, v);
   }
 
   /**
@@ -185,12 +161,6 @@ export class BodyEncoder {
   }
 
   /** Finishes the body and returns the complete stream (header included). */
-  finish(): Uint8Array {
-    if (!this.finished) throw new ExiError('event sequence does not end with ED');
-    if (!this.reordered) return this.w.toBytes();
-    this.closeBlock();
-    return concatBytes(this.blocks);
-  }
 }
 
 /** Encodes a complete event sequence (SD ... ED) into an EXI stream. */

@@ -11,7 +11,7 @@
  * binary values in streams (the encoder writes binary values as schema-invalid, i.e. untyped).
  */
 import { BitReader, BitWriter, bitsFor, ExiError, ExiUnsupportedError } from '../bits.js';
-import { blockStreams, ChannelSet, concatBytes, inflateAt, SMALL_CHANNEL_MAX } from '../channels.js';
+import { BodyReader, BodyWriter } from '../body-stream.js';
 import {
   type CodeTable,
   type ElementGrammar,
@@ -29,7 +29,7 @@ import {
 } from '../grammars.js';
 import type { CodecState } from '../session.js';
 import { qnameKey, StringTables } from '../strings.js';
-import { type ExiEvent, isByteAligned, isReordered, type ResolvedOptions, XSI_NS } from '../types.js';
+import { type ExiEvent, type ResolvedOptions, XSI_NS } from '../types.js';
 import { prepareTyped, readTyped } from './datatypes.js';
 import { readSchemaCode, SchemaGrammars, type SProd, type SState, writeSchemaCode } from './grammar.js';
 import {
@@ -233,58 +233,29 @@ function sortAttributes(events: readonly ExiEvent[]): readonly ExiEvent[] {
 
 type ValueWriter = (w: BitWriter) => void;
 
-export class SchemaBodyEncoder {
+export class SchemaBodyEncoder extends BodyWriter<ValueWriter> {
   private readonly c: SchemaContext;
-  private finished = false;
-  private w: BitWriter;
-  private readonly reordered: boolean;
-  private readonly channels = new ChannelSet<ValueWriter>();
-  private readonly blocks: Uint8Array[] = [];
 
   /** `headerWriter` holds the header; the body continues in it unless values are reordered. */
-  constructor(
-    private readonly opts: ResolvedOptions,
-    schema: CompiledSchema,
-    headerWriter: BitWriter,
-    session?: CodecState,
-  ) {
+  constructor(opts: ResolvedOptions, schema: CompiledSchema, headerWriter: BitWriter, session?: CodecState) {
+    super(opts, headerWriter);
     this.c = new SchemaContext(opts, schema, session);
-    this.reordered = isReordered(opts);
-    if (this.reordered) {
-      this.blocks.push(headerWriter.toBytes());
-      this.w = new BitWriter(true);
-    } else {
-      this.w = headerWriter;
-      this.w.byteAligned = isByteAligned(opts);
-    }
   }
 
   /** A value: written now, or (pre-)compression: queued in its channel (§9). */
   private value(key: string, write: ValueWriter): void {
-    if (!this.reordered) {
-      write(this.w);
-      return;
-    }
-    this.channels.add(key, write);
-    if (this.channels.total === this.opts.blockSize) this.closeBlock();
+    if (!this.reordered) write(this.w);
+    else this.queue(key, write);
+  }
+
+  protected writeChannel(w: BitWriter, writers: ValueWriter[]): void {
+    for (const write of writers) write(w);
   }
 
   private str(key: string, value: string): void {
     const tables = this.c.tables;
     if (!this.reordered) tables.writeValue(this.w, key, value);
     else this.value(key, (w) => tables.writeValue(w, key, value));
-  }
-
-  private closeBlock(): void {
-    const structure = this.w.toBytes();
-    this.w = new BitWriter(true);
-    if (structure.length === 0 && this.channels.total === 0) return;
-    this.blocks.push(
-      ...blockStreams(structure, this.channels, Boolean(this.opts.compression), (w, writers) => {
-        for (const write of writers) write(w);
-      }),
-    );
-    this.channels.clear();
   }
 
   /** Resolved xsi:type values (namespace bindings are only known while reading the events). */
@@ -354,13 +325,6 @@ export class SchemaBodyEncoder {
     this.qname(q.uri, q.localName);
     const state = c.typeState(q.uri, q.localName);
     if (state) c.castTop(state);
-  }
-
-  finish(): Uint8Array {
-    if (!this.finished) throw new ExiError('event sequence does not end with ED');
-    if (!this.reordered) return this.w.toBytes();
-    this.closeBlock();
-    return concatBytes(this.blocks);
   }
 
   private qname(uri: string, localName: string): void {
@@ -668,64 +632,30 @@ interface PendingValue {
   read: (r: BitReader) => string;
 }
 
-export class SchemaBodyDecoder {
+export class SchemaBodyDecoder extends BodyReader<PendingValue> {
   private readonly c: SchemaContext;
-  private readonly reordered: boolean;
-  private readonly pending = new ChannelSet<PendingValue>();
-  private r: BitReader;
-  /** Next unread byte of the body (compression: start of the next DEFLATE stream). */
-  private offset: number;
 
   /** `headerReader` is positioned right after the header. */
   constructor(
-    private readonly opts: ResolvedOptions,
+    opts: ResolvedOptions,
     schema: CompiledSchema,
-    private readonly bytes: Uint8Array,
+    bytes: Uint8Array,
     headerReader: BitReader,
     session?: CodecState,
   ) {
+    super(opts, bytes, headerReader);
     this.c = new SchemaContext(opts, schema, session);
-    this.reordered = isReordered(opts);
-    if (isByteAligned(opts)) headerReader.align();
-    headerReader.byteAligned = isByteAligned(opts);
-    this.offset = headerReader.bytePosition;
-    this.r = opts.compression ? this.nextStream(true) : headerReader;
-  }
-
-  private nextStream(allowEnd = false): BitReader {
-    if (allowEnd && this.offset >= this.bytes.length) return new BitReader(new Uint8Array(0), true);
-    const { data, next } = inflateAt(this.bytes, this.offset);
-    this.offset = next;
-    return new BitReader(data, true);
   }
 
   /** Pushes a value event; its value is read now, or with its block's channels (§9). */
   private value(events: ExiEvent[], e: ValueEvent, key: string, read: (r: BitReader) => string): void {
     events.push(e);
-    if (!this.reordered) {
-      e.value = read(this.r);
-      return;
-    }
-    this.pending.add(key, { e, read });
-    if (this.pending.total === this.opts.blockSize) this.closeBlock(false);
+    if (!this.reordered) e.value = read(this.r);
+    else this.queue(key, { e, read });
   }
 
-  private closeBlock(last: boolean): void {
-    const { small, large } = this.pending.ordered();
-    const readAll = (r: BitReader, list: [string, PendingValue[]][]) => {
-      for (const [, items] of list) for (const it of items) it.e.value = it.read(r);
-    };
-    if (!this.opts.compression) {
-      readAll(this.r, small);
-      readAll(this.r, large);
-    } else if (this.pending.total <= SMALL_CHANNEL_MAX) {
-      readAll(this.r, small);
-    } else {
-      if (small.length > 0) readAll(this.nextStream(), small);
-      for (const ch of large) readAll(this.nextStream(), [ch]);
-    }
-    this.pending.clear();
-    if (!last && this.opts.compression) this.r = this.nextStream(true);
+  protected readChannel(r: BitReader, items: PendingValue[]): void {
+    for (const it of items) it.e.value = it.read(r);
   }
 
   private str(events: ExiEvent[], e: ValueEvent, key: string): void {
@@ -751,11 +681,6 @@ export class SchemaBodyDecoder {
     if (kind === 'CM') return { type: 'CM', text: this.r.readString() };
     const target = this.r.readString();
     return { type: 'PI', target, data: this.r.readString() };
-  }
-
-  /** With compression: the end of the body's last DEFLATE stream (after `decode`). */
-  get compressedEnd(): number {
-    return this.offset;
   }
 
   decode(): ExiEvent[] {
