@@ -136,8 +136,10 @@ for (let c = 0; c < CYCLES; c++) {
   for (const [kind, src] of cycleKinds) if (src) sequence.push({ kind, xml: compactXml(cycleDoc(src, c)) });
 }
 const sd = allSchemas;
-// What the binding agrees with sessionWideBuffers (src/xmpp/exi-connection.ts): bounded string tables.
-const limits = { valueMaxLength: 64, valuePartitionCapacity: 256 } as const;
+// What the binding uses (src/xmpp/exi-connection.ts): no local value partitions (XEP-0322's default), and with
+// sessionWideBuffers bounded string tables.
+const binding = { localValuePartitions: false } as const;
+const limits = { ...binding, valueMaxLength: 64, valuePartitionCapacity: 256 } as const;
 const plainSession = createExiSession(limits);
 const informedSession = createExiSession({ ...limits, schema: sd });
 const stream = await streamDeflateSizes(sequence.map((s) => s.xml));
@@ -157,9 +159,9 @@ sequence.forEach(({ kind, xml }, i) => {
     Buffer.byteLength(xml),
     deflateRawSync(xml).length,
     stream[i] as number,
-    encode(xml).length - 1,
+    encode(xml, binding).length - 1,
     plainSession.encode(xml).length,
-    encode(xml, { schema: sd }).length - 1,
+    encode(xml, { ...binding, schema: sd }).length - 1,
     informedSession.encode(xml).length,
   ];
   for (const key of [

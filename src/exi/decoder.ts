@@ -35,7 +35,7 @@ export class BodyDecoder extends BodyReader<ValueEvent> {
     session?: CodecState,
   ) {
     super(opts, bytes, headerReader);
-    this.tables = session?.tables ?? new StringTables(opts.valueMaxLength, opts.valuePartitionCapacity);
+    this.tables = session?.tables ?? new StringTables(opts);
     this.state = new GrammarStack(session?.grammars ?? new Grammars(opts), opts.fragment);
   }
 

@@ -32,7 +32,7 @@ export class BodyEncoder extends BodyWriter<string> {
     session?: CodecState,
   ) {
     super(opts, headerWriter);
-    this.tables = session?.tables ?? new StringTables(opts.valueMaxLength, opts.valuePartitionCapacity);
+    this.tables = session?.tables ?? new StringTables(opts);
     this.state = new GrammarStack(session?.grammars ?? new Grammars(opts), opts.fragment);
   }
 

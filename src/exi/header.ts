@@ -26,6 +26,12 @@ export function writeHeader(
   includeOptions: boolean,
   includeCookie: boolean,
 ): void {
+  if (includeOptions && !opts.localValuePartitions) {
+    // The EXI Profile writes its parameters as an xsi:type'd element in the options document: not done here.
+    throw new ExiUnsupportedError(
+      'localValuePartitions=false in the options document (EXI Profile parameters)',
+    );
+  }
   if (includeCookie) w.writeBytes(Uint8Array.from(COOKIE));
   w.writeBits(0b10, 2); // distinguishing bits
   w.writeBits(includeOptions ? 1 : 0, 1); // presence bit

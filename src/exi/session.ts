@@ -50,7 +50,7 @@ export class SessionState implements CodecState {
   private readonly undo: UndoLog = [];
 
   constructor(opts: ResolvedOptions) {
-    this.tables = new StringTables(opts.valueMaxLength, opts.valuePartitionCapacity);
+    this.tables = new StringTables(opts);
     if (opts.schema) this.tables.addSchemaEntries(opts.schema.localNames);
     this.grammars = new Grammars(opts);
     // After the initial entries: only what bodies add is recorded.
@@ -157,6 +157,11 @@ export interface ExiSession {
   reset(): void;
   /** Bodies coded since the session started (or was reset). */
   readonly bodies: number;
+  /**
+   * How many values the string tables hold: global entries, and local partition slots (assigned or not). What
+   * a long session keeps in memory grows with these (see `localValuePartitions`).
+   */
+  valueCounts(): { global: number; localSlots: number };
 }
 
 /**
@@ -164,7 +169,8 @@ export interface ExiSession {
  * for encoding and one for decoding per direction of a stream: each side must code the same bodies in the
  * same order. `includeOptions` and `includeCookie` do not apply (bodies carry no header); everything else
  * does, including `schema`/`schemaId`+`schemas`, all four alignments, `valueMaxLength`,
- * `valuePartitionCapacity` (its wrap-around continues across bodies) and `dropIgnorableWhitespace`.
+ * `valuePartitionCapacity` (its wrap-around continues across bodies), `localValuePartitions` and
+ * `dropIgnorableWhitespace`.
  * A session is either an encoder or a decoder: using one for both throws.
  */
 export function createExiSession(options: ExiOptions = {}): ExiSession {
@@ -198,6 +204,7 @@ export function createExiSession(options: ExiOptions = {}): ExiSession {
       bodies++;
       return bytes;
     },
+    valueCounts: () => state.tables.valueCounts(),
     decode: (buf) => serializeXml(whole(buf)),
     decodeEvents: whole,
     decodeBody(buf) {

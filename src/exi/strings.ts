@@ -5,7 +5,7 @@
  * uses its own half of the methods.
  */
 import { type BitReader, type BitWriter, bitsFor, codePointLength, ExiError } from './bits.js';
-import { type UndoLog, XML_NS, XSI_NS } from './types.js';
+import { type ResolvedOptions, type UndoLog, XML_NS, XSI_NS } from './types.js';
 
 /**
  * A URI partition with its prefixes and local names. The initial entries (Appendix D, and a schema's) are
@@ -103,6 +103,7 @@ const schemaTemplates = new WeakMap<ReadonlyMap<string, ReadonlySet<string>>, Te
 interface ValueEntry {
   readonly value: string;
   readonly key: string;
+  /** -1 without local value partitions. */
   readonly localId: number;
   readonly globalId: number;
 }
@@ -206,12 +207,28 @@ export class StringTables {
    */
   undo: UndoLog | undefined;
 
+  private readonly valueMaxLength: number;
+  private readonly valuePartitionCapacity: number;
+  /** Off (EXI Profile): values go to the global partition only, and every hit is a global hit. */
+  private readonly localValuePartitions: boolean;
+
   constructor(
-    private readonly valueMaxLength = Number.POSITIVE_INFINITY,
-    private readonly valuePartitionCapacity = Number.POSITIVE_INFINITY,
+    limits: Partial<
+      Pick<ResolvedOptions, 'valueMaxLength' | 'valuePartitionCapacity' | 'localValuePartitions'>
+    > = {},
   ) {
+    this.valueMaxLength = limits.valueMaxLength ?? Number.POSITIVE_INFINITY;
+    this.valuePartitionCapacity = limits.valuePartitionCapacity ?? Number.POSITIVE_INFINITY;
+    this.localValuePartitions = limits.localValuePartitions ?? true;
     // Initial entries (Appendix D.1 - D.3).
     share(base(), this.uris, this.uriIndex);
+  }
+
+  /** How many values the tables hold: global entries, and local partition slots (assigned or not). */
+  valueCounts(): { global: number; localSlots: number } {
+    let localSlots = 0;
+    for (const l of this.locals.values()) localSlots += l.length;
+    return { global: this.globalCount, localSlots };
   }
 
   /**
@@ -400,7 +417,7 @@ export class StringTables {
   writeValue(w: BitWriter, key: string, value: string, charset?: readonly number[]): void {
     const hit = this.globalByValue.get(value);
     if (hit) {
-      if (hit.key === key) {
+      if (hit.key === key && this.localValuePartitions) {
         w.writeUnsigned(0);
         w.writeNBit(hit.localId, bitsFor(this.locals.get(key)?.length ?? 0));
       } else {
@@ -419,6 +436,8 @@ export class StringTables {
   readValue(r: BitReader, key: string, charset?: readonly number[]): string {
     const u = r.readUnsigned();
     if (u === 0) {
+      if (!this.localValuePartitions)
+        throw new ExiError('local value hit, but local value partitions are off');
       const local = this.locals.get(key) ?? [];
       const id = r.readNBit(bitsFor(local.length));
       const e = local[id];
@@ -441,9 +460,9 @@ export class StringTables {
     if (length === 0 || length > this.valueMaxLength || this.valuePartitionCapacity === 0) return;
     const prevGlobalId = this.globalId;
     const prevMapped = this.undo && this.globalByValue.get(value);
-    let local = this.locals.get(key);
+    let local = this.localValuePartitions ? this.locals.get(key) : undefined;
     let created = false;
-    if (!local) {
+    if (!local && this.localValuePartitions) {
       local = [];
       this.locals.set(key, local);
       created = true;
@@ -466,15 +485,15 @@ export class StringTables {
         this.globalCount--;
       }
     }
-    const e: ValueEntry = { value, key, localId: local.length, globalId };
-    local.push(e);
+    const e: ValueEntry = { value, key, localId: local ? local.length : -1, globalId };
+    local?.push(e);
     this.global[globalId] = e;
     this.globalByValue.set(value, e);
     this.globalCount++;
     if (this.undo) {
       const partition = local;
       this.undo.push(() => {
-        partition.pop();
+        partition?.pop();
         if (created) this.locals.delete(key);
         if (prevMapped) this.globalByValue.set(value, prevMapped);
         else this.globalByValue.delete(value);

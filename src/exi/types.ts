@@ -58,6 +58,13 @@ export interface ExiOptions {
   blockSize?: number;
   valueMaxLength?: number;
   valuePartitionCapacity?: number;
+  /**
+   * EXI Profile parameter (W3C EXI Profile §2.2): `false` keeps no local value partitions, so a value seen
+   * before is always coded as a global hit and memory is bounded by `valuePartitionCapacity`. XEP-0322's
+   * default for EXI/XMPP streams. Not an EXI 1.0 option: agreed out of band, never written to a header.
+   * Default true (EXI 1.0).
+   */
+  localValuePartitions?: boolean;
   /** Write the options document into the header (encode). Default false. */
   includeOptions?: boolean;
   /** Start the stream with the `$EXI` cookie (encode). Default false. */
@@ -82,6 +89,7 @@ export interface ResolvedOptions {
   blockSize: number;
   valueMaxLength: number;
   valuePartitionCapacity: number;
+  localValuePartitions: boolean;
 }
 
 export const DEFAULT_BLOCK_SIZE = 1_000_000;
@@ -141,6 +149,7 @@ export function resolveOptions(options: ExiOptions = {}): ResolvedOptions {
     blockSize,
     valueMaxLength: vml,
     valuePartitionCapacity: vpc,
+    localValuePartitions: o.localValuePartitions ?? true,
   };
 }
 

@@ -125,8 +125,16 @@ export interface BindingOptions {
 
 export const DEFAULT_BINDING: BindingOptions = { schemas: [] };
 
+/**
+ * The codec options of a stream. `localValuePartitions: false` is XEP-0322's default for EXI/XMPP (§"Default
+ * Payload Encoding Options", after the EXI Profile), and setup has no attribute to change it. It also bounds a
+ * sessionWideBuffers session's value memory by valuePartitionCapacity: with local partitions, each new value
+ * would keep a slot in its local partition for the life of the connection (EXI never reuses local ids).
+ * The same default's limits on grammar learning (maximumNumberOfBuiltInElementGrammars/Productions 0) are not
+ * applied: we propose and accept only strict=false streams, whose undeclared elements need learning.
+ */
 function codecOptions(b: BindingOptions): ExiOptions {
-  const o: ExiOptions = { alignment: 'bit-packed', strict: false };
+  const o: ExiOptions = { alignment: 'bit-packed', strict: false, localValuePartitions: false };
   const schema = canonicalSchema(b.schemas);
   if (schema) o.schema = schema;
   if (b.valueMaxLength !== undefined) o.valueMaxLength = b.valueMaxLength;

@@ -89,7 +89,7 @@ class SchemaContext {
       this.tables = session.tables;
       this.builtins = session.grammars;
     } else {
-      this.tables = new StringTables(opts.valueMaxLength, opts.valuePartitionCapacity);
+      this.tables = new StringTables(opts);
       this.tables.addSchemaEntries(schema.localNames);
       this.builtins = new Grammars(opts);
     }

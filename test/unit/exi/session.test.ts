@@ -138,6 +138,11 @@ describe('EXI sessions: round trips of many stanzas', () => {
     ['valueMaxLength 8, valuePartitionCapacity 5', { valueMaxLength: 8, valuePartitionCapacity: 5 }],
     ['no value table', { valuePartitionCapacity: 0 }],
     ['comments and PIs preserved', { preserve: { comments: true, pis: true } }],
+    ['no local value partitions (XEP-0322 default)', { localValuePartitions: false }],
+    [
+      'no local value partitions, valuePartitionCapacity 5',
+      { localValuePartitions: false, valuePartitionCapacity: 5, valueMaxLength: 8 },
+    ],
   ];
   for (const alignment of ALIGNMENTS) {
     for (const [label, extra] of variants) {
@@ -276,7 +281,48 @@ describe('EXI sessions: what is shared', () => {
         Array.from({ length: 50 }, () => randomSensorStanza(r)),
         { alignment, schema: sd, valuePartitionCapacity: 3 },
       );
+      roundTrip(
+        Array.from({ length: 50 }, () => randomSensorStanza(r)),
+        { alignment, schema: sd, valuePartitionCapacity: 3, localValuePartitions: false },
+      );
     }
+  });
+
+  it('without local value partitions, value memory stays within valuePartitionCapacity', () => {
+    const capacity = 16;
+    const withLocal = createExiSession({ valuePartitionCapacity: capacity });
+    const withoutLocal = createExiSession({ valuePartitionCapacity: capacity, localValuePartitions: false });
+    const dec = createExiSession({ valuePartitionCapacity: capacity, localValuePartitions: false });
+    for (let i = 0; i < 500; i++) {
+      // a reading with a new timestamp and value each time, as a publishing agent sends
+      const doc = `<m to='owner@example.org/phone'><v t='2026-11-24T10:${i}' v='${i * 7}'>node${i % 3}</v></m>`;
+      withLocal.encode(doc);
+      expect(canonicalXml(dec.decode(withoutLocal.encode(doc))), `body ${i}`).toEqual(canonicalXml(doc));
+    }
+    const grown = withLocal.valueCounts();
+    const bounded = withoutLocal.valueCounts();
+    // EXI 1.0: evicted values keep their local slots, one per value ever seen
+    expect(grown.global).toBe(capacity);
+    expect(grown.localSlots).toBeGreaterThan(1000);
+    expect(bounded).toEqual({ global: capacity, localSlots: 0 });
+    expect(dec.valueCounts()).toEqual(bounded);
+  });
+
+  it('without local value partitions a repeated value is a global hit, and a local hit is refused', () => {
+    const options: ExiOptions = { localValuePartitions: false };
+    const doc = `<r a='same'><c>same</c></r>`;
+    // the value repeats under the same qualified name: EXI 1.0 codes it as a local hit, the profile as a global one
+    const local = encode(`<r a='x' b='y'><c>v</c><c>v</c></r>`);
+    expect(() => decode(local, options)).toThrow(/local value/);
+    const enc = createExiSession(options);
+    const dec = createExiSession(options);
+    for (let i = 0; i < 3; i++) expect(canonicalXml(dec.decode(enc.encode(doc)))).toEqual(canonicalXml(doc));
+  });
+
+  it('localValuePartitions=false is not written into a header', () => {
+    expect(() => encode('<r/>', { localValuePartitions: false, includeOptions: true })).toThrow(
+      /localValuePartitions/,
+    );
   });
 });
 
