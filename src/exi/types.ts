@@ -59,10 +59,10 @@ export interface ExiOptions {
   valueMaxLength?: number;
   valuePartitionCapacity?: number;
   /**
-   * EXI Profile parameter (W3C "EXI Profile for limiting usage of dynamic memory", `localValuePartitions`): `false` keeps no local value partitions, so a value seen
-   * before is always coded as a global hit and memory is bounded by `valuePartitionCapacity`. XEP-0322's
-   * default for EXI/XMPP streams. Not an EXI 1.0 option: agreed out of band, never written to a header.
-   * Default true (EXI 1.0).
+   * EXI Profile parameter `localValuePartitions` (W3C "EXI Profile for limiting usage of dynamic memory"):
+   * `false` keeps no local value partitions, so a value seen before is always coded as a global hit and memory
+   * is bounded by `valuePartitionCapacity`. XEP-0322's default for EXI/XMPP streams. Not an EXI 1.0 option:
+   * agreed out of band, never written to a header. Default true (EXI 1.0).
    */
   localValuePartitions?: boolean;
   /** Write the options document into the header (encode). Default false. */
