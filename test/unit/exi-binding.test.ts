@@ -313,8 +313,8 @@ describe('EXI gateway and exi:// transport against a scripted XML server', () =>
   afterEach(async () => {
     for (const f of cleanup.splice(0).reverse()) await f();
   });
-
-  it('carries SASL PLAIN, the restart, bind, a publish IQ and messages both ways', async () => {
+  /** A gateway on a free loopback port relaying to a scripted XML server; both stop after the test. */
+  async function gatewayToFakeServer() {
     const fake = fakeXmppServer();
     const upstreamPort = await fake.listen();
     cleanup.push(() => new Promise((r) => fake.server.close(() => r())));
@@ -324,6 +324,11 @@ describe('EXI gateway and exi:// transport against a scripted XML server', () =>
       log: silentLogger(),
     });
     cleanup.push(() => gw.stop());
+    return { fake, gw };
+  }
+
+  it('carries SASL PLAIN, the restart, bind, a publish IQ and messages both ways', async () => {
+    const { fake, gw } = await gatewayToFakeServer();
 
     // @xmpp/client avoids PLAIN on an unencrypted socket: choose it explicitly (credentials callback).
     const xmpp = client({
@@ -422,15 +427,7 @@ describe('EXI gateway and exi:// transport against a scripted XML server', () =>
   });
 
   it('refuses a client that does not speak EXI', async () => {
-    const fake = fakeXmppServer();
-    const upstreamPort = await fake.listen();
-    cleanup.push(() => new Promise((r) => fake.server.close(() => r())));
-    const gw = await startExiGateway({
-      listen: { host: '127.0.0.1', port: 0 },
-      upstream: { host: '127.0.0.1', port: upstreamPort },
-      log: silentLogger(),
-    });
-    cleanup.push(() => gw.stop());
+    const { fake, gw } = await gatewayToFakeServer();
     const { connect } = await import('node:net');
     const sock = connect({ host: '127.0.0.1', port: gw.port });
     const closed = new Promise<void>((r) => sock.on('close', () => r()));

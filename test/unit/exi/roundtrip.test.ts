@@ -11,7 +11,7 @@ import {
   encode,
   parseXml,
 } from '../../../src/exi/index.js';
-import { canonicalEvents, canonicalXml } from './helpers.js';
+import { canonicalEvents, canonicalXml, rng } from './helpers.js';
 
 const ALIGNMENTS: ExiAlignment[] = ['bit-packed', 'byte-alignment', 'pre-compression', 'compression'];
 
@@ -61,17 +61,6 @@ describe('round trips of XMPP stanzas', () => {
 
 // ---------------------------------------------------------------------------------------------
 // Random documents
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NAMESPACES = ['', 'jabber:client', 'urn:xmpp:iot:sensordata', 'urn:example:a', 'urn:example:b'];
 const PREFIXES = ['a', 'b', 'ns', 'x', 'stream'];

@@ -6,22 +6,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { decode, type ExiAlignment, encode, iotSchema } from '../../../src/exi/index.js';
-import { canonicalXml } from './helpers.js';
+import { canonicalXml, rng } from './helpers.js';
 
 const SD = 'urn:xmpp:iot:sensordata';
 const XSI = 'http://www.w3.org/2001/XMLSchema-instance';
 const sd = iotSchema('xep-0323.xsd');
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/'/g, '&apos;');
 

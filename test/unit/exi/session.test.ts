@@ -16,22 +16,11 @@ import {
   iotSchema,
   serializeXml,
 } from '../../../src/exi/index.js';
-import { canonicalXml } from './helpers.js';
+import { canonicalXml, rng } from './helpers.js';
 
 const SD = 'urn:xmpp:iot:sensordata';
 const ALIGNMENTS: ExiAlignment[] = ['bit-packed', 'byte-alignment', 'pre-compression', 'compression'];
 const sd = iotSchema('xep-0323.xsd');
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const esc = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;');
