@@ -107,20 +107,25 @@ export async function publishScenario(
     return (count - 1) / (((t.at(-1) as number) - first) / 1000);
   };
   const payload = readingPayload(reading(0)).toString();
-  // Warm-up: the agent's first login completes its friendship with the subscriber (pending subscription
-  // approved, subscriber's presence reaches the PEP service); only then are notifications delivered.
-  {
-    const config = join(dir, 'publish-warmup.yaml');
+  /** Writes the publishing agent's config (one system device, the subscriber as owner); returns its path. */
+  const agentConfig = (file: string, store: string): string => {
+    const path = join(dir, file);
     writeFileSync(
-      config,
+      path,
       agentYaml({
         service: server.service,
         username: 'pagent',
         owners: ['psub@localhost'],
-        store: join(dir, 'warmup.db'),
+        store,
         devices: '  - { id: host, type: system, interval: 1h }',
       }),
     );
+    return path;
+  };
+  // Warm-up: the agent's first login completes its friendship with the subscriber (pending subscription
+  // approved, subscriber's presence reaches the PEP service); only then are notifications delivered.
+  {
+    const config = agentConfig('publish-warmup.yaml', join(dir, 'warmup.db'));
     const agent = await startAgentProcess(config, 'pagent-pw');
     await waitCount(arrivals, 'pagent@localhost', 1, 10_000).catch(() => undefined);
     await stopChild(agent.child);
@@ -147,17 +152,7 @@ export async function publishScenario(
     const store = openStore(storePath);
     for (let i = 0; i < n; i++) store.add(reading(r * n + i), true);
     store.close();
-    const config = join(dir, `publish-${r}.yaml`);
-    writeFileSync(
-      config,
-      agentYaml({
-        service: server.service,
-        username: 'pagent',
-        owners: ['psub@localhost'],
-        store: storePath,
-        devices: '  - { id: host, type: system, interval: 1h }',
-      }),
-    );
+    const config = agentConfig(`publish-${r}.yaml`, storePath);
     arrivals.delete('pagent@localhost');
     const agent = await startAgentProcess(config, 'pagent-pw');
     await waitCount(arrivals, 'pagent@localhost', n, 120_000);
