@@ -7,11 +7,12 @@
  *   stream (environment.md). Delivery is guaranteed by acked publishes and the store's outbox instead.
  * - Stanza tracing at log level `trace`, with SASL payloads redacted (PLAIN carries the password in base64).
  */
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { client, jid as parseJid, xml } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
 import { backoffDelay } from '../core/duration.js';
-import { errorMessage, IotError, XmppTimeoutError } from '../core/errors.js';
+import { errorMessage, IotError, XmppOfflineError, XmppTimeoutError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { NS } from './ns.js';
 
@@ -36,7 +37,12 @@ export interface Transport {
   start(): Promise<void>;
   stop(): Promise<void>;
   send(stanza: Element): Promise<void>;
-  /** Sends an IQ and resolves with the result stanza; rejects with the error stanza's condition or a timeout. */
+  /**
+   * Sends an IQ and resolves with the result stanza; rejects with XmppStanzaError (the error reply's
+   * condition), XmppTimeoutError (no answer within `timeoutMs`, default `TransportOptions.timeoutMs`) or
+   * XmppOfflineError (the connection went offline or stop() was called first, or it was not online).
+   * `timeoutMs` 0: no timer; the request waits as long as the stream is up (liveness is the keepalive's job).
+   */
   request(iq: Element, timeoutMs?: number): Promise<Element>;
   /** Handler returns a payload element (result), true (empty result), or a `stanzaError()` element. */
   handleIq(type: 'get' | 'set', ns: string, name: string, handler: IqHandler): void;
@@ -56,6 +62,24 @@ export class XmppStanzaError extends IotError {
     this.condition = condition;
     this.stanza = stanza;
   }
+}
+
+interface PendingIq {
+  resolve(reply: Element): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** setTimeout's ceiling (about 24.8 days); longer timeouts are treated as "no timer". */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function errorReply(stanza: Element): XmppStanzaError {
+  const error = stanza.getChild('error');
+  const condition =
+    error?.getChildElements().find((c) => c.attrs.xmlns === NS.stanzas && c.name !== 'text')?.name ??
+    'undefined-condition';
+  const text = error?.getChildText('text', NS.stanzas) ?? undefined;
+  return new XmppStanzaError(condition, text || undefined, stanza);
 }
 
 const SASL_NS = ['urn:ietf:params:xml:ns:xmpp-sasl', 'urn:xmpp:sasl:2'];
@@ -131,9 +155,51 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
     online = true;
     currentJid = address.toString();
     log.info({ jid: currentJid }, 'online');
-    events.emit('online', currentJid);
+    emit('online', currentJid);
   });
-  xmpp.on('stanza', (stanza: Element) => events.emit('stanza', stanza));
+  xmpp.on('stanza', (stanza: Element) => emit('stanza', stanza));
+
+  /**
+   * Our listeners run inside the socket's 'data' callback: a throw (or a rejected promise from an async
+   * listener) there would end the process. Each listener is isolated and its failure logged.
+   */
+  const emit = (event: string, ...args: unknown[]) => {
+    for (const listener of events.listeners(event) as Array<(...a: unknown[]) => unknown>) {
+      const onError = (err: unknown) => log.error({ err: errorMessage(err), event }, 'listener failed');
+      try {
+        const r = listener(...args);
+        if (r && typeof (r as Promise<unknown>).then === 'function')
+          (r as Promise<unknown>).then(undefined, onError);
+      } catch (err) {
+        onError(err);
+      }
+    }
+  };
+
+  // Our own IQ caller: @xmpp/iq's request() registers its deferred before awaiting the socket write, so an
+  // error reply arriving before the write callback rejects a promise nobody listens to yet (issue 12: the
+  // process exits). It also has no "no timer" mode. Here every promise has its handlers from the start.
+  const pending = new Map<string, PendingIq>();
+  const settle = (id: string): PendingIq | undefined => {
+    const p = pending.get(id);
+    if (!p) return undefined;
+    pending.delete(id);
+    clearTimeout(p.timer);
+    return p;
+  };
+  const rejectAllPending = () => {
+    for (const id of [...pending.keys()]) settle(id)?.reject(new XmppOfflineError(`iq ${id}`));
+  };
+  xmpp.middleware.use((ctx: { stanza: Element }, next: () => unknown) => {
+    const { stanza } = ctx;
+    const type = stanza.attrs.type as string | undefined;
+    if (stanza.name !== 'iq' || (type !== 'result' && type !== 'error')) return next();
+    const p = settle(String(stanza.attrs.id));
+    if (!p) return next();
+    if (type === 'result') p.resolve(stanza);
+    else p.reject(errorReply(stanza));
+    return undefined;
+  });
 
   const scheduleReconnect = () => {
     if (stopping) return;
@@ -157,7 +223,8 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
       online = false;
       if (stopping) log.info({}, 'disconnected');
       else log.warn({ clean }, 'disconnected from the server');
-      events.emit('offline');
+      rejectAllPending();
+      emit('offline');
     }
     scheduleReconnect();
   });
@@ -199,19 +266,34 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
       }
       await Promise.race([xmpp.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
       online = false;
+      rejectAllPending();
     },
-    send: (stanza) => xmpp.send(stanza),
-    async request(iq, ms = timeoutMs) {
-      try {
-        return await xmpp.iqCaller.request(iq, ms);
-      } catch (err) {
-        const e = err as { name?: string; condition?: string; text?: string; element?: Element };
-        if (e.condition && e.element) {
-          throw new XmppStanzaError(e.condition, e.text || undefined, e.element ?? iq);
+    send(stanza) {
+      const sent = xmpp.send(stanza) as Promise<void>;
+      // A caller that ignores the promise must not turn a failed write into an unhandled rejection.
+      sent.catch((err: unknown) => log.debug({ err: errorMessage(err) }, 'send failed'));
+      return sent;
+    },
+    request(iq, ms = timeoutMs) {
+      const what = `iq to ${iq.attrs.to ?? 'server'}`;
+      const answer = new Promise<Element>((resolve, reject) => {
+        if (!online || xmpp.status !== 'online') {
+          reject(new XmppOfflineError(what));
+          return;
         }
-        if (e.name === 'TimeoutError') throw new XmppTimeoutError(`iq to ${iq.attrs.to ?? 'server'}`, ms);
-        throw err;
-      }
+        const id = (iq.attrs.id ??= `iot-${randomUUID()}`) as string;
+        const timer =
+          ms > 0 && ms <= MAX_TIMER_MS
+            ? setTimeout(() => settle(id)?.reject(new XmppTimeoutError(what, ms)), ms)
+            : undefined;
+        pending.set(id, { resolve, reject, timer });
+        (xmpp.send(iq) as Promise<void>).catch((err: unknown) =>
+          settle(id)?.reject(err instanceof Error ? err : new Error(String(err))),
+        );
+      });
+      // Same as send(): a rejection nobody handles is not fatal.
+      answer.catch(() => undefined);
+      return answer;
     },
     handleIq(type, ns, name, handler) {
       const register = type === 'get' ? xmpp.iqCallee.get : xmpp.iqCallee.set;
