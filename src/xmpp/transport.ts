@@ -87,9 +87,9 @@ export interface Transport {
   readonly bareJid: string;
   readonly online: boolean;
   /** Why the last connection attempt failed (for a CLI that gives up waiting), until the next is online. */
-  readonly lastFailure: string | undefined;
+  readonly lastFailure?: string | undefined;
   /** Inbound flow control: paused while more than `maxQueuedBytes` wait to be written. */
-  readonly flow: { readingPaused: boolean; queuedBytes: number };
+  readonly flow?: { readingPaused: boolean; queuedBytes: number };
   /**
    * Resolves once the first session is online (or when stop() is called first); reconnects on its own
    * afterwards until stop(). Rejects when the first attempt is refused as `not-authorized`.

@@ -503,12 +503,12 @@ describe('transport limits', () => {
       conn.write(
         `<iq type='get' id='f${i}' from='s@localhost/x'><q xmlns='urn:test:flood' pad='${pad}'/></iq>`,
       );
-    await waitFor('reading paused', () => t.flow.readingPaused, 10_000);
+    await waitFor('reading paused', () => t.flow?.readingPaused, 10_000);
     await new Promise((r) => setTimeout(r, 500));
     const handledWhilePaused = handled;
     let maxQueued = 0;
     for (let i = 0; i < 10; i++) {
-      maxQueued = Math.max(maxQueued, t.flow.queuedBytes);
+      maxQueued = Math.max(maxQueued, t.flow?.queuedBytes ?? 0);
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(handled).toBe(handledWhilePaused); // nothing more read
