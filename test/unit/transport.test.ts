@@ -511,6 +511,9 @@ describe('transport limits', () => {
       maxQueued = Math.max(maxQueued, t.flow?.queuedBytes ?? 0);
       await new Promise((r) => setTimeout(r, 50));
     }
+    console.info(
+      `backpressure: ${handled}/${total} requests read before pausing, queue peak ${maxQueued} B (bound ${maxQueuedBytes} B), ${conn.socket.writableLength} B held back at the sender`,
+    );
     expect(handled).toBe(handledWhilePaused); // nothing more read
     expect(handled).toBeLessThan(total / 2);
     expect(conn.socket.writableLength).toBeGreaterThan(0); // the server could not write the rest to us
