@@ -101,9 +101,17 @@ describe.skipIf(!requireSocat()).each(servers())('serial actuators through XEP-0
       ],
       ['co2'],
     );
-    await waitFor('two frames', () => (received.co2?.length ?? 0) >= before + 18 || undefined);
-    // The runner reads the sensor right after a set (no simulator answers here: that read just fails).
-    const frames = received.co2?.subarray(before).toString('hex') ?? '';
-    expect(frames.startsWith('ff01790000000000' + '86' + 'ff01870000000000' + '78')).toBe(true);
+    // The runner reads the sensor right after a set, and retries its unanswered polls (no simulator answers
+    // here): read frames (ff0186…) may come before or after, but the two commands go out together, in order.
+    const commands = 'ff01790000000000' + '86' + 'ff01870000000000' + '78';
+    await waitFor(
+      'both command frames',
+      () => (received.co2?.subarray(before).toString('hex') ?? '').includes(commands) || undefined,
+    );
+    const frames = (received.co2?.subarray(before).toString('hex') ?? '').match(/.{18}/g) ?? [];
+    expect(frames.filter((f) => !f.startsWith('ff0186'))).toEqual([
+      'ff01790000000000' + '86',
+      'ff01870000000000' + '78',
+    ]);
   });
 });
