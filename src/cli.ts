@@ -150,6 +150,11 @@ export function runUntilSignal(
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // Last resort for a long-running agent: a promise rejection nobody handled is a bug to report, not a
+    // reason to stop reading sensors (Node's default would exit). Causes are fixed where they arise.
+    process.on('unhandledRejection', (reason) => {
+      process.stderr.write(`xiot: unhandled rejection (a bug; please report): ${errorMessage(reason)}\n`);
+    });
     start().catch((err) => {
       onError(err);
       if (!stopping) {
