@@ -51,8 +51,11 @@ export interface Notification {
 export function createSensorClient(deps: {
   transport: Transport;
   log: Logger;
-  /** Approve presence subscription requests from these bare JIDs (the devices we own). */
-  approve?: (bareJid: string) => boolean;
+  /**
+   * Whose presence subscription requests to approve (the devices we own): `true` approves, `false` refuses,
+   * `undefined` leaves the request pending on the server (a later session may approve it). Default: refuse.
+   */
+  approve?: (bareJid: string) => boolean | undefined;
 }) {
   const { transport } = deps;
   let nextSeqnr = Math.floor(Math.random() * 1000) + 1;
@@ -81,7 +84,8 @@ export function createSensorClient(deps: {
     if (!from) return;
     if (stanza.is('presence') && stanza.attrs.type === 'subscribe') {
       const bare = bareOf(from);
-      const ok = deps.approve?.(bare) ?? false;
+      const ok = deps.approve ? deps.approve(bare) : false;
+      if (ok === undefined) return;
       void transport.send(xml('presence', { to: bare, type: ok ? 'subscribed' : 'unsubscribed' }));
       return;
     }
