@@ -520,6 +520,7 @@ async function cmdDevices(argv: string[], io: Io): Promise<number> {
         jid: bare,
         online: full ?? '',
         subscription: book.friendship(bare),
+        status: full ? book.statusOf(bare) : '',
         sensordata: features.includes(NS.sensordata),
         control: features.includes(NS.control),
         devices: [...new Set(fields.map((f) => f.nodeId))].join(','),
@@ -541,7 +542,7 @@ async function cmdDevices(argv: string[], io: Io): Promise<number> {
             sensordata: r.sensordata ? 'yes' : '',
             control: r.control ? 'yes' : '',
           })),
-          ['jid', 'online', 'sensordata', 'control', 'devices', 'lastReading'],
+          ['jid', 'online', 'status', 'sensordata', 'control', 'devices', 'lastReading'],
         ),
       );
     return EXIT.ok;

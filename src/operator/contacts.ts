@@ -41,6 +41,8 @@ export function createOperatorContacts(deps: { transport: Transport; named: stri
   const roster = new Map<string, RosterItem>();
   /** Available full JIDs per bare JID, most recent last. */
   const online = new Map<string, string[]>();
+  /** The `<status>` text of each contact's latest available presence. */
+  const statuses = new Map<string, string>();
   const refused = new Set<string>();
   const asked = new Set<string>();
   /** Subscription requests we left pending (not ours to approve). */
@@ -76,6 +78,7 @@ export function createOperatorContacts(deps: { transport: Transport; named: stri
       const list = (online.get(bare) ?? []).filter((j) => j !== from);
       if (type === undefined) list.push(from);
       online.set(bare, list);
+      if (type === undefined) statuses.set(bare, s.getChildText('status') ?? '');
     } else if (type === 'unsubscribed') refused.add(bare);
     else if (type === 'subscribed') refused.delete(bare);
     else if (type === 'subscribe' && approves(bare) === undefined) pendingRequests.add(bare);
@@ -106,6 +109,7 @@ export function createOperatorContacts(deps: { transport: Transport; named: stri
     approves,
     friendship,
     fullJid,
+    statusOf: (bareJid: string) => statuses.get(bareJid.toLowerCase()) ?? '',
     roster: () => [...roster.values()],
     /** Bare JIDs named on the command line or configured. */
     wanted: () => [...wanted],

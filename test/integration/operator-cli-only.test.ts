@@ -119,7 +119,12 @@ describe.skipIf(!requireProsody())('an owner who has only the xiot CLI', () => {
       const r = await run('bob', ['devices', '--json'], { XIOT_AGENTS: 'hall@localhost' });
       expect(r.code).toBe(0);
       expect(JSON.parse(r.stdout)).toContainEqual(
-        expect.objectContaining({ jid: 'hall@localhost', online: 'hall@localhost/agent', sensordata: true }),
+        expect.objectContaining({
+          jid: 'hall@localhost',
+          online: 'hall@localhost/agent',
+          status: '1 device, all available', // the agent's presence status
+          sensordata: true,
+        }),
       );
     });
 
