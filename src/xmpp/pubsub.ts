@@ -14,7 +14,7 @@
 import { xml } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
 import { backoffDelay } from '../core/duration.js';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, XmppOfflineError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Reading } from '../model/fields.js';
 import type { ReadingStore } from '../store/store.js';
@@ -101,17 +101,20 @@ export function configProblems(
   return problems;
 }
 
+/** The `<error/>` of an error reply (the transport hands over the whole `<iq/>`). */
+const errorOf = (err: XmppStanzaError): Element | undefined =>
+  err.stanza.is('error') ? err.stanza : err.stanza.getChild('error');
+
 /** The error reply's application-specific condition (XEP-0060 §7.1.3: `precondition-not-met`, …). */
 function detail(err: XmppStanzaError): string | undefined {
-  return err.stanza.getChildElements().find((c) => c.attrs.xmlns === NS.pubsubErrors)?.name;
+  return errorOf(err)
+    ?.getChildElements()
+    .find((c) => c.attrs.xmlns === NS.pubsubErrors)?.name;
 }
 
-/**
- * The defined condition of an error reply. ejabberd puts the pubsub condition first (`<precondition-not-met/>
- * <conflict/>`), and @xmpp/iq takes the first child for the condition.
- */
+/** The defined condition of an error reply, wherever the server put it (ejabberd: after its pubsub condition). */
 function condition(err: XmppStanzaError): string {
-  return conditionOf(err.stanza) ?? err.condition;
+  return conditionOf(errorOf(err)) ?? err.condition;
 }
 
 /** How a publish error is repaired before the publish is sent again, or undefined when it cannot be. */
@@ -162,28 +165,24 @@ export function createPublisher(deps: {
   let again = false;
   let failures = 0;
   let retryTimer: NodeJS.Timeout | undefined;
-  let offline: { promise: Promise<never>; reject: (e: Error) => void } | undefined;
   let published = 0;
   let lastError: string | undefined;
   /** The node was configured (or found not ours to configure) in this session. */
   let prepared = false;
+  /** The node could not be created before publishing; configure it once a publish has created it. */
+  let configureAfterPublish = false;
   /** Repairs tried in this session: each at most once, so a repair that does not help cannot loop. */
   const repaired = new Set<Repair>();
   let withOptions = true;
 
-  const newOfflineSignal = () => {
-    let reject!: (e: Error) => void;
-    const promise = new Promise<never>((_, r) => {
-      reject = r;
-    });
-    promise.catch(() => undefined);
-    offline = { promise, reject };
-  };
-  newOfflineSignal();
-
-  /** An IQ to the service with one <pubsub/> (ns: pubsub or pubsub#owner) holding `children`. */
+  /**
+   * An IQ to the service with one <pubsub/> (ns: pubsub or pubsub#owner) holding `children`. No timer (0): a
+   * slow answer is waited for while the stream is up (a publish given up on and sent again would be delivered
+   * twice); when the stream goes, the transport rejects it with XmppOfflineError.
+   */
+  const request = (iq: Element) => transport.request(iq, 0);
   const pubsubIq = (type: 'get' | 'set', ns: string, ...children: Element[]) =>
-    transport.request(xml('iq', { type, ...to }, xml('pubsub', { xmlns: ns }, ...children)));
+    request(xml('iq', { type, ...to }, xml('pubsub', { xmlns: ns }, ...children)));
   const configForm = () => form('submit', NS.nodeConfig, nodeConfig(target));
 
   /** Creates the node with our configuration (XEP-0060 §8.1.3). */
@@ -236,30 +235,42 @@ export function createPublisher(deps: {
       );
   }
 
-  /** Configures the node (creating it when missing), its members on a service, and checks the result. */
-  async function prepareNode(): Promise<void> {
+  /** A step the service refused: logged, and publishing goes on with the node as it is. */
+  async function refusable(what: string, step: () => Promise<void>): Promise<boolean> {
     try {
-      await pubsubIq('set', NS.pubsubOwner, xml('configure', { node: target.node }, configForm()));
+      await step();
+      return true;
     } catch (err) {
       if (!(err instanceof XmppStanzaError)) throw err;
-      if (condition(err) === 'item-not-found') {
-        await createNode();
-      } else if (NOT_OURS.has(condition(err))) {
-        // A node someone else owns (a hub): publish with the configuration it has.
-        log.warn(
-          { node: target.node, err: errorMessage(err) },
-          'cannot configure the pubsub node (not its owner); publishing with its configuration',
-        );
-        return;
-      } else {
-        throw err;
-      }
+      const reason = NOT_OURS.has(condition(err)) ? ' (we are not its owner)' : '';
+      log.warn({ node: target.node, err: errorMessage(err) }, `the service refused to ${what}${reason}`);
+      return false;
     }
-    if (target.service !== 'pep') await applyMembers();
-    await checkConfig();
   }
 
-  async function repair(kind: Repair): Promise<void> {
+  /**
+   * Configures the node (creating it when missing), its members on a service, and reads the configuration back.
+   * False when the node could not be created here: the first publish may create it (PEP; ejabberd's service),
+   * and it is configured after that publish.
+   */
+  async function prepareNode(): Promise<boolean> {
+    let missing = false;
+    const configured = await refusable('configure the pubsub node', async () => {
+      try {
+        await pubsubIq('set', NS.pubsubOwner, xml('configure', { node: target.node }, configForm()));
+      } catch (err) {
+        if (!(err instanceof XmppStanzaError) || condition(err) !== 'item-not-found') throw err;
+        missing = true;
+      }
+    });
+    if (missing && !(await refusable('create the pubsub node', createNode))) return false;
+    if (!configured) return true;
+    if (target.service !== 'pep') await refusable('set the members of the pubsub node', applyMembers);
+    await refusable('show the configuration of the pubsub node', checkConfig);
+    return true;
+  }
+
+  function repair(kind: Repair): void {
     repaired.add(kind);
     if (kind === 'without-options') {
       withOptions = false;
@@ -276,42 +287,49 @@ export function createPublisher(deps: {
       return;
     }
     running = true;
-    const signal = offline as NonNullable<typeof offline>;
+    let rerun = false;
     try {
       do {
         again = false;
-        if (!prepared && !stopped && transport.online && store.outboxDepth() > 0) {
-          await Promise.race([prepareNode(), signal.promise]);
-          prepared = true;
-        }
         while (!stopped && transport.online) {
           const batch = store.outbox(window);
           if (batch.length === 0) break;
-          const requests = batch.map((r) => transport.request(publishElement(target, r, withOptions)));
+          if (!prepared) {
+            configureAfterPublish = !(await prepareNode());
+            prepared = true;
+          }
+          const requests = batch.map((r) => request(publishElement(target, r, withOptions)));
           for (const p of requests) p.catch(() => undefined);
           // Acknowledged in order; the outbox rows go in one transaction per window (one fsync, not one each).
           const acked: number[] = [];
           try {
             for (const [i, reading] of batch.entries()) {
-              await Promise.race([requests[i], signal.promise]);
+              await requests[i];
               acked.push(reading.id);
             }
           } finally {
             if (acked.length && !stopped) store.acknowledgeMany(acked);
             published += acked.length;
           }
+          if (configureAfterPublish) prepared = false; // the publish created the node: configure it now
           if (failures > 0) log.info({ node: target.node, published }, 'publishing again');
           failures = 0;
           lastError = undefined;
         }
       } while (again && !stopped && transport.online);
     } catch (err) {
-      if (stopped || !transport.online) return;
+      if (stopped) return;
+      if (err instanceof XmppOfflineError || !transport.online) {
+        // The session ended under us; what was not acknowledged goes out again, in order, once online (when
+        // that already happened while we were waiting, now).
+        rerun = transport.online;
+        return;
+      }
       lastError = errorMessage(err);
       const kind = repairFor(err, target);
       const repairing = kind !== undefined && !repaired.has(kind);
       if (repairing) {
-        await repair(kind);
+        repair(kind);
       } else {
         // Logged once per outage, not per reading or retry (SD cards); the status carries the last error.
         if (failures === 0)
@@ -322,18 +340,16 @@ export function createPublisher(deps: {
       retryTimer = setTimeout(() => void drain(), repairing ? 0 : backoffDelay(failures - 1, 1000, 60_000));
     } finally {
       running = false;
+      if (rerun) void drain();
     }
   }
 
   const onOnline = () => {
-    newOfflineSignal();
     prepared = false;
     repaired.clear();
     void drain();
   };
-  const onOffline = () => offline?.reject(new Error('offline'));
   transport.on('online', onOnline);
-  transport.on('offline', onOffline);
 
   return {
     /** New readings are in the outbox. */
@@ -344,9 +360,7 @@ export function createPublisher(deps: {
     stop() {
       stopped = true;
       clearTimeout(retryTimer);
-      offline?.reject(new Error('stopped'));
       transport.off('online', onOnline);
-      transport.off('offline', onOffline);
     },
   };
 }

@@ -20,11 +20,12 @@ const reading = { id: 1, deviceId: 'hall', timestamp: new Date(0), fields: [] } 
 const vars = (x: Element | undefined) =>
   (x?.getChildren('field') ?? []).map((f) => f.attrs.var as string).filter((v) => v !== 'FORM_TYPE');
 
-/** An error as the transport hands it over: the `<error/>` element with its children in the server's order. */
+/** An error as the transport hands it over: the `<iq/>`, its `<error/>` children in the server's order. */
 function stanzaError(children: Element[], text?: string): XmppStanzaError {
   const error = xml('error', { type: 'cancel' }, ...children);
   if (text) error.append(xml('text', { xmlns: NS.stanzas }, text));
-  return new XmppStanzaError(children[0]?.name ?? 'undefined-condition', text, error);
+  const condition = children.find((c) => c.attrs.xmlns === NS.stanzas)?.name ?? 'undefined-condition';
+  return new XmppStanzaError(condition, text, xml('iq', { type: 'error', id: 'x' }, error));
 }
 const cond = (name: string) => xml(name, { xmlns: NS.stanzas });
 const pubsubCond = (name: string) => xml(name, { xmlns: NS.pubsubErrors });
