@@ -10,6 +10,7 @@ import { parseDuration } from '../core/duration.js';
 import { ConfigError, type ConfigIssue } from '../core/errors.js';
 import { type FilterSpec, filterName, filterSpecSchema, NUMERIC_ONLY_FILTERS } from '../filters/index.js';
 import type { ControlSpec, DeviceDefinition, FieldSpec } from '../sdk/index.js';
+import { defaultTlsPolicy, TLS_POLICIES, type TlsPolicy } from '../xmpp/transport.js';
 import { durationOption, type OptionIssue, v, validate } from '../sdk/options.js';
 import { substituteEnv } from './env.js';
 import { formatPath } from './path.js';
@@ -49,16 +50,34 @@ const xmppSchema = v.strictObject({
   ),
   resource: v.optional(nonEmpty),
   reconnect: v.optional(
-    v.strictObject({ min: v.optional(duration(), '1s'), max: v.optional(duration(), '60s') }),
-    { min: '1s', max: '60s' },
+    v.strictObject({ min: v.optional(duration(), '1s'), max: v.optional(duration(), '8s') }),
+    { min: '1s', max: '8s' },
   ),
   timeout: v.optional(duration(), '10s'),
+  /** Default: `required` unless the service's host is loopback (src/xmpp/transport.ts defaultTlsPolicy). */
+  tls: v.optional(v.picklist(TLS_POLICIES, 'expected "required", "optional" or "off"')),
+  keepalive: v.optional(
+    v.strictObject({ interval: v.optional(duration(), '60s'), timeout: v.optional(duration(), '30s') }),
+    { interval: '60s', timeout: '30s' },
+  ),
 });
+
+const ACCESS_MODELS = ['presence', 'roster', 'whitelist', 'authorize'] as const;
 
 const publishSchema = v.strictObject({
   service: v.optional(nonEmpty, 'pep'),
   node: v.optional(nonEmpty),
-  accessModel: v.optional(v.picklist(['presence', 'roster', 'whitelist', 'authorize', 'open'])),
+  // Never `open`: anyone on the network could read the readings (architecture: pubsub nodes are never open).
+  accessModel: v.optional(
+    v.pipe(
+      v.string(),
+      v.check(
+        (m) => m !== 'open',
+        'open is refused: anyone could read the readings; use presence (PEP default), roster, whitelist or authorize',
+      ),
+      v.picklist(ACCESS_MODELS, `expected one of ${ACCESS_MODELS.join(', ')}`),
+    ),
+  ),
   enabled: v.optional(v.boolean(), true),
 });
 
@@ -146,6 +165,8 @@ export interface AgentConfig {
     resource?: string;
     reconnect: { minMs: number; maxMs: number };
     timeoutMs: number;
+    tls: TlsPolicy;
+    keepalive: { intervalMs: number; timeoutMs: number };
   };
   owners: string[];
   store: string;
@@ -235,6 +256,11 @@ export function parseAgentConfig(text: string, options: ParseOptions): AgentConf
         maxMs: parseDuration(c.xmpp.reconnect.max) as number,
       },
       timeoutMs: parseDuration(c.xmpp.timeout) as number,
+      tls: c.xmpp.tls ?? defaultTlsPolicy(c.xmpp.service),
+      keepalive: {
+        intervalMs: parseDuration(c.xmpp.keepalive.interval) as number,
+        timeoutMs: parseDuration(c.xmpp.keepalive.timeout) as number,
+      },
     },
     owners: [...new Set(c.owners)],
     store,

@@ -10,6 +10,7 @@ export type IotErrorCode =
   | 'IOT_ERR_STORE'
   | 'IOT_ERR_XMPP'
   | 'IOT_ERR_XMPP_TIMEOUT'
+  | 'IOT_ERR_OFFLINE'
   | 'IOT_ERR_MISSING_DEPENDENCY'
   | 'IOT_ERR_STOPPED'
   | 'IOT_ERR_EXI'
@@ -73,6 +74,13 @@ export class MissingDependencyError extends IotError {
 export class XmppTimeoutError extends IotError {
   constructor(what: string, ms: number) {
     super('IOT_ERR_XMPP_TIMEOUT', `${what}: no answer within ${ms} ms`);
+  }
+}
+
+/** The connection went offline (or was stopped) before the request was answered; nothing says it failed. */
+export class XmppOfflineError extends IotError {
+  constructor(what: string) {
+    super('IOT_ERR_OFFLINE', `${what}: the connection went offline before an answer arrived`);
   }
 }
 

@@ -88,6 +88,7 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
         store,
         target: config.publish,
         owners: config.owners,
+        devices: config.devices.length,
         log: log.child({ module: 'publish' }),
       })
     : undefined;

@@ -58,6 +58,7 @@ export const CONDITION_OF: Record<IotErrorCode, Condition> = {
   IOT_ERR_STORE: 'internal-server-error',
   IOT_ERR_XMPP: 'internal-server-error',
   IOT_ERR_XMPP_TIMEOUT: 'remote-server-timeout',
+  IOT_ERR_OFFLINE: 'remote-server-timeout',
   IOT_ERR_MISSING_DEPENDENCY: 'service-unavailable',
   IOT_ERR_STOPPED: 'service-unavailable',
   IOT_ERR_EXI: 'bad-request',
