@@ -7,10 +7,10 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ProsodyServer, startProsody } from '../../src/devtools/prosody.js';
+import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
 import type { Agent } from '../../src/runtime/agent.js';
 import { agentConfig, startAgent, tempDir } from '../helpers/agent.js';
-import { requireProsody } from '../helpers/requirements.js';
+import { servers } from '../helpers/servers.js';
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 const OWNERS = ['alice', 'bob', 'carol', 'dave'];
@@ -22,7 +22,7 @@ interface Run {
 }
 
 function xiot(
-  server: ProsodyServer,
+  server: XmppServer,
   dir: string,
   user: string,
   args: string[],
@@ -54,8 +54,8 @@ const jsonLines = (text: string) =>
     .filter(Boolean)
     .map((l) => JSON.parse(l) as { from: string; device: string });
 
-describe.skipIf(!requireProsody())('an owner who has only the xiot CLI', () => {
-  let server: ProsodyServer;
+describe.each(servers())('an owner who has only the xiot CLI (%s)', (kind) => {
+  let server: XmppServer;
   const dir = tempDir();
   let agent: Agent | undefined;
   const run = (user: string, args: string[], env?: Record<string, string>) =>
@@ -86,7 +86,7 @@ describe.skipIf(!requireProsody())('an owner who has only the xiot CLI', () => {
 
   describe('when the agent logged in first', () => {
     beforeAll(async () => {
-      server = await startProsody({
+      server = await startServer(kind, {
         accounts: ['hall', ...OWNERS].map((u) => ({ username: u, password: `${u}-pw` })),
       });
       await startHall();
@@ -148,7 +148,7 @@ describe.skipIf(!requireProsody())('an owner who has only the xiot CLI', () => {
 
   describe('when the CLI logged in first', () => {
     beforeAll(async () => {
-      server = await startProsody({
+      server = await startServer(kind, {
         accounts: ['hall', ...OWNERS].map((u) => ({ username: u, password: `${u}-pw` })),
       });
     });
@@ -185,7 +185,7 @@ describe.skipIf(!requireProsody())('an owner who has only the xiot CLI', () => {
       const watched = await watching;
       expect(watched.code).toBe(0);
       expect(jsonLines(watched.stdout).some((l) => l.from === 'hall@localhost')).toBe(true);
-    });
+    }, 60_000);
 
     it('watch on first use, with the agent already running', async () => {
       const r = await run('dave', ['watch', 'hall@localhost', '--json', '--for', '4s']);
