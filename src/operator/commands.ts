@@ -16,7 +16,7 @@ import { bareOf } from '../xmpp/access.js';
 import { createControlClient, type ParameterValue } from '../xmpp/control-client.js';
 import { parseDiscoInfo } from '../xmpp/disco.js';
 import { NS } from '../xmpp/ns.js';
-import { createSensorClient, type ReadoutParams } from '../xmpp/sensor-client.js';
+import { createSensorClient, type ReadoutParams, type Truncation } from '../xmpp/sensor-client.js';
 import { type ParsedField, parseDateTime, parseFields } from '../xmpp/sensordata.js';
 import { createTransport, type Transport } from '../xmpp/transport.js';
 import { createOperatorContacts, type Friendship, type OperatorContacts } from './contacts.js';
@@ -254,7 +254,12 @@ async function cmdRead(argv: string[], io: Io): Promise<number> {
       const r = await session.sensors.readout(full, params);
       if (r.fields.length === 0 && r.failures.length)
         throw new IotError('IOT_ERR_DEVICE', r.failures.map((f) => `${f.nodeId}: ${f.message}`).join('; '));
-      return { jid: full, fields: r.fields, failures: r.failures };
+      return {
+        jid: full,
+        fields: r.fields,
+        failures: r.failures,
+        ...(r.truncated ? { truncated: r.truncated } : {}),
+      };
     });
     const rows = results.flatMap((r) => (r.ok ? fieldRows(r.value.jid, r.value.fields) : []));
     if (values.json) {
@@ -271,10 +276,21 @@ async function cmdRead(argv: string[], io: Io): Promise<number> {
           for (const f of r.value.failures) io.stderr.write(`xiot: ${r.jid} ${f.nodeId}: ${f.message}\n`);
     }
     reportErrors(io, results);
+    // A cut history is a complete answer to a request that asked for too much, not a failure: exit 0 (scripts
+    // keep what they got; `truncated` is in the JSON), with a notice on stderr so stdout stays parseable.
+    for (const r of results)
+      if (r.ok && r.value.truncated)
+        io.stderr.write(`xiot: ${cutNotice(r.jid, r.value.truncated, values.to)}\n`);
     return exitFor(results);
   } finally {
     await session.close();
   }
+}
+
+function cutNotice(jid: string, cut: Truncation, to: string | undefined): string {
+  const what = `${jid}: the agent cut this history${cut.limit !== undefined ? ` at ${cut.limit} readings` : ''}`;
+  if (!cut.resume) return `${what}; ask for a shorter period (--from/--to)`;
+  return `${what}; the rest: xiot read ${jid} --historical --from ${cut.resume}${to ? ` --to ${to}` : ''}`;
 }
 
 const DATATYPE_TO_TYPE: Record<string, ControlType> = {
