@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
 import type { Agent } from '../../src/runtime/agent.js';
-import { agentConfig, startAgent, tempDir } from '../helpers/agent.js';
+import { agentConfig, startAgent, startClient, tempDir } from '../helpers/agent.js';
 import { servers } from '../helpers/servers.js';
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
@@ -87,7 +87,7 @@ describe.each(servers())('an owner who has only the xiot CLI (%s)', (kind) => {
   describe('when the agent logged in first', () => {
     beforeAll(async () => {
       server = await startServer(kind, {
-        accounts: ['hall', ...OWNERS].map((u) => ({ username: u, password: `${u}-pw` })),
+        accounts: ['hall', 'eve', ...OWNERS].map((u) => ({ username: u, password: `${u}-pw` })),
       });
       await startHall();
     });
@@ -135,6 +135,25 @@ describe.each(servers())('an owner who has only the xiot CLI (%s)', (kind) => {
       expect(r.stderr).toMatch(
         /hall@localhost asks to see your presence: to accept, run "xiot devices hall@localhost"/,
       );
+    });
+
+    it("approves no one else's request, even while adding an agent", async () => {
+      const eve = await startClient(server, 'eve', 'eve-pw');
+      try {
+        await eve.sensors.subscribe('dave@localhost');
+        const r = await run('dave', ['devices', 'hall@localhost', '--json']);
+        expect(r.code).toBe(0);
+        expect(JSON.parse(r.stdout)).toEqual([
+          expect.objectContaining({ jid: 'hall@localhost', online: 'hall@localhost/agent' }),
+        ]);
+        expect(r.stderr).toMatch(/eve@localhost asks to see your presence/);
+        await new Promise((resolve) => setTimeout(resolve, 300)); // an approval would have reached eve by now
+        expect(
+          eve.presences.filter((p) => p.attrs.from === 'dave@localhost' && p.attrs.type === 'subscribed'),
+        ).toEqual([]);
+      } finally {
+        await eve.stop();
+      }
     });
 
     it('watches the agent on first use', async () => {
