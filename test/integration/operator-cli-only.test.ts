@@ -13,7 +13,7 @@ import { agentConfig, startAgent, startClient, tempDir } from '../helpers/agent.
 import { servers } from '../helpers/servers.js';
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
-const OWNERS = ['alice', 'bob', 'carol', 'dave'];
+const OWNERS = ['alice', 'bob', 'carol', 'dave', 'erin'];
 
 interface Run {
   code: number | null;
@@ -162,6 +162,11 @@ describe.each(servers())('an owner who has only the xiot CLI (%s)', (kind) => {
       const lines = jsonLines(r.stdout);
       expect(lines.length).toBeGreaterThanOrEqual(2);
       expect(lines.every((l) => l.from === 'hall@localhost' && l.device === 'host')).toBe(true);
+    });
+    it('watches the configured agents when no JID is given, on first use', async () => {
+      const r = await run('erin', ['watch', '--json', '--for', '4s'], { XIOT_AGENTS: 'hall@localhost' });
+      expect(r.code).toBe(0);
+      expect(jsonLines(r.stdout).filter((l) => l.from === 'hall@localhost').length).toBeGreaterThanOrEqual(2);
     });
   });
 
