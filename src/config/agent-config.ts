@@ -62,10 +62,22 @@ const xmppSchema = v.strictObject({
   ),
 });
 
+const ACCESS_MODELS = ['presence', 'roster', 'whitelist', 'authorize'] as const;
+
 const publishSchema = v.strictObject({
   service: v.optional(nonEmpty, 'pep'),
   node: v.optional(nonEmpty),
-  accessModel: v.optional(v.picklist(['presence', 'roster', 'whitelist', 'authorize', 'open'])),
+  // Never `open`: anyone on the network could read the readings (architecture: pubsub nodes are never open).
+  accessModel: v.optional(
+    v.pipe(
+      v.string(),
+      v.check(
+        (m) => m !== 'open',
+        'open is refused: anyone could read the readings; use presence (PEP default), roster, whitelist or authorize',
+      ),
+      v.picklist(ACCESS_MODELS, `expected one of ${ACCESS_MODELS.join(', ')}`),
+    ),
+  ),
   enabled: v.optional(v.boolean(), true),
 });
 

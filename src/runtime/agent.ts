@@ -25,6 +25,7 @@ import { createReadoutService } from '../xmpp/readout.js';
 import { createRosterPolicy } from '../xmpp/roster.js';
 import { createTransport, type Transport } from '../xmpp/transport.js';
 import type { CommandDeps } from './commands.js';
+import { createPresenceStatus, presenceStatusLine } from './presence-status.js';
 import { createDeviceRunner, type DeviceRunner } from './runner.js';
 
 export interface Agent {
@@ -87,6 +88,7 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
         store,
         target: config.publish,
         owners: config.owners,
+        devices: config.devices.length,
         log: log.child({ module: 'publish' }),
       })
     : undefined;
@@ -107,6 +109,7 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
         publisher?.kick();
         for (const l of listeners) l(reading);
       },
+      onAvailability: () => presence.changed(),
     });
     devices.set(device.id, runner);
   }
@@ -152,9 +155,14 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
   const chat = createChatService({ transport, commands, log: log.child({ module: 'chat' }) });
   roster = createRosterPolicy({ transport, access, log: log.child({ module: 'roster' }) });
 
+  const presence = createPresenceStatus({
+    line: () => presenceStatusLine([...devices].map(([id, d]) => ({ id, available: d.status().available }))),
+    announce: (status) => transport.send(xml('presence', {}, disco.caps(), xml('status', {}, status))),
+    online: () => transport.online,
+  });
   transport.on('online', () => {
     void (async () => {
-      await transport.send(xml('presence', {}, disco.caps()));
+      await transport.send(xml('presence', {}, disco.caps(), xml('status', {}, presence.current())));
       if (config.provisioning.discover) await provisioning.discover();
       await provisioning.befriend();
       await roster?.reconcile();
@@ -190,6 +198,7 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
         await new Promise((r) => setTimeout(r, 50));
       }
       publisher?.stop();
+      presence.stop();
       roster?.stop();
       chat.stop();
       provisioning.stop();

@@ -11,6 +11,8 @@ import type { Element } from '@xmpp/xml';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { COMMANDS, type CommandDef, type CommandDeps } from '../runtime/commands.js';
+import type { Reading } from '../model/fields.js';
+import type { ControlSpec } from '../sdk/index.js';
 import { controlForm } from './control.js';
 import { NS } from './ns.js';
 import { stanzaError } from './stanza-errors.js';
@@ -26,6 +28,8 @@ interface Session {
   command: CommandDef;
   /** For "set": the device chosen in step 1. */
   device?: string;
+  /** For "set": the values the control form was pre-filled with (var → lexical value). */
+  offered?: Record<string, string>;
   expires: number;
 }
 
@@ -41,6 +45,77 @@ function valuesOf(form: Element | undefined): Record<string, string> {
   return out;
 }
 
+/**
+ * Pre-fill of the control form: the value the device reports in the parameter's field, else the last value
+ * set through this form (a parameter without a field, e.g. a fade time, has no other source).
+ */
+function currentValues(
+  specs: readonly ControlSpec[],
+  reading: Reading | undefined,
+  lastSet: Record<string, string> | undefined,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const spec of specs) {
+    const value = reading?.fields.find((f) => f.name === (spec.field ?? spec.name))?.value;
+    const lexical =
+      value instanceof Date
+        ? value.toISOString()
+        : value !== undefined
+          ? String(value)
+          : lastSet?.[spec.name];
+    if (lexical !== undefined) out[spec.name] = lexical;
+  }
+  return out;
+}
+
+/** Ranges (and the unit of the parameter's field) in labels, for clients that ignore XEP-0122: "Setpoint (5–30 °C)". */
+function labelRanges(form: Element, specs: readonly ControlSpec[], reading: Reading | undefined): void {
+  for (const f of form.getChildren('field')) {
+    const spec = specs.find((c) => c.name === f.attrs.var);
+    if (!spec || (spec.min === undefined && spec.max === undefined)) continue;
+    const unit = reading?.fields.find((r) => r.name === (spec.field ?? spec.name))?.unit;
+    const range =
+      spec.min !== undefined && spec.max !== undefined
+        ? `${spec.min}–${spec.max}`
+        : spec.min !== undefined
+          ? `≥ ${spec.min}`
+          : `≤ ${spec.max}`;
+    f.attrs.label = `${f.attrs.label ?? spec.name} (${range}${unit ? ` ${unit}` : ''})`;
+  }
+}
+
+const sameValue = (spec: ControlSpec | undefined, a: string, b: string) => {
+  if (spec?.type !== 'boolean') return a.trim() === b.trim();
+  const bool = (x: string) => ({ '1': true, true: true, '0': false, false: false })[x.trim().toLowerCase()];
+  return bool(a) !== undefined && bool(a) === bool(b);
+};
+
+/**
+ * The submitted control form without the fields the user did not touch. Clients send every field back
+ * (Profanity sends untouched ones as an empty `<value/>`, Gajim without a value, pre-filled ones unchanged), so
+ * a field is input only if its value is not empty and differs from the one offered. An empty value is never
+ * input: for a parameter that had a value it is Profanity's untouched field, for one without a value it
+ * changes nothing, and for a non-string it means nothing (so the form cannot set an empty string; chat and
+ * the CLI can). Fields that are not parameters (FORM_TYPE, hidden) are kept for the control service to judge.
+ */
+function changedFields(
+  form: Element,
+  specs: readonly ControlSpec[],
+  offered: Record<string, string>,
+): Element {
+  const kept = form.getChildren('field').filter((f) => {
+    const name = f.attrs.var as string | undefined;
+    const spec = specs.find((c) => c.name === name);
+    if (!name || !spec) return true;
+    const value = f.getChildText('value');
+    if (value === null) return false;
+    const before = offered[name];
+    if (value.trim() === '') return false;
+    return before === undefined || !sameValue(spec, value, before);
+  });
+  return xml('x', { ...form.attrs }, ...form.getChildElements().filter((c) => c.name !== 'field'), ...kept);
+}
+
 function commandsError(
   condition: 'bad-request' | 'forbidden' | 'item-not-found',
   specific: string,
@@ -54,6 +129,8 @@ function commandsError(
 export function createAdhocService(deps: { transport: Transport; commands: CommandDeps; log: Logger }) {
   const { transport, commands, log } = deps;
   const sessions = new Map<string, Session>();
+  /** Per device, the values last set through the control form (pre-fill of parameters without a field). */
+  const lastSet = new Map<string, Record<string, string>>();
   const offered = COMMANDS.filter((c) => c.name !== 'help');
 
   const reply = (node: string, sessionid: string, status: string, ...children: Element[]) =>
@@ -168,10 +245,9 @@ export function createAdhocService(deps: { transport: Transport; commands: Comma
     }
     s.device = deviceId;
     const current = await d.readNow().catch(() => undefined);
-    const form = controlForm(
-      d.controlSpecs,
-      (spec) => current?.fields.find((f) => f.name === (spec.field ?? spec.name))?.value,
-    );
+    s.offered = currentValues(d.controlSpecs, current, lastSet.get(deviceId));
+    const form = controlForm(d.controlSpecs, (spec) => s.offered?.[spec.name]);
+    labelRanges(form, d.controlSpecs, current);
     form.getChild('title')?.children.splice(0, 1, `Set parameters of ${deviceId}`);
     return reply(NODE_PREFIX + s.command.name, s.id, 'executing', actions('complete', 'complete'), form);
   }
@@ -180,12 +256,16 @@ export function createAdhocService(deps: { transport: Transport; commands: Comma
     sessions.delete(s.id);
     const node = NODE_PREFIX + s.command.name;
     if (!form) return reply(node, s.id, 'completed', note('warn', 'Nothing submitted; nothing changed.'));
+    const specs = commands.devices.get(s.device as string)?.controlSpecs ?? [];
+    const changes = changedFields(form, specs, s.offered ?? {});
+    const names = Object.keys(valuesOf(changes));
+    if (names.length === 0) return reply(node, s.id, 'completed', note('info', 'Nothing changed.'));
     try {
       await commands.control.execute(
         s.from,
-        xml('set', { xmlns: NS.control }, xml('node', { nodeId: s.device as string }), form),
+        xml('set', { xmlns: NS.control }, xml('node', { nodeId: s.device as string }), changes),
       );
-      const names = Object.keys(valuesOf(form));
+      lastSet.set(s.device as string, { ...lastSet.get(s.device as string), ...valuesOf(changes) });
       return reply(
         node,
         s.id,
