@@ -23,6 +23,8 @@ export interface TransportOptions {
   resource?: string;
   reconnect?: { minMs: number; maxMs: number };
   timeoutMs?: number;
+  /** Largest stanza accepted from the server, in bytes (limits.stanzaSize; implemented on branch transport). */
+  maxStanzaBytes?: number;
 }
 
 export type IqHandler = (stanza: Element, child: Element) => Element | boolean | Promise<Element | boolean>;
