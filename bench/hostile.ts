@@ -250,6 +250,35 @@ export function* hostileStanzas(
   }
 }
 
+/** A system device and a line_serial device whose commands (boolean, int, string) make control reachable. */
+export function hostileAgentYaml(o: {
+  service: string;
+  store: string;
+  extra?: string;
+  passwordEnv?: string;
+}): string {
+  return `xmpp:
+  service: ${o.service}
+  domain: localhost
+  username: hall
+  password: \${${o.passwordEnv ?? 'FUZZ_AGENT_PASSWORD'}}
+  resource: agent
+owners: [alice@localhost, carol@localhost]
+store: ${o.store}
+${o.extra ?? ''}
+devices:
+  - { id: host, type: system, interval: 1s }
+  - id: serial
+    type: line_serial
+    port: /nonexistent/ttyFUZZ
+    values: { temp: { type: numeric, unit: C } }
+    commands:
+      relay: { type: boolean, template: "RELAY {value}\\n" }
+      level: { type: int, template: "LEVEL {value}\\n", min: 0, max: 100 }
+      label: { type: string, template: "LABEL {value}\\n", maxLength: 32 }
+`;
+}
+
 export function rssKiBOf(pid: number): number {
   const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : Number.NaN;

@@ -25,6 +25,8 @@ export interface ProsodyOptions {
   nagle?: boolean;
   /** Minimum level written to the log file (default 'info'). */
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** `c2s_stanza_size_limit` in bytes (Prosody's default: 256 KiB); the hostile bench sends 1 MB attributes. */
+  stanzaSizeLimit?: number;
 }
 
 export interface ProsodyServer {
@@ -171,6 +173,7 @@ function renderConfig(
     `admins = { ${admins} }`,
   ];
   if (!options.nagle) lines.push('network_settings = { nagle = false }');
+  if (options.stanzaSizeLimit) lines.push(`c2s_stanza_size_limit = ${Math.floor(options.stanzaSizeLimit)}`);
   lines.push(`VirtualHost ${lua(DOMAIN)}`);
   if (options.pubsubComponent) lines.push(`Component ${lua(`pubsub.${DOMAIN}`)} "pubsub"`);
   if (options.components?.length) {

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { hostileFlood } from '../../bench/hostile.js';
+import { hostileAgentYaml, hostileFlood } from '../../bench/hostile.js';
 import { startJsonChild, stopChild } from '../../bench/lib.js';
 import { type ProsodyServer, startProsody } from '../../src/devtools/prosody.js';
 import { startClient, type TestClient, tempDir } from '../helpers/agent.js';
@@ -13,30 +13,6 @@ const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 const HEAP_MB = 96;
 const RSS_BOUND_MIB = 160;
 const SEED = Number(process.env.XIOT_FUZZ_SEED ?? 13);
-
-/** A system device and a line_serial device whose commands (boolean, int, string) make control reachable. */
-export function hostileAgentYaml(o: { service: string; store: string; extra?: string }): string {
-  return `xmpp:
-  service: ${o.service}
-  domain: localhost
-  username: hall
-  password: \${FUZZ_AGENT_PASSWORD}
-  resource: agent
-owners: [alice@localhost, carol@localhost]
-store: ${o.store}
-${o.extra ?? ''}
-devices:
-  - { id: host, type: system, interval: 1s }
-  - id: serial
-    type: line_serial
-    port: /nonexistent/ttyFUZZ
-    values: { temp: { type: numeric, unit: C } }
-    commands:
-      relay: { type: boolean, template: "RELAY {value}\\n" }
-      level: { type: int, template: "LEVEL {value}\\n", min: 0, max: 100 }
-      label: { type: string, template: "LABEL {value}\\n", maxLength: 32 }
-`;
-}
 
 describe.skipIf(!requireProsody())(
   `fuzz: seeded hostile stanzas against the agent process (${HEAP_MB} MB heap)`,
