@@ -6,58 +6,34 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { IotError, MissingDependencyError } from '../core/errors.js';
+import {
+  canConnect,
+  DOMAIN,
+  freePorts,
+  HOST,
+  PortInUseError,
+  shortTempRoot,
+  sleep,
+  trackLive,
+  untrackLive,
+} from './server-process.js';
 import { findExecutable } from './system-deps.js';
+import type { XmppServer, XmppServerOptions } from './xmpp-server.js';
 
-export interface ProsodyOptions {
-  /** Accounts registered on `localhost` once the server listens. */
-  accounts?: Array<{ username: string; password: string }>;
-  /** Bare JIDs given admin rights (needed to create nodes on the pubsub component). */
-  admins?: string[];
-  /** Adds `Component "pubsub.localhost" "pubsub"`. */
-  pubsubComponent?: boolean;
-  /** External XEP-0114 components (e.g. a provisioning server), reached on `componentPort`. */
-  components?: Array<{ name: string; secret: string }>;
+export interface ProsodyOptions extends XmppServerOptions {
   /** Keep Nagle's algorithm on Prosody's sockets (default false: `network_settings = { nagle = false }`). */
   nagle?: boolean;
-  /** Minimum level written to the log file (default 'info'). */
-  logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** `c2s_stanza_size_limit` in bytes (Prosody's default: 256 KiB); the hostile bench sends 1 MB attributes. */
   stanzaSizeLimit?: number;
 }
 
-export interface ProsodyServer {
-  domain: 'localhost';
-  host: '127.0.0.1';
-  c2sPort: number;
-  /** HTTP port (mod_http + websocket at `/xmpp-websocket`). */
-  httpPort: number;
-  /** For @xmpp/client: `xmpp://127.0.0.1:PORT`. */
-  service: string;
-  /** Temp dir holding config, data, pidfile and log. */
-  dir: string;
-  /** Port for external components (XEP-0114); 0 when none are configured. */
-  componentPort: number;
-  /** `pubsub.localhost` when the pubsub component is enabled. */
-  pubsubJid?: string;
-  /** Registers an account on `localhost` with prosodyctl (works while the server runs). */
-  register(username: string, password: string): Promise<void>;
-  /** SIGTERM, SIGKILL after 3 s; removes the dir. Idempotent. */
-  stop(): Promise<void>;
-  /** SIGKILL; keeps dir and data; resolves once the process exited and the port is closed. */
-  kill(): Promise<void>;
-  /** (Re)starts with the same config, ports and data; resolves when the c2s port accepts connections. */
-  start(): Promise<void>;
-  readonly running: boolean;
-  /** Contents of the log file (Prosody's log plus its stdout/stderr). */
-  logs(): string;
+/** A throwaway Prosody: the common server interface (see xmpp-server.ts). */
+export interface ProsodyServer extends XmppServer {
+  readonly kind: 'prosody';
 }
 
-const HOST = '127.0.0.1';
-const DOMAIN = 'localhost';
 const READY_TIMEOUT_MS = 10_000;
 const POLL_MS = 25;
 const TERM_GRACE_MS = 3_000;
@@ -73,55 +49,6 @@ export function findProsody(): string {
 function findProsodyctl(prosodyBin: string): string {
   const sibling = path.join(path.dirname(prosodyBin), 'prosodyctl');
   return findExecutable('prosodyctl') ?? sibling;
-}
-
-/** Servers not stopped yet: killed and removed synchronously when Node exits. */
-const live = new Set<Instance>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const server of live) server.killOnExit();
-  });
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Free ports on 127.0.0.1, found by binding port 0 (all held at once so they differ). */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<net.Server>((resolve, reject) => {
-          const s = net.createServer();
-          s.unref();
-          s.once('error', reject);
-          s.listen(0, HOST, () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  return ports;
-}
-
-/** True when something accepts a TCP connection on the port. */
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: HOST, port });
-    const done = (ok: boolean) => {
-      socket.removeAllListeners();
-      socket.on('error', () => {});
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1_000, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
 }
 
 /** A Lua string literal (quotes, backslashes and control characters escaped as in Lua 5.4). */
@@ -169,7 +96,7 @@ function renderConfig(
     'authentication = "internal_hashed"',
     'storage = "internal"',
     'default_iteration_count = 16',
-    'allow_registration = false',
+    `allow_registration = ${options.inBandRegistration ? 'true' : 'false'}`,
     `admins = { ${admins} }`,
   ];
   if (!options.nagle) lines.push('network_settings = { nagle = false }');
@@ -189,19 +116,8 @@ function renderConfig(
   return `${lines.join('\n')}\n`;
 }
 
-function shortTempRoot(): string {
-  // Prosody's admin socket lives in data_path and must stay under ~107 characters.
-  const tmp = os.tmpdir();
-  return tmp.length <= 40 ? tmp : '/tmp';
-}
-
-class PortInUseError extends IotError {
-  constructor(message: string) {
-    super('IOT_ERR_XMPP', message);
-  }
-}
-
 class Instance implements ProsodyServer {
+  readonly kind = 'prosody';
   readonly domain = DOMAIN;
   readonly host = HOST;
   readonly dir: string;
@@ -284,8 +200,7 @@ class Instance implements ProsodyServer {
       closeSync(out);
     }
     this.child = child;
-    live.add(this);
-    installExitHook();
+    trackLive(this);
     let exitInfo = '';
     this.exited = new Promise<void>((resolve) => {
       const onGone = (why: string) => {
@@ -342,7 +257,7 @@ class Instance implements ProsodyServer {
         await this.exited;
         clearTimeout(timer);
       }
-      live.delete(this);
+      untrackLive(this);
       await rm(this.dir, { recursive: true, force: true });
     })();
     return this.stopping;

@@ -1,12 +1,13 @@
 /**
  * `node dist/src/devtools/setup.js [--check]`: makes sure the system packages the tests and the
- * demo need (Prosody, socat, python3-slixmpp) are installed.
+ * demo need (Prosody, ejabberd, socat, python3-slixmpp, FUSE) are installed.
  *
  * - Everything present: prints nothing more than one line, exits 0.
  * - Missing and root: `apt-get update -qq`, then `apt-get install -y -qq <packages>` (non-interactive).
  * - Missing and not root: prints the `sudo apt-get install` line to run and exits 1; with `--check`
  *   it only warns and exits 0 (the suites that need the packages then fail in CI, skip elsewhere).
  */
+import { spawnSync } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ensureSystemPackages, installCommand, SYSTEM_DEPENDENCIES } from './system-deps.js';
@@ -22,10 +23,14 @@ export function runSetup(argv: readonly string[]): number {
   }
   if (result.installed.length > 0) {
     console.log(`setup: installed ${result.installed.join(' ')}`);
-    if (result.installed.includes('prosody')) {
+    for (const service of ['prosody', 'ejabberd'].filter((p) => result.installed.includes(p))) {
+      // Debian's postinst starts the system service (on 5222; ejabberd also an epmd on 4369). The tests and
+      // the demo run private instances on free ports and never use epmd; stopping it frees 5222.
+      const stopped = spawnSync('service', [service, 'stop'], { stdio: 'ignore' }).status === 0;
       console.log(
-        'setup: note: Debian may have started its own prosody service; the tests and the demo do not use it ' +
-          '(they run private instances on free ports). Stop it with: service prosody stop',
+        stopped
+          ? `setup: stopped the system ${service} service that apt started (the tests run private instances)`
+          : `setup: note: Debian may have started its own ${service} service; the tests do not use it. Stop it with: service ${service} stop`,
       );
     }
   }

@@ -56,6 +56,12 @@ export const SYSTEM_DEPENDENCIES: readonly SystemDependency[] = [
     present: () => findExecutable('prosody') !== undefined && findExecutable('prosodyctl') !== undefined,
   },
   {
+    name: 'ejabberd',
+    debianPackage: 'ejabberd',
+    purpose: 'the second XMPP server every integration suite also runs against (started as user ejabberd)',
+    present: () => findExecutable('ejabberdctl') !== undefined,
+  },
+  {
     name: 'socat',
     debianPackage: 'socat',
     purpose: 'pseudo-terminal pairs for the serial device tests',

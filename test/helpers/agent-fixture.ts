@@ -1,9 +1,10 @@
 /**
- * The setup most integration suites share: a throwaway Prosody with accounts, an in-process agent with a
- * config written for it, owner-style clients, and the teardown of all of it.
+ * The setup most integration suites share: a throwaway XMPP server (Prosody or ejabberd) with accounts, an
+ * in-process agent with a config written for it, owner-style clients, and the teardown of all of it.
  *
- *   describe.skipIf(!requireProsody())('...', () => {
+ *   describe.each(servers())('... (%s)', (kind) => {
  *     const fx = useAgentFixture({
+ *       server: kind,
  *       accounts: ['hall', 'alice'], // passwords NAME-pw; or { hall: 'secret', alice: '…' }
  *       agent: { username: 'hall', owners: ['alice@localhost'], devicesYaml: '  - { id: host, type: system }' },
  *       clients: { owner: { username: 'alice', approve: ['hall@localhost'] } },
@@ -13,17 +14,24 @@
  *   });
  */
 import { afterAll, beforeAll } from 'vitest';
-import { type ProsodyOptions, type ProsodyServer, startProsody } from '../../src/devtools/prosody.js';
+import {
+  type ServerKind,
+  startServer,
+  type XmppServer,
+  type XmppServerOptions,
+} from '../../src/devtools/xmpp-server.js';
 import type { Agent } from '../../src/runtime/agent.js';
 import { agentConfig, startAgent, startClient, type TestClient, tempDir } from './agent.js';
 
 type TempDir = ReturnType<typeof tempDir>;
 
 export interface AgentFixtureOptions<C extends string> {
+  /** Which server to start. */
+  server: ServerKind;
   /** Accounts registered on the server, username → password; a list of usernames gets `USERNAME-pw` each. */
   accounts: Record<string, string> | string[];
-  /** Further Prosody options (components, admins, …). */
-  prosody?: Omit<ProsodyOptions, 'accounts'>;
+  /** Further server options (pubsub component, components, admins, …). */
+  serverOptions?: Omit<XmppServerOptions, 'accounts'>;
   /** The agent's config; its password comes from `accounts`, its store defaults to `DIR/USERNAME.db`. */
   agent: Omit<Parameters<typeof agentConfig>[1], 'password' | 'store'> & { store?: string };
   /** Owner-style clients (see `startClient`) by name, started in this order; passwords come from `accounts`. */
@@ -35,7 +43,7 @@ export interface AgentFixtureOptions<C extends string> {
 }
 
 export type AgentFixture<C extends string = never> = {
-  server: ProsodyServer;
+  server: XmppServer;
   agent: Agent;
   /** The agent's full JID. */
   jid: string;
@@ -55,7 +63,7 @@ export async function startAgentFixture<C extends string = never>(
   options: AgentFixtureOptions<C> | ((dir: string) => AgentFixtureOptions<C>),
 ): Promise<AgentFixture<C>> {
   const dir = tempDir();
-  let server: ProsodyServer | undefined;
+  let server: XmppServer | undefined;
   let agent: Agent | undefined;
   const clients: [C, TestClient][] = [];
   const stop = async () => {
@@ -77,8 +85,8 @@ export async function startAgentFixture<C extends string = never>(
     const specs = Object.entries(opts.clients ?? {}) as [C, { username: string; approve?: string[] }][];
     for (const [name] of specs) if (RESERVED.has(name)) throw new Error(`a client cannot be named ${name}`);
 
-    const s = await startProsody({
-      ...opts.prosody,
+    const s = await startServer(opts.server, {
+      ...opts.serverOptions,
       accounts: Object.entries(accounts).map(([username, pw]) => ({ username, password: pw })),
     });
     server = s;

@@ -1,4 +1,4 @@
-/** Starts real agents and real owner clients against a test Prosody. */
+/** Starts real agents and real owner clients against a test XMPP server (Prosody or ejabberd). */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +6,7 @@ import type { Element } from '@xmpp/xml';
 import { builtinDevices } from '../../devices/index.js';
 import { type AgentConfig, parseAgentConfig } from '../../src/config/agent-config.js';
 import { createLogger, type Logger, silentLogger } from '../../src/core/logger.js';
-import type { ProsodyServer } from '../../src/devtools/prosody.js';
+import type { XmppServer } from '../../src/devtools/xmpp-server.js';
 import { type Agent, createAgent } from '../../src/runtime/agent.js';
 import type { DeviceDefinition } from '../../src/sdk/index.js';
 import { createSensorClient, type Notification } from '../../src/xmpp/sensor-client.js';
@@ -25,7 +25,7 @@ export function tempDir(prefix = 'xiot-'): { path: string; remove(): void } {
 
 /** A config for an agent account on the test server; `devicesYaml` is the `devices:` list body. */
 export function agentConfig(
-  server: ProsodyServer,
+  server: XmppServer,
   opts: {
     username: string;
     password: string;
@@ -74,7 +74,7 @@ export interface TestClient {
 
 /** An owner-style client: announces +notify caps, approves subscriptions from `approve`, records notifications. */
 export async function startClient(
-  server: ProsodyServer,
+  server: XmppServer,
   username: string,
   password: string,
   opts: { approve?: string[]; resource?: string } = {},

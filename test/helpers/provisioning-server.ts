@@ -4,7 +4,7 @@
  */
 import { xml } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
-import type { ProsodyServer } from '../../src/devtools/prosody.js';
+import type { XmppServer } from '../../src/devtools/xmpp-server.js';
 import { bareOf } from '../../src/xmpp/access.js';
 import { NS_PROVISIONING } from '../../src/xmpp/provisioning.js';
 import { createTransport, type Transport } from '../../src/xmpp/transport.js';
@@ -78,7 +78,7 @@ export function provisioningAnswerer() {
 }
 
 export async function startProvisioningServer(
-  server: ProsodyServer,
+  server: XmppServer,
   username: string,
   password: string,
 ): Promise<TestProvisioningServer> {

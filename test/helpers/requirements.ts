@@ -29,6 +29,19 @@ export function requireProsody(): boolean {
   return requirement(present, 'Prosody', 'prosody');
 }
 
+/** ejabberd 23.01 (Debian), started as user ejabberd: needs root, as CI has. */
+export function requireEjabberd(): boolean {
+  const present = findExecutable('ejabberdctl') !== undefined && findExecutable('runuser') !== undefined;
+  return (
+    requirement(present, 'ejabberd', 'ejabberd') &&
+    need(
+      process.getuid?.() === 0,
+      'root for ejabberd',
+      'the throwaway ejabberd runs as user ejabberd and must be started by root; run the tests as root (CI does)',
+    )
+  );
+}
+
 export function requireSlixmpp(): boolean {
   return requirement(hasSlixmpp(), `slixmpp (for ${SYSTEM_PYTHON})`, 'python3-slixmpp');
 }

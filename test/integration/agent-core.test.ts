@@ -5,10 +5,11 @@ import { NS } from '../../src/xmpp/ns.js';
 import { XmppStanzaError } from '../../src/xmpp/transport.js';
 import { waitFor } from '../helpers/agent.js';
 import { useAgentFixture } from '../helpers/agent-fixture.js';
-import { requireProsody } from '../helpers/requirements.js';
+import { servers } from '../helpers/servers.js';
 
-describe.skipIf(!requireProsody())('agent core against a real Prosody', () => {
+describe.each(servers())('agent core against a real server (%s)', (kind) => {
   const fx = useAgentFixture({
+    server: kind,
     accounts: { kitchen: 'agent-secret', alice: 'alice-secret', mallory: 'mallory-secret' },
     clients: {
       owner: { username: 'alice', approve: ['kitchen@localhost'] },

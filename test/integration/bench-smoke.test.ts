@@ -8,6 +8,7 @@ import { requireFuse, requireProsody, requireRoot, requireSlixmpp } from '../hel
 const BENCH = fileURLToPath(new URL('../../dist/bench/run.js', import.meta.url));
 
 // The latency scenario drives the GPIO simulator: root and FUSE, like the GPIO tests.
+// Prosody only: the benchmark starts its own Prosody (bench/run.ts) and measures that process's footprint.
 describe.skipIf(!requireProsody() || !requireSlixmpp() || !requireRoot() || !requireFuse())(
   'npm run bench, smoke mode',
   () => {

@@ -2,9 +2,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ProsodyServer, startProsody } from '../../src/devtools/prosody.js';
+import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
 import { startClient, tempDir, waitFor } from '../helpers/agent.js';
 import { requireProsody } from '../helpers/requirements.js';
+import { servers } from '../helpers/servers.js';
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 
@@ -80,11 +81,11 @@ describe('xiot check', () => {
   });
 });
 
-describe.skipIf(!requireProsody())('xiot agent', () => {
-  let server: ProsodyServer;
+describe.each(servers())('xiot agent (%s)', (kind) => {
+  let server: XmppServer;
   let agent: ChildProcess | undefined;
   beforeAll(async () => {
-    server = await startProsody({
+    server = await startServer(kind, {
       accounts: [
         { username: 'kitchen', password: 'hunter2-very-secret' },
         { username: 'alice', password: 'alice-secret' },
@@ -125,6 +126,7 @@ describe.skipIf(!requireProsody())('xiot agent', () => {
   });
 });
 
+// Prosody only: the demo itself starts a Prosody (src/devtools/demo.ts); there is no server to choose.
 describe.skipIf(!requireProsody())('xiot demo', () => {
   it('starts Prosody, an agent process and an owner, shows readings and a readout, then cleans up', async () => {
     const r = await run(['demo', '--for', '6s']);

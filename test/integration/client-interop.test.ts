@@ -1,19 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ProsodyServer, startProsody } from '../../src/devtools/prosody.js';
+import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
 import { createControlClient } from '../../src/xmpp/control-client.js';
 import { startClient, type TestClient, waitFor } from '../helpers/agent.js';
-import { requireProsody, requireSlixmpp } from '../helpers/requirements.js';
+import { requireSlixmpp } from '../helpers/requirements.js';
+import { servers } from '../helpers/servers.js';
 import { type SlixmppDevice, startSlixmppDevice } from '../helpers/slixmpp.js';
 
-describe.skipIf(!requireProsody() || !requireSlixmpp())(
-  'our client module against a slixmpp 1.8.3 device',
-  () => {
-    let server: ProsodyServer;
+describe.skipIf(!requireSlixmpp()).each(servers())(
+  'our client module against a slixmpp 1.8.3 device (%s)',
+  (kind) => {
+    let server: XmppServer;
     let device: SlixmppDevice;
     let operator: TestClient;
 
     beforeAll(async () => {
-      server = await startProsody({
+      server = await startServer(kind, {
         accounts: [
           { username: 'slixdev', password: 'dev-pw' },
           { username: 'op', password: 'op-pw' },

@@ -6,11 +6,13 @@ import { NS } from '../../src/xmpp/ns.js';
 import { waitFor } from '../helpers/agent.js';
 import { useAgentFixture } from '../helpers/agent-fixture.js';
 import { hallWithActuators, memoryActuatorState, memoryActuatorWrites } from '../helpers/fake-devices.js';
-import { requireProsody, requireSlixmpp } from '../helpers/requirements.js';
+import { requireSlixmpp } from '../helpers/requirements.js';
+import { servers } from '../helpers/servers.js';
 import { runSlixmpp } from '../helpers/slixmpp.js';
 
-describe.skipIf(!requireProsody())('XEP-0325 control of the agent', () => {
+describe.each(servers())('XEP-0325 control of the agent (%s)', (kind) => {
   const fx = useAgentFixture({
+    server: kind,
     accounts: { hall: 'agent-secret', alice: 'alice-secret', bob: 'bob-secret', mallory: 'mallory-secret' },
     clients: { owner: { username: 'alice', approve: ['hall@localhost'] }, stranger: { username: 'mallory' } },
     agent: hallWithActuators,

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { useAgentFixture } from '../helpers/agent-fixture.js';
-import { requireProsody } from '../helpers/requirements.js';
+import { servers } from '../helpers/servers.js';
 
-describe.skipIf(!requireProsody())('a device that cannot be read', () => {
+describe.each(servers())('a device that cannot be read (%s)', (kind) => {
   // /proc points at an empty folder: the system device fails like an unplugged sensor.
   const fx = useAgentFixture((dir) => ({
+    server: kind,
     accounts: { shed: 'agent-secret', alice: 'alice-secret' },
     agent: {
       username: 'shed',

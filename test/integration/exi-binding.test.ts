@@ -1,12 +1,12 @@
 /**
  * Issue 7 acceptance: an agent configured with `service: exi://…` publishes through the hub's EXI gateway
- * (XEP-0322 binary binding) and an ordinary XML owner on the same Prosody receives the readings over PEP,
+ * (XEP-0322 binary binding) and an ordinary XML owner on the same server receives the readings over PEP,
  * and reads the agent out (XEP-0323) through the gateway. The agent uses sessionWideBuffers (the default); a
  * second agent with the same device, `?sessionWideBuffers=false`, goes through a gateway of its own, so that
  * the EXI bytes of both can be compared.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ProsodyServer, startProsody } from '../../src/devtools/prosody.js';
+import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
 import { type ExiGateway, startExiGateway } from '../../src/hub/exi-gateway.js';
 import type { Agent } from '../../src/runtime/agent.js';
 import {
@@ -18,10 +18,10 @@ import {
   testLogger,
   waitFor,
 } from '../helpers/agent.js';
-import { requireProsody } from '../helpers/requirements.js';
+import { servers } from '../helpers/servers.js';
 
-describe.skipIf(!requireProsody())('agent over the XEP-0322 EXI binding, through the hub gateway', () => {
-  let server: ProsodyServer;
+describe.each(servers())('agent over the XEP-0322 EXI binding, through the hub gateway (%s)', (kind) => {
+  let server: XmppServer;
   let gateway: ExiGateway;
   let plainGateway: ExiGateway;
   let agent: Agent;
@@ -32,7 +32,7 @@ describe.skipIf(!requireProsody())('agent over the XEP-0322 EXI binding, through
   let plainJid: string;
 
   beforeAll(async () => {
-    server = await startProsody({
+    server = await startServer(kind, {
       accounts: [
         { username: 'cellar', password: 'agent-secret' },
         { username: 'attic', password: 'attic-secret' },

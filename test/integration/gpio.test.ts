@@ -9,12 +9,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GpioSimulator, startGpioSimulator } from '../../firmware-sim/gpio/simulator.js';
 import { type OneWireSimulator, startOneWireSimulator } from '../../firmware-sim/onewire.js';
-import { type ProsodyServer, startProsody } from '../../src/devtools/prosody.js';
+import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
 import type { Agent } from '../../src/runtime/agent.js';
 import type { Notification } from '../../src/xmpp/sensor-client.js';
 import { agentConfig, startAgent, startClient, type TestClient, tempDir, waitFor } from '../helpers/agent.js';
 import { compileChildAgent, type NamespacedAgent, startNamespacedAgent } from '../helpers/namespace-agent.js';
-import { requireFuse, requireProsody, requireRoot, requireSlixmpp } from '../helpers/requirements.js';
+import { requireFuse, requireRoot, requireSlixmpp } from '../helpers/requirements.js';
+import { servers } from '../helpers/servers.js';
 import { runSlixmpp } from '../helpers/slixmpp.js';
 
 const gpioReady = requireRoot() && requireFuse();
@@ -87,36 +88,34 @@ describe.skipIf(!gpioReady)('unmodified onoff against the FUSE sysfs simulator',
   });
 });
 
-describe.skipIf(!(gpioReady && requireProsody()))(
-  'GPIO devices end to end (Pi 5 numbering, real Prosody)',
-  () => {
-    let sim: GpioSimulator;
-    let server: ProsodyServer;
-    let owner: TestClient;
-    let agent: NamespacedAgent | undefined;
-    let compiled: { entry: string; remove(): void } | undefined;
-    let dir: ReturnType<typeof tempDir>;
+describe.skipIf(!gpioReady).each(servers())('GPIO devices end to end (Pi 5 numbering, real %s)', (kind) => {
+  let sim: GpioSimulator;
+  let server: XmppServer;
+  let owner: TestClient;
+  let agent: NamespacedAgent | undefined;
+  let compiled: { entry: string; remove(): void } | undefined;
+  let dir: ReturnType<typeof tempDir>;
 
-    const latest = (itemId: string, after = 0): Notification | undefined =>
-      owner.notifications.slice(after).findLast((n) => n.itemId === itemId);
-    const stateOf = (n: Notification | undefined) => n?.fields.find((f) => f.name === 'state')?.value;
+  const latest = (itemId: string, after = 0): Notification | undefined =>
+    owner.notifications.slice(after).findLast((n) => n.itemId === itemId);
+  const stateOf = (n: Notification | undefined) => n?.fields.find((f) => f.name === 'state')?.value;
 
-    beforeAll(async () => {
-      dir = tempDir();
-      sim = await startGpioSimulator({ board: 'pi5' });
-      compiled = compileChildAgent();
-      server = await startProsody({
-        accounts: [
-          { username: 'pi', password: 'pi-secret' },
-          { username: 'alice', password: 'alice-secret' },
-          { username: 'bob', password: 'bob-secret' },
-        ],
-      });
-      owner = await startClient(server, 'alice', 'alice-secret', { approve: ['pi@localhost'] });
-      const configPath = join(dir.path, 'pi.yaml');
-      writeFileSync(
-        configPath,
-        `
+  beforeAll(async () => {
+    dir = tempDir();
+    sim = await startGpioSimulator({ board: 'pi5' });
+    compiled = compileChildAgent();
+    server = await startServer(kind, {
+      accounts: [
+        { username: 'pi', password: 'pi-secret' },
+        { username: 'alice', password: 'alice-secret' },
+        { username: 'bob', password: 'bob-secret' },
+      ],
+    });
+    owner = await startClient(server, 'alice', 'alice-secret', { approve: ['pi@localhost'] });
+    const configPath = join(dir.path, 'pi.yaml');
+    writeFileSync(
+      configPath,
+      `
 xmpp:
   service: ${server.service}
   domain: ${server.domain}
@@ -140,154 +139,151 @@ devices:
     type: gpio_output
     pin: 27
 `,
-      );
-      // Idle high: the button pulls the line to ground when pressed (pull-up wiring, active-low).
-      await sim.setInput(17, true);
-      agent = await startNamespacedAgent(sim, compiled.entry, configPath);
-      await owner.sensors.subscribe('pi@localhost');
-    });
-
-    afterAll(async () => {
-      await agent?.stop();
-      await owner?.stop();
-      await server?.stop();
-      await sim?.stop();
-      compiled?.remove();
-      dir?.remove();
-    });
-
-    it('exports BCM 17, 22 and 27 as 588, 593 and 598 without being told the chip base', async () => {
-      // Devices start beside the connection: the lines may still be opening when the agent is online.
-      const deadline = Date.now() + 5000;
-      while ((await sim.exported()).length < 3 && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 20));
-      expect(await sim.exported()).toEqual([588, 593, 598]);
-      expect(await sim.direction(17)).toBe('in');
-      expect(await sim.direction(27)).toBe('out');
-      expect(await sim.level(27)).toBe(false);
-    });
-
-    it('publishes each button edge to the owner as a PEP notification at once', async () => {
-      // The states published at start may precede the owner's subscription (PEP then has nobody to notify):
-      // press and release until a press reaches the owner, then measure.
-      let level = stateOf(latest('button')) === 'true';
-      for (let attempt = 0; ; attempt++) {
-        if (attempt === 20) throw new Error('no button notification reached the owner');
-        const before = owner.notifications.length;
-        level = !level;
-        await sim.setInput(17, !level);
-        const got = await waitFor('a button notification', () => latest('button', before), 500).catch(
-          () => undefined,
-        );
-        if (got && stateOf(got) === String(level)) break;
-      }
-      const latencies: number[] = [];
-      for (let i = 0; i < 10; i++) {
-        const pressed = i % 2 === 0 ? !level : level;
-        const before = owner.notifications.length;
-        const at = Date.now();
-        await sim.setInput(17, !pressed); // active-low: pressed = line low
-        await waitFor(
-          `notification ${i}`,
-          () => stateOf(latest('button', before)) === String(pressed),
-          5000,
-          1,
-        );
-        latencies.push(Date.now() - at);
-      }
-      latencies.sort((a, b) => a - b);
-      const median = latencies[5] as number;
-      console.log(
-        `GPIO edge → owner notification: median ${median} ms, max ${latencies.at(-1)} ms (10 edges)`,
-      );
-      expect(median).toBeLessThan(500);
-      const n = latest('button');
-      expect(n).toMatchObject({ from: 'pi@localhost', node: 'urn:xmpp:iot:sensordata', itemId: 'button' });
-      expect(n?.fields.find((f) => f.name === 'state')).toMatchObject({ type: 'boolean', nodeId: 'button' });
-    });
-
-    it('debounces a bouncing contact into one reading with the settled level', async () => {
-      const live = agent as NamespacedAgent;
-      const doorStates = () =>
-        live.readings
-          .filter((r) => r.reading.deviceId === 'door')
-          .map((r) => r.reading.fields.find((f) => f.name === 'state')?.value);
-      await waitFor('the initial door state', () => doorStates().length === 1);
-      expect(doorStates()).toEqual([false]);
-      for (const level of [true, false, true, false, true]) await sim.setInput(22, level);
-      await waitFor('the settled door state', () => doorStates().length >= 2);
-      await new Promise((r) => setTimeout(r, 150));
-      expect(doorStates()).toEqual([false, true]);
-      const before = owner.notifications.length;
-      await sim.setInput(22, false);
-      await waitFor('door closed published', () => stateOf(latest('door', before)) === 'false');
-    });
-
-    it("gpio_output: the runner's set drives the simulated pin and the new state is published", async () => {
-      const live = agent as NamespacedAgent;
-      const before = owner.notifications.length;
-      await live.set('relay', { state: true });
-      expect(await sim.level(27)).toBe(true);
-      const n = await waitFor('relay on published', () =>
-        stateOf(latest('relay', before)) === 'true' ? latest('relay', before) : undefined,
-      );
-      expect(n.fields.find((f) => f.name === 'state')?.writable).toBe(true);
-      await live.set('relay', { state: false });
-      expect(await sim.level(27)).toBe(false);
-
-      await live.set('relay', { pulse: 'PT0.3S' });
-      expect(await sim.level(27)).toBe(true);
-      await new Promise((r) => setTimeout(r, 500));
-      expect(await sim.level(27)).toBe(false);
-      await expect(live.set('relay', { pulse: 'soon' })).rejects.toThrow(/duration/);
-    });
-
-    it.skipIf(!requireSlixmpp())(
-      'slixmpp switches the relay by XEP-0325 IQ set and message set: the pin follows, the state is published',
-      async () => {
-        const slix = (action: 'control-set' | 'control-message', value: string) =>
-          runSlixmpp({
-            jid: 'bob@localhost',
-            password: 'bob-secret',
-            port: server.c2sPort,
-            action,
-            target: 'pi@localhost/agent',
-            params: [['state', 'boolean', value]],
-            nodeIds: ['relay'],
-          });
-        const before = owner.notifications.length;
-        expect((await slix('control-set', 'true')).results).toEqual(['OK']);
-        expect(await sim.level(27)).toBe(true);
-        await waitFor(
-          'relay on published to the owner',
-          () => stateOf(latest('relay', before)) === 'true' || undefined,
-        );
-        const middle = owner.notifications.length;
-        await slix('control-message', 'false');
-        await waitFor(
-          'the pin low after the message set',
-          async () => (await sim.level(27)) === false || undefined,
-        );
-        await waitFor(
-          'relay off published to the owner',
-          () => stateOf(latest('relay', middle)) === 'false' || undefined,
-        );
-      },
     );
+    // Idle high: the button pulls the line to ground when pressed (pull-up wiring, active-low).
+    await sim.setInput(17, true);
+    agent = await startNamespacedAgent(sim, compiled.entry, configPath);
+    await owner.sensors.subscribe('pi@localhost');
+  });
 
-    it('stops cleanly: lines unexported, the relay back to its initial level', async () => {
-      await (agent as NamespacedAgent).set('relay', { state: true });
-      expect(await (agent as NamespacedAgent).stop()).toBe(0);
-      agent = undefined;
-      expect(await sim.exported()).toEqual([]);
-      expect(await sim.level(27)).toBe(false);
-    });
-  },
-);
+  afterAll(async () => {
+    await agent?.stop();
+    await owner?.stop();
+    await server?.stop();
+    await sim?.stop();
+    compiled?.remove();
+    dir?.remove();
+  });
 
-describe.skipIf(!requireProsody())('ds18b20 end to end on a simulated 1-Wire tree (real Prosody)', () => {
+  it('exports BCM 17, 22 and 27 as 588, 593 and 598 without being told the chip base', async () => {
+    // Devices start beside the connection: the lines may still be opening when the agent is online.
+    const deadline = Date.now() + 5000;
+    while ((await sim.exported()).length < 3 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(await sim.exported()).toEqual([588, 593, 598]);
+    expect(await sim.direction(17)).toBe('in');
+    expect(await sim.direction(27)).toBe('out');
+    expect(await sim.level(27)).toBe(false);
+  });
+
+  it('publishes each button edge to the owner as a PEP notification at once', async () => {
+    // The states published at start may precede the owner's subscription (PEP then has nobody to notify):
+    // press and release until a press reaches the owner, then measure.
+    let level = stateOf(latest('button')) === 'true';
+    for (let attempt = 0; ; attempt++) {
+      if (attempt === 20) throw new Error('no button notification reached the owner');
+      const before = owner.notifications.length;
+      level = !level;
+      await sim.setInput(17, !level);
+      const got = await waitFor('a button notification', () => latest('button', before), 500).catch(
+        () => undefined,
+      );
+      if (got && stateOf(got) === String(level)) break;
+    }
+    const latencies: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const pressed = i % 2 === 0 ? !level : level;
+      const before = owner.notifications.length;
+      const at = Date.now();
+      await sim.setInput(17, !pressed); // active-low: pressed = line low
+      await waitFor(
+        `notification ${i}`,
+        () => stateOf(latest('button', before)) === String(pressed),
+        5000,
+        1,
+      );
+      latencies.push(Date.now() - at);
+    }
+    latencies.sort((a, b) => a - b);
+    const median = latencies[5] as number;
+    console.log(`GPIO edge → owner notification: median ${median} ms, max ${latencies.at(-1)} ms (10 edges)`);
+    expect(median).toBeLessThan(500);
+    const n = latest('button');
+    expect(n).toMatchObject({ from: 'pi@localhost', node: 'urn:xmpp:iot:sensordata', itemId: 'button' });
+    expect(n?.fields.find((f) => f.name === 'state')).toMatchObject({ type: 'boolean', nodeId: 'button' });
+  });
+
+  it('debounces a bouncing contact into one reading with the settled level', async () => {
+    const live = agent as NamespacedAgent;
+    const doorStates = () =>
+      live.readings
+        .filter((r) => r.reading.deviceId === 'door')
+        .map((r) => r.reading.fields.find((f) => f.name === 'state')?.value);
+    await waitFor('the initial door state', () => doorStates().length === 1);
+    expect(doorStates()).toEqual([false]);
+    for (const level of [true, false, true, false, true]) await sim.setInput(22, level);
+    await waitFor('the settled door state', () => doorStates().length >= 2);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(doorStates()).toEqual([false, true]);
+    const before = owner.notifications.length;
+    await sim.setInput(22, false);
+    await waitFor('door closed published', () => stateOf(latest('door', before)) === 'false');
+  });
+
+  it("gpio_output: the runner's set drives the simulated pin and the new state is published", async () => {
+    const live = agent as NamespacedAgent;
+    const before = owner.notifications.length;
+    await live.set('relay', { state: true });
+    expect(await sim.level(27)).toBe(true);
+    const n = await waitFor('relay on published', () =>
+      stateOf(latest('relay', before)) === 'true' ? latest('relay', before) : undefined,
+    );
+    expect(n.fields.find((f) => f.name === 'state')?.writable).toBe(true);
+    await live.set('relay', { state: false });
+    expect(await sim.level(27)).toBe(false);
+
+    await live.set('relay', { pulse: 'PT0.3S' });
+    expect(await sim.level(27)).toBe(true);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await sim.level(27)).toBe(false);
+    await expect(live.set('relay', { pulse: 'soon' })).rejects.toThrow(/duration/);
+  });
+
+  it.skipIf(!requireSlixmpp())(
+    'slixmpp switches the relay by XEP-0325 IQ set and message set: the pin follows, the state is published',
+    async () => {
+      const slix = (action: 'control-set' | 'control-message', value: string) =>
+        runSlixmpp({
+          jid: 'bob@localhost',
+          password: 'bob-secret',
+          port: server.c2sPort,
+          action,
+          target: 'pi@localhost/agent',
+          params: [['state', 'boolean', value]],
+          nodeIds: ['relay'],
+        });
+      const before = owner.notifications.length;
+      expect((await slix('control-set', 'true')).results).toEqual(['OK']);
+      expect(await sim.level(27)).toBe(true);
+      await waitFor(
+        'relay on published to the owner',
+        () => stateOf(latest('relay', before)) === 'true' || undefined,
+      );
+      const middle = owner.notifications.length;
+      await slix('control-message', 'false');
+      await waitFor(
+        'the pin low after the message set',
+        async () => (await sim.level(27)) === false || undefined,
+      );
+      await waitFor(
+        'relay off published to the owner',
+        () => stateOf(latest('relay', middle)) === 'false' || undefined,
+      );
+    },
+  );
+
+  it('stops cleanly: lines unexported, the relay back to its initial level', async () => {
+    await (agent as NamespacedAgent).set('relay', { state: true });
+    expect(await (agent as NamespacedAgent).stop()).toBe(0);
+    agent = undefined;
+    expect(await sim.exported()).toEqual([]);
+    expect(await sim.level(27)).toBe(false);
+  });
+});
+
+describe.each(servers())('ds18b20 end to end on a simulated 1-Wire tree (real %s)', (kind) => {
   let w1: OneWireSimulator;
-  let server: ProsodyServer;
+  let server: XmppServer;
   let owner: TestClient;
   let agent: Agent;
   let dir: ReturnType<typeof tempDir>;
@@ -296,7 +292,7 @@ describe.skipIf(!requireProsody())('ds18b20 end to end on a simulated 1-Wire tre
   beforeAll(async () => {
     dir = tempDir();
     w1 = startOneWireSimulator({ probes: [{ id, celsius: (ms) => 21 + Math.min(ms, 60_000) / 10_000 }] });
-    server = await startProsody({
+    server = await startServer(kind, {
       accounts: [
         { username: 'shed', password: 'shed-secret' },
         { username: 'alice', password: 'alice-secret' },

@@ -1,14 +1,16 @@
 /**
- * Proves the test harness itself: the throwaway Prosody launcher (src/devtools/prosody.ts) and the
+ * Proves the test harness itself: the throwaway server launchers (src/devtools/prosody.ts, ejabberd.ts) and the
  * slixmpp helper (test/helpers/slixmpp.ts), against real processes on loopback.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { client, xml } from '@xmpp/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ProsodyServer, startProsody } from '../../src/devtools/prosody.js';
-import { requireProsody, requireSlixmpp } from '../helpers/requirements.js';
+import { type ServerKind, startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
+import { requireSlixmpp } from '../helpers/requirements.js';
+import { servers } from '../helpers/servers.js';
 import { runSlixmpp } from '../helpers/slixmpp.js';
 
 type Xmpp = ReturnType<typeof client>;
@@ -20,7 +22,7 @@ const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 
 const open: Xmpp[] = [];
 
-async function login(server: ProsodyServer, username: string, password: string, resource = 'test') {
+async function login(server: XmppServer, username: string, password: string, resource = 'test') {
   const xmpp = client({ service: server.service, domain: 'localhost', username, password, resource });
   xmpp.on('error', () => {}); // failures surface through start()
   xmpp.on('status', (status: string) => {
@@ -52,18 +54,46 @@ function tcpAccepts(port: number): Promise<boolean> {
   });
 }
 
-describe.skipIf(!requireProsody())('throwaway Prosody launcher', () => {
-  let server: ProsodyServer;
+/** Processes whose command line names the server's dir (ejabberd: runuser, the VM, erl_child_setup). */
+function processesOf(server: XmppServer): string[] {
+  const ps = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
+  return ps
+    .split('\n')
+    .filter((line) => line.includes(server.dir) || line.includes(path.basename(server.dir)));
+}
+
+/** What each server's generated config and log must show. */
+const expectedSetup: Record<
+  ServerKind,
+  { config: string; settings: RegExp[]; absent: RegExp; started: string }
+> = {
+  prosody: {
+    config: 'prosody.cfg.lua',
+    settings: [/network_settings = \{ nagle = false \}/],
+    absent: /smacks/,
+    started: 'Hello and welcome to Prosody',
+  },
+  ejabberd: {
+    config: 'ejabberd.yml',
+    // Debian's c2s shaper, kept on: the agent must live with 3000 B/s.
+    settings: [/normal:\n\s+rate: 3000\n\s+burst_size: 20000/, /c2s_shaper:\n\s+none: admin\n\s+normal: all/],
+    absent: /mod_stream_mgmt/,
+    started: ' is started in the node ',
+  },
+};
+
+describe.each(servers())('throwaway server launcher (%s)', (kind) => {
+  let server: XmppServer;
 
   beforeAll(async () => {
     const t0 = performance.now();
-    server = await startProsody({
+    server = await startServer(kind, {
       accounts: [
         { username: 'alice', password: 'alice-pw' },
         { username: 'bob', password: 'bob-pw' },
       ],
     });
-    console.log(`startProsody with 2 accounts: ${(performance.now() - t0).toFixed(0)} ms`);
+    console.log(`startServer(${kind}) with 2 accounts: ${(performance.now() - t0).toFixed(0)} ms`);
   });
 
   afterAll(async () => {
@@ -73,6 +103,7 @@ describe.skipIf(!requireProsody())('throwaway Prosody launcher', () => {
 
   it('listens on free loopback ports with the throwaway test config', async () => {
     expect(server.running).toBe(true);
+    expect(server.kind).toBe(kind);
     expect(server.domain).toBe('localhost');
     expect(server.service).toBe(`xmpp://127.0.0.1:${server.c2sPort}`);
     expect(server.c2sPort).not.toBe(5222);
@@ -82,10 +113,11 @@ describe.skipIf(!requireProsody())('throwaway Prosody launcher', () => {
     expect(res.status).toBe(200);
     expect(await res.text()).toMatch(/WebSocket/);
 
-    const config = readFileSync(path.join(server.dir, 'prosody.cfg.lua'), 'utf8');
-    expect(config).toContain('network_settings = { nagle = false }');
-    expect(config).not.toMatch(/smacks/);
-    expect(server.logs()).toContain('Hello and welcome to Prosody');
+    const expected = expectedSetup[kind];
+    const config = readFileSync(path.join(server.dir, expected.config), 'utf8');
+    for (const setting of expected.settings) expect(config).toMatch(setting);
+    expect(config).not.toMatch(expected.absent);
+    expect(server.logs()).toContain(expected.started);
   });
 
   it('routes an IQ ping from one account to the other full JID', async () => {
@@ -133,7 +165,7 @@ describe.skipIf(!requireProsody())('throwaway Prosody launcher', () => {
 
   it('runs a second instance side by side; stop() removes its dir and is idempotent', async () => {
     const t0 = performance.now();
-    const other = await startProsody({
+    const other = await startServer(kind, {
       pubsubComponent: true,
       admins: ['admin@localhost'],
       accounts: [{ username: 'admin', password: 'admin-pw' }],
@@ -152,7 +184,12 @@ describe.skipIf(!requireProsody())('throwaway Prosody launcher', () => {
     );
     const identity = info.getChild('query')?.getChild('identity');
     expect(identity?.attrs).toMatchObject({ category: 'pubsub', type: 'service' });
-    // Only admins may create nodes on the component: proves `admins` reached the config.
+    // Prosody: only admins may create nodes on the component, so this proves `admins` reached the config.
+    // ejabberd lets any local user create them; there `admins` exempts from the shaper (checked in its config).
+    if (kind === 'ejabberd')
+      expect(readFileSync(path.join(other.dir, 'ejabberd.yml'), 'utf8')).toMatch(
+        /admin:\n\s+user:\n\s+- admin\n/,
+      );
     const created: Element = await admin.iqCaller.request(
       xml(
         'iq',
@@ -167,10 +204,11 @@ describe.skipIf(!requireProsody())('throwaway Prosody launcher', () => {
     const stopStart = performance.now();
     await other.stop();
     console.log(
-      `second startProsody: ${(started - t0).toFixed(0)} ms, stop(): ${(performance.now() - stopStart).toFixed(0)} ms`,
+      `second startServer(${kind}): ${(started - t0).toFixed(0)} ms, stop(): ${(performance.now() - stopStart).toFixed(0)} ms`,
     );
     expect(other.running).toBe(false);
     expect(existsSync(other.dir)).toBe(false);
+    expect(processesOf(other)).toEqual([]); // no VM, erl_child_setup or runuser left behind
     expect(await tcpAccepts(other.c2sPort)).toBe(false);
     await other.stop();
     await expect(other.start()).rejects.toMatchObject({ code: 'IOT_ERR_STOPPED' });
@@ -179,13 +217,13 @@ describe.skipIf(!requireProsody())('throwaway Prosody launcher', () => {
   });
 });
 
-describe.skipIf(!requireProsody() || !requireSlixmpp())('slixmpp helper', () => {
-  let server: ProsodyServer;
+describe.skipIf(!requireSlixmpp()).each(servers())('slixmpp helper (%s)', (kind) => {
+  let server: XmppServer;
   let device: Xmpp;
   const readouts: string[] = [];
 
   beforeAll(async () => {
-    server = await startProsody({
+    server = await startServer(kind, {
       accounts: [
         { username: 'sli', password: 'sli-pw' },
         { username: 'dev', password: 'dev-pw' },
@@ -194,7 +232,7 @@ describe.skipIf(!requireProsody() || !requireSlixmpp())('slixmpp helper', () => 
     // A minimal spec-style XEP-0323 responder: <accepted/>, then one <fields done='true'/> message;
     // an unknown nodeId gets an RFC 6120 item-not-found error.
     device = await login(server, 'dev', 'dev-pw', 'sensor');
-    // Prosody delivers subscription requests only to available resources.
+    // Servers deliver subscription requests only to available resources.
     await device.send(xml('presence'));
     device.iqCallee.get(NS_SENSORDATA, 'req', (ctx: { from: string; element: Element }) => {
       const seqnr = String(ctx.element.attrs.seqnr);

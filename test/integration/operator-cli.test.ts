@@ -5,11 +5,11 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/agent.js';
 import { useAgentFixture } from '../helpers/agent-fixture.js';
 import { memoryActuator, memoryActuatorState, memoryActuatorWrites } from '../helpers/fake-devices.js';
-import { requireProsody } from '../helpers/requirements.js';
+import { servers } from '../helpers/servers.js';
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 
-describe.skipIf(!requireProsody())('the xiot operator commands against a running agent', () => {
+describe.each(servers())('the xiot operator commands against a running agent (%s)', (kind) => {
   const xiot = (args: string[], user = 'alice') =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const child = spawn(process.execPath, [CLI, ...args], {
@@ -33,6 +33,7 @@ describe.skipIf(!requireProsody())('the xiot operator commands against a running
   });
 
   const fx = useAgentFixture({
+    server: kind,
     accounts: ['hall', 'alice', 'mallory'],
     agent: {
       username: 'hall',

@@ -6,11 +6,13 @@ import { NS } from '../../src/xmpp/ns.js';
 import { type TestClient, waitFor } from '../helpers/agent.js';
 import { useAgentFixture } from '../helpers/agent-fixture.js';
 import { hallWithActuators, memoryActuatorState, memoryActuatorWrites } from '../helpers/fake-devices.js';
-import { requireProsody, requireSlixmpp } from '../helpers/requirements.js';
+import { requireSlixmpp } from '../helpers/requirements.js';
+import { servers } from '../helpers/servers.js';
 import { runSlixmpp } from '../helpers/slixmpp.js';
 
-describe.skipIf(!requireProsody())('operators: ad-hoc commands and chat commands', () => {
+describe.each(servers())('operators: ad-hoc commands and chat commands (%s)', (kind) => {
   const fx = useAgentFixture({
+    server: kind,
     accounts: ['hall', 'alice', 'bob', 'mallory'],
     clients: { owner: { username: 'alice' }, stranger: { username: 'mallory' } },
     agent: hallWithActuators,

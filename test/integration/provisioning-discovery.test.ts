@@ -1,12 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { startProsody, type ProsodyServer } from '../../src/devtools/prosody.js';
+import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
 import type { Agent } from '../../src/runtime/agent.js';
 import { agentConfig, startAgent, startClient, type TestClient, tempDir, waitFor } from '../helpers/agent.js';
 import { startProvisioningComponent } from '../helpers/provisioning-component.js';
-import { requireProsody } from '../helpers/requirements.js';
+import { servers } from '../helpers/servers.js';
 
-describe.skipIf(!requireProsody())('XEP-0324: finding the provisioning server by service discovery', () => {
-  let server: ProsodyServer | undefined;
+describe.each(servers())('XEP-0324: finding the provisioning server by service discovery (%s)', (kind) => {
+  let server: XmppServer | undefined;
   let agent: Agent | undefined;
   let carol: TestClient | undefined;
   let component: Awaited<ReturnType<typeof startProvisioningComponent>> | undefined;
@@ -21,7 +21,7 @@ describe.skipIf(!requireProsody())('XEP-0324: finding the provisioning server by
   });
 
   it('finds a provisioning component on its server and lets it decide for a non-owner', async () => {
-    server = await startProsody({
+    server = await startServer(kind, {
       components: [{ name: 'provisioning.localhost', secret: 'component-secret' }],
       accounts: ['hall', 'carol'].map((u) => ({ username: u, password: `${u}-pw` })),
     });
@@ -52,7 +52,7 @@ describe.skipIf(!requireProsody())('XEP-0324: finding the provisioning server by
   });
 
   it('does not look for provisioning services unless told to: non-owners stay refused', async () => {
-    const s = server as ProsodyServer;
+    const s = server as XmppServer;
     await agent?.stop({ drainMs: 0 });
     agent = await startAgent(
       agentConfig(s, {

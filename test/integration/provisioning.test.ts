@@ -1,6 +1,6 @@
 import { xml } from '@xmpp/client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type ProsodyServer, startProsody } from '../../src/devtools/prosody.js';
+import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
 import type { Agent } from '../../src/runtime/agent.js';
 import { createControlClient } from '../../src/xmpp/control-client.js';
 import { NS } from '../../src/xmpp/ns.js';
@@ -8,7 +8,7 @@ import { NS_PROVISIONING } from '../../src/xmpp/provisioning.js';
 import { agentConfig, startAgent, startClient, type TestClient, tempDir, waitFor } from '../helpers/agent.js';
 import { memoryActuator, memoryActuatorState, memoryActuatorWrites } from '../helpers/fake-devices.js';
 import { startProvisioningServer, type TestProvisioningServer } from '../helpers/provisioning-server.js';
-import { requireProsody } from '../helpers/requirements.js';
+import { servers } from '../helpers/servers.js';
 
 /** A client's roster subscription state for `jid` (or its pending `ask` with `ask = true`). */
 async function subscription(client: TestClient, jid: string, ask = false): Promise<string | undefined> {
@@ -24,8 +24,8 @@ async function subscription(client: TestClient, jid: string, ask = false): Promi
     : ((item?.attrs.subscription as string | undefined) ?? 'none');
 }
 
-describe.skipIf(!requireProsody())('XEP-0324 provisioning, thing side', () => {
-  let server: ProsodyServer;
+describe.each(servers())('XEP-0324 provisioning, thing side (%s)', (kind) => {
+  let server: XmppServer;
   let agent: Agent | undefined;
   let prov: TestProvisioningServer;
   let carol: TestClient;
@@ -52,7 +52,7 @@ describe.skipIf(!requireProsody())('XEP-0324 provisioning, thing side', () => {
     });
 
   beforeAll(async () => {
-    server = await startProsody({
+    server = await startServer(kind, {
       accounts: ['hall', 'prov', 'carol', 'dave', 'mallory', 'alice'].map((u) => ({
         username: u,
         password: `${u}-pw`,

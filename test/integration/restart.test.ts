@@ -1,12 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { type ProsodyServer, startProsody } from '../../src/devtools/prosody.js';
+import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
 import type { Agent } from '../../src/runtime/agent.js';
 import { openStore } from '../../src/store/store.js';
 import { agentConfig, startAgent, startClient, type TestClient, tempDir, waitFor } from '../helpers/agent.js';
-import { requireProsody } from '../helpers/requirements.js';
+import { servers } from '../helpers/servers.js';
 
-describe.skipIf(!requireProsody())('publishing across a server restart', () => {
-  let server: ProsodyServer | undefined;
+describe.each(servers())('publishing across a server restart (%s)', (kind) => {
+  let server: XmppServer | undefined;
   let agent: Agent | undefined;
   let owner: TestClient | undefined;
   const dir = tempDir();
@@ -17,8 +17,8 @@ describe.skipIf(!requireProsody())('publishing across a server restart', () => {
     dir.remove();
   });
 
-  it('delivers every reading produced while Prosody was down, in order, none duplicated', async () => {
-    server = await startProsody({
+  it('delivers every reading produced while the server was down, in order, none duplicated', async () => {
+    server = await startServer(kind, {
       accounts: [
         { username: 'kitchen', password: 'agent-secret' },
         { username: 'alice', password: 'alice-secret' },

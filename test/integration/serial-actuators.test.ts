@@ -4,9 +4,10 @@ import { type PtyPair, startPtyPair } from '../../firmware-sim/serial/pty.js';
 import { createControlClient } from '../../src/xmpp/control-client.js';
 import { tempDir, waitFor } from '../helpers/agent.js';
 import { useAgentFixture } from '../helpers/agent-fixture.js';
-import { requireProsody, requireSocat } from '../helpers/requirements.js';
+import { requireSocat } from '../helpers/requirements.js';
+import { servers } from '../helpers/servers.js';
 
-describe.skipIf(!requireProsody() || !requireSocat())('serial actuators through XEP-0325', () => {
+describe.skipIf(!requireSocat()).each(servers())('serial actuators through XEP-0325 (%s)', (kind) => {
   let board: PtyPair;
   let co2: PtyPair;
   const received: Record<string, Buffer> = { board: Buffer.alloc(0), co2: Buffer.alloc(0) };
@@ -41,6 +42,7 @@ describe.skipIf(!requireProsody() || !requireSocat())('serial actuators through 
 
   // Registered after the hooks above: starts once the ptys listen, stops before they close.
   const fx = useAgentFixture(() => ({
+    server: kind,
     accounts: { shed: 'shed-pw', alice: 'alice-pw' },
     agent: {
       username: 'shed',

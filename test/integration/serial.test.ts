@@ -15,12 +15,13 @@ import {
   startPtyPair,
   startSds011Sim,
 } from '../../firmware-sim/index.js';
-import { type ProsodyServer, startProsody } from '../../src/devtools/prosody.js';
+import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
 import { createSerialLinkFactory } from '../../src/hal/serial.js';
 import type { Reading } from '../../src/model/fields.js';
 import type { Agent } from '../../src/runtime/agent.js';
 import { agentConfig, startAgent, startClient, type TestClient, tempDir, waitFor } from '../helpers/agent.js';
-import { requireProsody, requireSocat } from '../helpers/requirements.js';
+import { requireSocat } from '../helpers/requirements.js';
+import { servers } from '../helpers/servers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const openFds = () => readdirSync('/proc/self/fd').length;
@@ -28,8 +29,8 @@ const openFds = () => readdirSync('/proc/self/fd').length;
 const handles = () =>
   process.getActiveResourcesInfo().filter((r) => r !== 'Timeout' && r !== 'Immediate').length;
 
-describe.skipIf(!requireProsody() || !requireSocat())('serial devices on their simulators', () => {
-  let server: ProsodyServer;
+describe.skipIf(!requireSocat()).each(servers())('serial devices on their simulators (%s)', (kind) => {
+  let server: XmppServer;
   let agent: Agent;
   let owner: TestClient;
   const dir = tempDir('xiot-serial-');
@@ -85,7 +86,7 @@ describe.skipIf(!requireProsody() || !requireSocat())('serial devices on their s
       name: 'plug',
       scenario: { intervalMs: 100, values: () => ({ pm25: 7, pm10: 8 }) },
     });
-    server = await startProsody({
+    server = await startServer(kind, {
       accounts: [
         { username: 'serialbox', password: 'agent-secret' },
         { username: 'alice', password: 'alice-secret' },

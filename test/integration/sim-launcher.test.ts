@@ -1,14 +1,15 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { startSimulatedHardware } from '../../firmware-sim/launcher.js';
-import { startProsody, type ProsodyServer } from '../../src/devtools/prosody.js';
+import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
 import type { Agent } from '../../src/runtime/agent.js';
 import { agentConfig, startAgent, tempDir, waitFor } from '../helpers/agent.js';
-import { requireProsody, requireSocat } from '../helpers/requirements.js';
+import { requireSocat } from '../helpers/requirements.js';
+import { servers } from '../helpers/servers.js';
 
-describe.skipIf(!requireProsody() || !requireSocat())(
-  'xiot sim: the simulated hardware an agent config needs',
-  () => {
-    let server: ProsodyServer | undefined;
+describe.skipIf(!requireSocat()).each(servers())(
+  'xiot sim: the simulated hardware an agent config needs (%s)',
+  (kind) => {
+    let server: XmppServer | undefined;
     let agent: Agent | undefined;
     let hardware: Awaited<ReturnType<typeof startSimulatedHardware>> | undefined;
     const dir = tempDir();
@@ -21,7 +22,7 @@ describe.skipIf(!requireProsody() || !requireSocat())(
     });
 
     it('starts serial emulators on the configured ports and a 1-Wire tree; the agent reads them unmodified', async () => {
-      server = await startProsody({ accounts: [{ username: 'lab', password: 'lab-pw' }] });
+      server = await startServer(kind, { accounts: [{ username: 'lab', password: 'lab-pw' }] });
       const config = agentConfig(server, {
         username: 'lab',
         password: 'lab-pw',
@@ -61,7 +62,7 @@ describe.skipIf(!requireProsody() || !requireSocat())(
     });
 
     it('refuses to simulate a device at a real /dev path', async () => {
-      server ??= await startProsody({ accounts: [{ username: 'lab', password: 'lab-pw' }] });
+      server ??= await startServer(kind, { accounts: [{ username: 'lab', password: 'lab-pw' }] });
       const config = agentConfig(server, {
         username: 'lab',
         password: 'lab-pw',

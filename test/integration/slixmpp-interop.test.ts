@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { useAgentFixture } from '../helpers/agent-fixture.js';
-import { requireProsody, requireSlixmpp } from '../helpers/requirements.js';
+import { requireSlixmpp } from '../helpers/requirements.js';
+import { servers } from '../helpers/servers.js';
 import { runSlixmpp } from '../helpers/slixmpp.js';
 
-describe.skipIf(!requireProsody() || !requireSlixmpp())('slixmpp 1.8.3 as a client of the agent', () => {
+describe.skipIf(!requireSlixmpp()).each(servers())('slixmpp 1.8.3 as a client of the agent (%s)', (kind) => {
   const fx = useAgentFixture({
+    server: kind,
     accounts: { kitchen: 'agent-secret', bob: 'bob-secret', eve: 'eve-secret' },
     agent: {
       username: 'kitchen',
