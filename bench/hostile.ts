@@ -316,6 +316,8 @@ export async function hostileFlood(o: {
   window?: number;
   probeEveryMs?: number;
   settleMs?: number;
+  /** Called every 1,000 stanzas sent (progress on a long flood). */
+  progress?: (sent: number, answered: number) => void;
 }): Promise<FloodResult> {
   const window = o.window ?? 128;
   const startRssKiB = rssKiBOf(o.agentPid);
@@ -390,6 +392,7 @@ export async function hostileFlood(o: {
     }
     await sender.send(stanza);
     sent++;
+    if (sent % 1000 === 0) o.progress?.(sent, iqs - [...owed.values()].filter((e) => e.replies === 0).length);
   }
   await Promise.race([Promise.all(all), new Promise((r) => setTimeout(r, o.settleMs ?? 30_000))]);
   const elapsedMs = performance.now() - t0;

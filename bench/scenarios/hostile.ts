@@ -72,6 +72,8 @@ export async function hostileScenario(
         bigEvery: opts.smoke ? 100 : 1000,
       },
       settleMs: opts.smoke ? 30_000 : 120_000,
+      progress: (sent, answered) =>
+        process.stderr.write(`bench: hostile: ${sent} sent, ${answered} IQs answered\n`),
     });
     if (died) throw new Error(died);
     const base = result.startRssKiB / 1024;
