@@ -18,8 +18,8 @@ async function refusal(request: Promise<unknown>) {
     (e: unknown) => e,
   );
   if (!(err instanceof XmppStanzaError)) throw err;
-  // XmppStanzaError carries the <error/> element of the reply.
-  const error = err.stanza;
+  // XmppStanzaError carries the <error/> element, or (transport branch) the whole error reply.
+  const error = err.stanza.is('error') ? err.stanza : (err.stanza.getChild('error') as Element);
   return {
     condition: err.condition,
     type: error.attrs.type as string,
