@@ -13,14 +13,17 @@ import type { Logger } from '../core/logger.js';
 import { COMMANDS, type CommandDef, type CommandDeps } from '../runtime/commands.js';
 import type { Reading } from '../model/fields.js';
 import type { ControlSpec } from '../sdk/index.js';
-import { controlForm } from './control.js';
+import { quote, type RequestLimiter } from './access.js';
+import { controlForm, formTypeProblem } from './control.js';
 import { NS } from './ns.js';
-import { stanzaError } from './stanza-errors.js';
+import { limitError, stanzaError } from './stanza-errors.js';
 import type { Transport } from './transport.js';
 
 export const NS_COMMANDS = 'http://jabber.org/protocol/commands';
 const NODE_PREFIX = 'urn:xmpp-iot:command:';
 const SESSION_TTL_MS = 10 * 60_000;
+/** Open multi-step sessions per requester: each waits up to SESSION_TTL_MS for its next step. */
+const SESSIONS_PER_REQUESTER = 16;
 
 interface Session {
   id: string;
@@ -126,8 +129,22 @@ function commandsError(
   return error;
 }
 
-export function createAdhocService(deps: { transport: Transport; commands: CommandDeps; log: Logger }) {
-  const { transport, commands, log } = deps;
+/**
+ * The bad-request for a submitted form of another FORM_TYPE than the step's (issue 13: a bogus FORM_TYPE was
+ * applied). The control form of "Set parameter" is XEP-0325's; argument forms are the command's node.
+ */
+function formTypeError(form: Element | undefined, expected: string): Element | undefined {
+  const problem = form && formTypeProblem(form, expected);
+  return problem ? commandsError('bad-request', 'bad-payload', problem) : undefined;
+}
+
+export function createAdhocService(deps: {
+  transport: Transport;
+  commands: CommandDeps;
+  log: Logger;
+  limiter?: RequestLimiter;
+}) {
+  const { transport, commands, log, limiter } = deps;
   const sessions = new Map<string, Session>();
   /** Per device, the values last set through the control form (pre-fill of parameters without a field). */
   const lastSet = new Map<string, Record<string, string>>();
@@ -171,8 +188,10 @@ export function createAdhocService(deps: { transport: Transport; commands: Comma
     const from = stanza.attrs.from as string;
     const node = command.attrs.node as string | undefined;
     const def = offered.find((c) => NODE_PREFIX + c.name === node);
-    if (!def) return commandsError('item-not-found', 'malformed-action', `unknown command ${node ?? ''}`);
+    if (!def)
+      return commandsError('item-not-found', 'malformed-action', `unknown command ${quote(node ?? '')}`);
     if (!commands.access.isOwner(from)) return stanzaError('forbidden', 'only owners may run commands');
+    if (limiter && !limiter.take(from)) return limitError('requestRate', limiter.rate, 'too many requests');
     const action = (command.attrs.action as string | undefined) ?? 'execute';
     const sessionid = command.attrs.sessionid as string | undefined;
     const now = Date.now();
@@ -180,7 +199,14 @@ export function createAdhocService(deps: { transport: Transport; commands: Comma
 
     if (!sessionid) {
       if (action !== 'execute')
-        return commandsError('bad-request', 'malformed-action', `cannot ${action} before execute`);
+        return commandsError('bad-request', 'malformed-action', `cannot ${quote(action)} before execute`);
+      let open = 0;
+      for (const other of sessions.values()) if (other.from === from) open++;
+      if (open >= SESSIONS_PER_REQUESTER)
+        return stanzaError(
+          'resource-constraint',
+          `more than ${SESSIONS_PER_REQUESTER} open command sessions`,
+        );
       const s: Session = { id: randomUUID(), from, command: def, expires: now + SESSION_TTL_MS };
       if (def.args.length === 0) return finish(s, {});
       sessions.set(s.id, s);
@@ -207,13 +233,19 @@ export function createAdhocService(deps: { transport: Transport; commands: Comma
       sessions.delete(s.id);
       return reply(node as string, s.id, 'canceled');
     }
-    const submitted = valuesOf(command.getChild('x', NS.dataForms));
+    const form = command.getChild('x', NS.dataForms);
+    const wrongForm = formTypeError(
+      form,
+      def.name === 'set' && s.device ? NS.control : NODE_PREFIX + def.name,
+    );
+    if (wrongForm) return wrongForm;
+    const submitted = valuesOf(form);
     if (def.name === 'set') {
       if (!s.device) {
         if (!submitted.device) return commandsError('bad-request', 'bad-payload', 'choose a device');
         return setForm(s, submitted.device);
       }
-      return applySetForm(s, command.getChild('x', NS.dataForms));
+      return applySetForm(s, form);
     }
     return finish(s, submitted);
   }
@@ -240,7 +272,7 @@ export function createAdhocService(deps: { transport: Transport; commands: Comma
         NODE_PREFIX + s.command.name,
         s.id,
         'completed',
-        note('error', `${deviceId} has no parameters.`),
+        note('error', `${quote(deviceId)} has no parameters.`),
       );
     }
     s.device = deviceId;
