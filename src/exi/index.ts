@@ -9,14 +9,21 @@ import { prepareEvents } from './session.js';
 import { type ExiEvent, type ExiOptions, resolveOptions } from './types.js';
 import { serializeXml } from './xml.js';
 
-export { ExiError, type ExiErrorCode, ExiTruncatedError, ExiUnsupportedError } from './bits.js';
+export {
+  ExiError,
+  type ExiErrorCode,
+  ExiLimitError,
+  ExiTruncatedError,
+  ExiUnsupportedError,
+} from './bits.js';
 export { decodeBody } from './body.js';
 export type { DecodedStream } from './decoder.js';
 export { decodeStream } from './decoder.js';
 export { type IotSchemaId, iotSchema, iotSchemas } from './schema/iot.js';
 export { type CompiledSchema, compileXsd } from './schema/xsd.js';
 export { createExiSession, type ExiSession } from './session.js';
-export type { ExiAlignment, ExiEvent, ExiOptions, ExiPreserve } from './types.js';
+export type { ExiAlignment, ExiEvent, ExiLimits, ExiOptions, ExiPreserve } from './types.js';
+export { DEFAULT_LIMITS } from './types.js';
 export { dropIgnorableWhitespace, parseXml, parseXmlFragment, serializeXml } from './xml.js';
 
 /**

@@ -426,15 +426,58 @@ describe('EXI gateway and exi:// transport against a scripted XML server', () =>
     expect(s.elementsUp).toBeGreaterThanOrEqual(6); // 2 stream opens, auth, bind, publish, message
   });
 
-  it('refuses a client that does not speak EXI', async () => {
-    const { fake, gw } = await gatewayToFakeServer();
+  /** A raw client of the gateway: what it sends, and the bodies it got (as XML) until the gateway closed it. */
+  async function rawClient(port: number, send: (write: (bytes: Uint8Array) => void) => void) {
     const { connect } = await import('node:net');
-    const sock = connect({ host: '127.0.0.1', port: gw.port });
-    const closed = new Promise<void>((r) => sock.on('close', () => r()));
+    const sock = connect({ host: '127.0.0.1', port });
+    const got: string[] = [];
+    const reader = new ExiBodyReader((events) => got.push(serializeXml(events)));
+    sock.on('data', (chunk: Buffer) => reader.push(chunk));
     sock.on('error', () => undefined);
-    sock.write(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' to='localhost'>`);
+    const closed = new Promise<void>((r) => sock.on('close', () => r()));
+    await new Promise<void>((r) => sock.on('connect', () => r()));
+    send((bytes) => sock.write(bytes));
     await closed;
+    return got;
+  }
+
+  it('refuses a client that does not speak EXI with a stream error', async () => {
+    const { fake, gw } = await gatewayToFakeServer();
+    const got = await rawClient(gw.port, (write) =>
+      write(Buffer.from(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' to='localhost'>`)),
+    );
     expect(fake.received).toEqual([]);
+    expect(got.join('')).toContain('<bad-format xmlns="urn:ietf:params:xml:ns:xmpp-streams"/>');
     await expect.poll(() => gw.stats().open).toBe(0);
+    expect(gw.stats().rejected).toBe(1);
+  });
+
+  it('never relays a decoded name that is not a name: the element is refused, the stream ends with bad-format', async () => {
+    const { fake, gw } = await gatewayToFakeServer();
+    const w = new ExiBodyWriter();
+    const got = await rawClient(gw.port, (write) => {
+      write(w.element(streamStartXml({ xmlns: 'jabber:client', to: 'localhost', version: '1.0' })));
+      // A message first, then an element whose name would end its own tag and open <injected/>.
+      write(
+        w.element(`<message xmlns='jabber:client' to='alice@localhost' id='ok'><body>fine</body></message>`),
+      );
+      write(
+        w.body([
+          { type: 'SD' },
+          { type: 'SE', uri: 'jabber:client', localName: 'a x="1"/><injected/><b' },
+          { type: 'EE' },
+          { type: 'ED' },
+        ]),
+      );
+      write(w.element(`<message xmlns='jabber:client' to='alice@localhost' id='after'/>`));
+    });
+    await expect.poll(() => gw.stats().open).toBe(0);
+    // Upstream saw the stream, the first message, and then only the end of the stream.
+    expect(fake.opens).toBe(1);
+    expect(fake.received.map((el) => el.attrs.id)).toEqual(['ok']);
+    expect(fake.received.some((el) => el.toString().includes('injected'))).toBe(false);
+    expect(got.join('')).toContain('<bad-format xmlns="urn:ietf:params:xml:ns:xmpp-streams"/>');
+    expect(got.at(-1)).toContain('streamEnd');
+    expect(gw.stats().rejected).toBe(1);
   });
 });
