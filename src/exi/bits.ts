@@ -29,7 +29,15 @@ export class ExiError extends IotError {
 
 /** The bytes end before the stream (or body) does: more may follow on a socket. */
 export class ExiTruncatedError extends ExiError {
-  constructor(message = 'EXI stream truncated: unexpected end of data') {
+  constructor(
+    message = 'EXI stream truncated: unexpected end of data',
+    /**
+     * When known: the reader's buffer must hold at least this many bytes before the read can succeed (a string
+     * whose declared length goes past the end). A stream reader waits for that many instead of decoding again
+     * with every chunk (src/xmpp/exi-connection.ts).
+     */
+    readonly needed = 0,
+  ) {
     super(message);
   }
 }
@@ -381,6 +389,13 @@ export class BitReader {
 
   readCodePoints(length: number): string {
     if (length === 0) return '';
+    // Every code point takes at least one octet: a length past the end is truncated before anything is read.
+    if (length > this.buf.length - this.pos) {
+      throw new ExiTruncatedError(
+        'EXI stream truncated: a string goes past the end of the data',
+        this.pos + length,
+      );
+    }
     if (length <= 12) {
       // Short strings: V8 makes flat strings of these by concatenation, faster than an array.
       let s = '';

@@ -210,6 +210,8 @@ export class ExiBodyWriter {
  */
 export class ExiBodyReader {
   private buf: Uint8Array = new Uint8Array(0);
+  /** Bytes the incomplete body at the start of `buf` needs at least (its decoder said so). */
+  private needed = 0;
   private expectHeader = true;
   private opts: ExiOptions = codecOptions(DEFAULT_BINDING);
   private session: ExiSession | undefined;
@@ -252,13 +254,27 @@ export class ExiBodyReader {
         this.expectHeader = false;
         continue;
       }
+      if (this.buf.length > MAX_BODY_BYTES)
+        throw new ExiError(`EXI body larger than ${MAX_BODY_BYTES} bytes`);
+      // Each attempt decodes the body from its start: a long string arriving in TCP segments would be decoded
+      // again with every segment (900 kB in 1,460-byte segments: 14 s). The decoder says how many bytes a string
+      // that goes past the end needs at least; nothing can complete before they are here.
+      if (this.buf.length < this.needed) return;
       // A session's decodeBody leaves the session unchanged when the body is incomplete.
-      const res = this.session ? this.session.decodeBody(this.buf) : decodeBody(this.buf, this.opts);
+      let res: { events: ExiEvent[]; size: number } | undefined;
+      if (this.session) {
+        res = this.session.decodeBody(this.buf);
+        if (!res) this.needed = this.session.needed;
+      } else {
+        const incomplete = { needed: 0 };
+        res = decodeBody(this.buf, this.opts, incomplete);
+        if (!res) this.needed = incomplete.needed;
+      }
       if (!res) {
-        if (this.buf.length > MAX_BODY_BYTES)
-          throw new ExiError(`EXI body larger than ${MAX_BODY_BYTES} bytes`);
+        if (this.needed > MAX_BODY_BYTES) throw new ExiError(`EXI body larger than ${MAX_BODY_BYTES} bytes`);
         return;
       }
+      this.needed = 0;
       this.buf = this.buf.subarray(res.size);
       this.onBody(res.events, res.size);
     }
