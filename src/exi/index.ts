@@ -7,7 +7,7 @@ import { decodeStream } from './decoder.js';
 import { encodeEvents } from './encoder.js';
 import { prepareEvents } from './session.js';
 import { type ExiEvent, type ExiOptions, resolveOptions } from './types.js';
-import { serializeXml } from './xml.js';
+import { writeXml } from './xml.js';
 
 export {
   ExiError,
@@ -47,5 +47,5 @@ export function decodeEvents(bytes: Uint8Array, options?: ExiOptions): ExiEvent[
 
 /** Decodes an EXI stream to XML text (no XML declaration). */
 export function decode(bytes: Uint8Array, options?: ExiOptions): string {
-  return serializeXml(decodeStream(bytes, options).events);
+  return writeXml(decodeStream(bytes, options).events, true);
 }

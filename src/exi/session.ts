@@ -34,7 +34,7 @@ import {
   resolveOptions,
   type UndoLog,
 } from './types.js';
-import { dropIgnorableWhitespace, parseXml, parseXmlFragment, pruneEvents, serializeXml } from './xml.js';
+import { dropIgnorableWhitespace, parseXml, parseXmlFragment, pruneEvents, writeXml } from './xml.js';
 
 /** The state an EXI session carries from one body to the next (see the file header). */
 export interface CodecState {
@@ -211,7 +211,7 @@ export function createExiSession(options: ExiOptions = {}): ExiSession {
       return bytes;
     },
     valueCounts: () => state.tables.valueCounts(),
-    decode: (buf) => serializeXml(whole(buf)),
+    decode: (buf) => writeXml(whole(buf), true),
     decodeEvents: whole,
     decodeBody(buf) {
       needed = 0;

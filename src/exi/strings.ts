@@ -222,6 +222,8 @@ export class StringTables {
    * characters are read.
    */
   budget: DecodeBudget | undefined;
+  /** Whether an xsi:type value added a `prefix:name` local name, which must not come back as a name. */
+  private qnameAdded = false;
   /** URIs, prefixes and local names added since the initial entries, and how many may be (maxStringTableEntries). */
   private added = 0;
   private readonly maxAdded: number;
@@ -373,7 +375,7 @@ export class StringTables {
   /**
    * `typeName`: the local name of an xsi:type value, which our encoder (and the spec's QName values) may give as
    * `prefix:name` when the prefix is not bound. Names read here may come back later as compact ids, for any
-   * element: serializeXml checks every name it writes again.
+   * name: a hit on one is refused unless it is read as a type name again.
    */
   readLocalName(r: BitReader, uriId: number, typeName = false): string {
     const e = this.entry(uriId);
@@ -382,11 +384,15 @@ export class StringTables {
       const id = r.readNBit(bitsFor(e.localNames.length));
       const name = e.localNames[id];
       if (name === undefined) throw new ExiError(`local-name compact id ${id} out of range`);
+      if (this.qnameAdded && !typeName && name.includes(':')) {
+        throw new ExiError(`local name '${name.slice(0, 64)}' is not an XML NCName`);
+      }
       return name;
     }
     this.budget?.room(u - 1);
     const name = r.readCodePoints(u - 1);
     // A name is written into XML as it is: anything but an NCName could end the tag and start another one.
+    if (typeName && !this.qnameAdded && name.includes(':')) this.qnameAdded = true;
     if (!(isNCName(name) || (typeName && isQName(name))))
       throw new ExiError(`local name '${name.slice(0, 64)}' is not an XML NCName`);
     this.addLocalName(e, name);

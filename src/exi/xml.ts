@@ -456,6 +456,27 @@ function escapeAttr(s: string): string {
     .replace(/\r/g, '&#13;');
 }
 
+/** escapeText for strings our decoder made: their characters are XML characters already (BitReader). */
+function escapeDecodedText(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x26 || c === 0x3c || c === 0x3e || c === 0x0d) {
+      return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\r/g, '&#13;');
+    }
+  }
+  return s;
+}
+
+/** escapeAttr for strings our decoder made. */
+function escapeDecodedAttr(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x26 || c === 0x3c || c === 0x22 || c === 0x09 || c === 0x0a || c === 0x0d)
+      return escapeAttr(s);
+  }
+  return s;
+}
+
 /** A name the serializer is about to write: an NCName, or an error (never text that could close the tag). */
 function checkedName(name: string, what: string): string {
   if (!isNCName(name)) throw new ExiError(`${what} '${name.slice(0, 64)}' is not an XML NCName`);
@@ -486,6 +507,15 @@ function checkDeclaration(prefix: string, uri: string): void {
  * or this throws `ExiError`.
  */
 export function serializeXml(events: readonly ExiEvent[]): string {
+  return writeXml(events, false);
+}
+
+/**
+ * serializeXml; `decoded`: the events come from our decoder, whose names (string tables: NCNames; schema: the
+ * compiled schema's), comments, PIs and characters are checked already (strings.ts, names.ts, bits.ts), so only
+ * what it does not check is checked here (declarations, attributes that would be declarations, duplicates).
+ */
+export function writeXml(events: readonly ExiEvent[], decoded: boolean): string {
   let out = '';
   // Scopes are never changed once made: an element without declarations shares its parent's.
   const scopes: ReadonlyMap<string, string>[] = [PREDEFINED];
@@ -525,7 +555,7 @@ export function serializeXml(events: readonly ExiEvent[]): string {
           } else break;
           i++;
         }
-        checkedName(e.localName, 'element name');
+        if (!decoded) checkedName(e.localName, 'element name');
         if (e.uri === XMLNS_NS || e.uri === XML_NS) throw new ExiError(`element in namespace ${e.uri}`);
         if (attrs.length > 1) checkUnique(attrs);
         let prefix = e.prefix;
@@ -548,7 +578,7 @@ export function serializeXml(events: readonly ExiEvent[]): string {
         let attrText = '';
         for (let a = 0; a < attrs.length; a++) {
           const at = attrs[a] as Extract<ExiEvent, { type: 'AT' }>;
-          checkedName(at.localName, 'attribute name');
+          if (!decoded) checkedName(at.localName, 'attribute name');
           // Either would be read back as a namespace declaration, not as this attribute.
           if (at.uri === XMLNS_NS || (at.uri === '' && at.localName === 'xmlns')) {
             throw new ExiError('attribute in the xmlns namespace');
@@ -567,11 +597,12 @@ export function serializeXml(events: readonly ExiEvent[]): string {
               }
             }
           }
-          attrText += ` ${ap === '' ? at.localName : `${ap}:${at.localName}`}="${escapeAttr(at.value)}"`;
+          attrText += ` ${ap === '' ? at.localName : `${ap}:${at.localName}`}="${decoded ? escapeDecodedAttr(at.value) : escapeAttr(at.value)}"`;
         }
         let declText = '';
         if (decls) {
-          for (const [p, u] of decls) declText += ` ${p === '' ? 'xmlns' : `xmlns:${p}`}="${escapeAttr(u)}"`;
+          for (const [p, u] of decls)
+            declText += ` ${p === '' ? 'xmlns' : `xmlns:${p}`}="${decoded ? escapeDecodedAttr(u) : escapeAttr(u)}"`;
         }
         const next = events[i];
         if (next?.type === 'EE') {
@@ -592,7 +623,7 @@ export function serializeXml(events: readonly ExiEvent[]): string {
         break;
       }
       case 'CH':
-        out += escapeText(e.value);
+        out += decoded ? escapeDecodedText(e.value) : escapeText(e.value);
         break;
       case 'CM':
         checkComment(e.text);

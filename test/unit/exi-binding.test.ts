@@ -8,9 +8,9 @@ import { client, xml } from '@xmpp/client';
 import { type Element, Parser } from '@xmpp/xml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
-import { decode, type ExiEvent, iotSchemas, parseXml } from '../../src/exi/index.js';
+import { decode, ExiError, type ExiEvent, iotSchemas, parseXml } from '../../src/exi/index.js';
 import { serializeXml } from '../../src/exi/xml.js';
-import { startExiGateway } from '../../src/hub/exi-gateway.js';
+import { startExiGateway, upstreamXml } from '../../src/hub/exi-gateway.js';
 import {
   answerSetup,
   canonicalSchema,
@@ -483,6 +483,18 @@ describe('EXI gateway and exi:// transport against a scripted XML server', () =>
     expect(got.join('')).toContain('<bad-format xmlns="urn:ietf:params:xml:ns:xmpp-streams"/>');
     await expect.poll(() => gw.stats().open).toBe(0);
     expect(gw.stats().rejected).toBe(1);
+  });
+
+  it('upstreamXml: the text of exactly the decoded element, or an ExiError', () => {
+    const events = parseXml(fieldsXml);
+    expect(canon(upstreamXml(events))).toBe(canon(fieldsXml));
+    const bad: ExiEvent[] = [
+      { type: 'SD' },
+      { type: 'SE', uri: 'jabber:client', localName: 'a/><injected' },
+      { type: 'EE' },
+      { type: 'ED' },
+    ];
+    expect(() => upstreamXml(bad)).toThrow(ExiError);
   });
 
   it('never relays a decoded name that is not a name: the element is refused, the stream ends with bad-format', async () => {
