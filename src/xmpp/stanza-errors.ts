@@ -66,7 +66,7 @@ export const CONDITION_OF: Record<IotErrorCode, Condition> = {
   IOT_ERR_STOPPED: 'service-unavailable',
   IOT_ERR_EXI: 'bad-request',
   IOT_ERR_EXI_UNSUPPORTED: 'feature-not-implemented',
-  IOT_ERR_EXI_LIMIT: 'not-acceptable',
+  IOT_ERR_EXI_LIMIT: 'policy-violation',
 };
 
 /** The defined condition of an error reply (`<iq type='error'>` or a caught XMPPError), if any. */
