@@ -14,9 +14,11 @@ import { VERSION } from './version.js';
 const HELP = `xiot ${VERSION}: XMPP IoT agent
 
 Usage:
+  xiot init [--non-interactive ...]   write a commented config and its secrets file (xiot init --help)
   xiot check --config FILE     validate a config file and print what would run
   xiot agent --config FILE     run the agent (Ctrl-C stops gracefully, twice forces)
   xiot sim --config FILE       start the simulated hardware the config needs (serial ptys, 1-Wire tree)
+  xiot service print|install|uninstall --config FILE   run the agent under systemd (xiot service --help)
   xiot demo [--for 30s]        throwaway Prosody + agent on simulated devices + an owner watching readings
   xiot read | set | form | watch | devices ...   operate devices (xiot read --help)
   xiot --version | --help
@@ -54,6 +56,9 @@ async function main(argv: string[]): Promise<number> {
       env: process.env,
     });
   }
+  const io = { stdout: process.stdout, stderr: process.stderr, env: process.env };
+  if (command === 'init') return (await import('./cli/init.js')).runInit(rest, io);
+  if (command === 'service') return (await import('./cli/service.js')).runService(rest, io);
   let values: { config?: string; 'log-level'?: string; for?: string; help?: boolean };
   try {
     ({ values } = parseArgs({

@@ -7,11 +7,12 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { parseDuration } from '../core/duration.js';
-import { ConfigError, type ConfigIssue } from '../core/errors.js';
+import { ConfigError, type ConfigIssue, errorMessage } from '../core/errors.js';
 import { type FilterSpec, filterName, filterSpecSchema, NUMERIC_ONLY_FILTERS } from '../filters/index.js';
 import type { ControlSpec, DeviceDefinition, FieldSpec } from '../sdk/index.js';
 import { durationOption, type OptionIssue, v, validate } from '../sdk/options.js';
 import { substituteEnv } from './env.js';
+import { readSecretsFile } from './secrets.js';
 import { formatPath } from './path.js';
 import { parseSchedule, SCHEDULE_HINT, type Schedule } from './schedule.js';
 
@@ -68,6 +69,8 @@ const baseSchema = v.strictObject({
   xmpp: xmppSchema,
   owners: v.optional(v.array(bareJid), []),
   store: v.optional(nonEmpty),
+  /** `NAME=value` file whose values `${NAME}` may reference (src/config/secrets.ts). */
+  secretsFile: v.optional(nonEmpty),
   publish: v.optional(publishSchema, { service: 'pep', enabled: true }),
   history: v.optional(v.strictObject({ retention: v.optional(duration(), '30d') }), { retention: '30d' }),
   hardware: v.optional(
@@ -185,7 +188,10 @@ export function parseAgentConfig(text: string, options: ParseOptions): AgentConf
     });
   }
   if (issues.length) throw new ConfigError(issues, options.sourcePath);
-  const raw = substituteEnv(doc.toJS(), options.env ?? process.env, issues);
+  const baseDir = options.sourcePath ? dirname(resolve(options.sourcePath)) : process.cwd();
+  const parsed: unknown = doc.toJS();
+  const env = withSecrets(parsed, baseDir, options.env ?? process.env, issues);
+  const raw = substituteEnv(parsed, env, issues);
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(
       [{ path: '', message: 'expected a mapping with xmpp, owners and devices' }],
@@ -216,7 +222,6 @@ export function parseAgentConfig(text: string, options: ParseOptions): AgentConf
   }
   if (issues.length || !base.ok) throw new ConfigError(issues, options.sourcePath);
   const c = base.value;
-  const baseDir = options.sourcePath ? dirname(resolve(options.sourcePath)) : process.cwd();
   const store = c.store
     ? isAbsolute(c.store)
       ? c.store
@@ -254,6 +259,29 @@ export function parseAgentConfig(text: string, options: ParseOptions): AgentConf
     provisioning: { servers: c.provisioning?.servers ?? [], discover: c.provisioning?.discover ?? false },
     devices,
   };
+}
+
+/** The environment with the values of `secretsFile` added underneath (the environment wins). */
+function withSecrets(
+  parsed: unknown,
+  baseDir: string,
+  env: Record<string, string | undefined>,
+  issues: ConfigIssue[],
+): Record<string, string | undefined> {
+  const file = (parsed as { secretsFile?: unknown } | null)?.secretsFile;
+  if (typeof file !== 'string' || !file) return env;
+  const path = isAbsolute(file) ? file : resolve(baseDir, file);
+  try {
+    const secrets = readSecretsFile(path);
+    // Its mode (should be 600) is `xiot check`'s business: a warning, not a reason to stop the agent.
+    return { ...secrets.values, ...env };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : errorMessage(err);
+    issues.push({ path: 'secretsFile', message: `cannot read ${path}: ${why}` });
+    return env;
+  }
 }
 
 function parseDevice(

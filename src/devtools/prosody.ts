@@ -25,6 +25,8 @@ export interface ProsodyOptions {
   nagle?: boolean;
   /** Minimum level written to the log file (default 'info'). */
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** XEP-0077 in-band registration open to anyone (`allow_registration = true`; default false). */
+  allowRegistration?: boolean;
 }
 
 export interface ProsodyServer {
@@ -167,7 +169,9 @@ function renderConfig(
     'authentication = "internal_hashed"',
     'storage = "internal"',
     'default_iteration_count = 16',
-    'allow_registration = false',
+    `allow_registration = ${options.allowRegistration ? 'true' : 'false'}`,
+    // mod_register_limits may throttle registrations per IP; tests register several in a row.
+    ...(options.allowRegistration ? ['min_seconds_between_registrations = 0'] : []),
     `admins = { ${admins} }`,
   ];
   if (!options.nagle) lines.push('network_settings = { nagle = false }');

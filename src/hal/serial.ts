@@ -1,7 +1,7 @@
 /**
  * The real serial adapter over serialport, imported lazily so the agent installs and runs where it is absent.
  * Never calls `SerialPort.list()`: it spawns udevadm and, where that is missing, throws outside any try/catch
- * (see ../shared/reference/environment.md).
+ * (it kills the process on a machine without udev).
  *
  * A vanished port is noticed two ways. Usually a read fails (EIO) and serialport closes with `disconnected`.
  * But once the kernel has hung the tty up, reads return 0 bytes, which @serialport/bindings-cpp 13 retries in
