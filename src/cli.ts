@@ -84,13 +84,11 @@ async function main(argv: string[]): Promise<number> {
     usage(`--log-level: expected trace, debug, info, warn, error or silent, got "${level}"`);
   }
   if (command === 'agent') tuneHeapForAgent(); // before the agent's modules load
-  const { describeConfig, loadAgentConfig } = await import('./runtime/load-config.js');
+  const { loadAgentConfig } = await import('./runtime/load-config.js');
   switch (command) {
     case 'check': {
       if (!values.config) usage('check needs --config FILE');
-      const config = loadAgentConfig(values.config);
-      process.stdout.write(`${values.config}: valid\n${describeConfig(config)}\n`);
-      return 0;
+      return (await import('./cli/check.js')).runCheck(values.config, io);
     }
     case 'agent': {
       if (!values.config) usage('agent needs --config FILE');

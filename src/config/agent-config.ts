@@ -10,8 +10,9 @@ import { parseDuration } from '../core/duration.js';
 import { ConfigError, type ConfigIssue, errorMessage } from '../core/errors.js';
 import { type FilterSpec, filterName, filterSpecSchema, NUMERIC_ONLY_FILTERS } from '../filters/index.js';
 import type { ControlSpec, DeviceDefinition, FieldSpec } from '../sdk/index.js';
-import { durationOption, type OptionIssue, v, validate } from '../sdk/options.js';
+import { durationOption, type OptionIssue, showValue, v, validate } from '../sdk/options.js';
 import { substituteEnv } from './env.js';
+import { sharedHardwareIssues } from './resources.js';
 import { readSecretsFile } from './secrets.js';
 import { formatPath } from './path.js';
 import { parseSchedule, SCHEDULE_HINT, type Schedule } from './schedule.js';
@@ -152,6 +153,8 @@ export interface AgentConfig {
   };
   owners: string[];
   store: string;
+  /** Absolute path of `secretsFile`, when the config names one. */
+  secretsFile?: string;
   publish: { service: string; node: string; accessModel: string; enabled: boolean };
   history: { retentionMs: number };
   /** `gpioChipBase`: added to BCM line numbers instead of reading it from /sys/class/gpio/gpiochip*. */
@@ -180,13 +183,19 @@ function configIssues(issues: readonly OptionIssue[], prefix: (string | number)[
 export function parseAgentConfig(text: string, options: ParseOptions): AgentConfig {
   const issues: ConfigIssue[] = [];
   const doc = parseDocument(text, { prettyErrors: true });
-  for (const err of doc.errors) {
+  // After a handful, YAML errors are mostly echoes of the first (a file that is not YAML at all).
+  for (const err of doc.errors.slice(0, 10)) {
     const pos = err.linePos?.[0];
-    issues.push({
-      path: pos ? `line ${pos.line}, column ${pos.col}` : '',
-      message: err.message.split('\n')[0] ?? 'YAML syntax error',
-    });
+    // The yaml package ends its message with the position we already put in the path: say it once.
+    const first = (err.message.split('\n')[0] ?? 'YAML syntax error').replace(
+      / at line \d+, column \d+:?$/,
+      '',
+    );
+    const message = first.length > 100 ? `${first.slice(0, 97)}...` : first;
+    issues.push({ path: pos ? `line ${pos.line}, column ${pos.col}` : '', message });
   }
+  if (doc.errors.length > 10)
+    issues.push({ path: '', message: `${doc.errors.length - 10} more YAML errors` });
   if (issues.length) throw new ConfigError(issues, options.sourcePath);
   const baseDir = options.sourcePath ? dirname(resolve(options.sourcePath)) : process.cwd();
   const parsed: unknown = doc.toJS();
@@ -202,6 +211,7 @@ export function parseAgentConfig(text: string, options: ParseOptions): AgentConf
   if (!base.ok) issues.push(...configIssues(base.issues, []));
   const rawDevices = (raw as { devices?: unknown }).devices;
   const devices: DeviceConfig[] = [];
+  const claimants: Parameters<typeof sharedHardwareIssues>[0][number][] = [];
   if (Array.isArray(rawDevices)) {
     const seen = new Map<string, number>();
     rawDevices.forEach((entry, index) => {
@@ -217,8 +227,12 @@ export function parseAgentConfig(text: string, options: ParseOptions): AgentConf
         seen.set(id, index);
       }
       const device = parseDevice(entry, index, options.definitions, issues);
-      if (device) devices.push(device);
+      if (device) {
+        devices.push(device);
+        claimants.push({ index, id: device.id, type: device.type, options: device.options });
+      }
     });
+    issues.push(...sharedHardwareIssues(claimants));
   }
   if (issues.length || !base.ok) throw new ConfigError(issues, options.sourcePath);
   const c = base.value;
@@ -243,6 +257,9 @@ export function parseAgentConfig(text: string, options: ParseOptions): AgentConf
     },
     owners: [...new Set(c.owners)],
     store,
+    ...(c.secretsFile
+      ? { secretsFile: isAbsolute(c.secretsFile) ? c.secretsFile : resolve(baseDir, c.secretsFile) }
+      : {}),
     publish: {
       service: c.publish.service,
       // On a shared pubsub service, nodes are named after the agent so several agents do not collide.
@@ -310,7 +327,7 @@ function parseDevice(
     return undefined;
   }
   const optionInput = Object.fromEntries(Object.entries(record).filter(([k]) => !DEVICE_BASE_KEYS.has(k)));
-  const parsedOptions = validate(definition.options, optionInput);
+  const parsedOptions = validate(definition.options, optionInput, [...DEVICE_BASE_KEYS]);
   if (!parsedOptions.ok) issues.push(...configIssues(parsedOptions.issues, at));
   // Field names are still checked when the options are wrong, as long as the fields do not depend on them.
   const fieldSpecs = parsedOptions.ok
@@ -324,7 +341,11 @@ function parseDevice(
   let schedule: Schedule | undefined;
   if (definition.source.kind === 'poll') {
     schedule = parseSchedule(d.interval ?? definition.source.defaultInterval);
-    if (!schedule) issues.push({ path: formatPath([...at, 'interval']), message: SCHEDULE_HINT });
+    if (!schedule)
+      issues.push({
+        path: formatPath([...at, 'interval']),
+        message: `${SCHEDULE_HINT}, got ${showValue(d.interval)}`,
+      });
   } else if (d.interval !== undefined) {
     issues.push({
       path: formatPath([...at, 'interval']),

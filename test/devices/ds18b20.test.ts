@@ -98,7 +98,7 @@ describe('ds18b20 on a simulated 1-Wire tree', () => {
   });
 
   it('validates the id option', () => {
-    expect(validate(ds18b20.options, { id: '28-xyz' }).ok).toBe(false);
+    expect(validate(ds18b20.options, { sensor: '28-xyz' }).ok).toBe(false);
     expect(validate(ds18b20.options, {}).ok).toBe(true);
   });
 });
