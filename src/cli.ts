@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { parseDuration } from './core/duration.js';
 import { ConfigError, errorMessage, IotError } from './core/errors.js';
+import { chooseLogFormat } from './core/log-format.js';
 import { createLogger, type LogLevel } from './core/logger.js';
 import { OPERATOR_COMMAND_NAMES, OPERATOR_HELP, UsageError } from './operator/usage.js';
 import { tuneHeapForAgent } from './runtime/heap.js';
@@ -26,6 +27,7 @@ Usage:
 Options:
   -c, --config FILE            agent configuration (YAML); \${VAR} is replaced from the environment
       --log-level LEVEL        trace|debug|info|warn|error|silent (overrides log.level)
+      --log-format FORMAT      pretty (default on a terminal) or json (default otherwise, e.g. under systemd)
 
 Examples:
   xiot check --config kitchen.yaml
@@ -59,13 +61,14 @@ async function main(argv: string[]): Promise<number> {
   const io = { stdout: process.stdout, stderr: process.stderr, env: process.env };
   if (command === 'init') return (await import('./cli/init.js')).runInit(rest, io);
   if (command === 'service') return (await import('./cli/service.js')).runService(rest, io);
-  let values: { config?: string; 'log-level'?: string; for?: string; help?: boolean };
+  let values: { config?: string; 'log-level'?: string; 'log-format'?: string; for?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: rest,
       options: {
         config: { type: 'string', short: 'c' },
         'log-level': { type: 'string' },
+        'log-format': { type: 'string' },
         for: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -93,7 +96,13 @@ async function main(argv: string[]): Promise<number> {
     case 'agent': {
       if (!values.config) usage('agent needs --config FILE');
       const config = loadAgentConfig(values.config);
-      const log = createLogger({ level: (level as LogLevel | undefined) ?? config.log.level });
+      const format = values['log-format'];
+      if (format !== undefined && format !== 'json' && format !== 'pretty')
+        usage(`--log-format: expected json or pretty, got "${format}"`);
+      const log = createLogger({
+        level: (level as LogLevel | undefined) ?? config.log.level,
+        format: chooseLogFormat(format, process.stderr),
+      });
       const { createAgent } = await import('./runtime/agent.js');
       const agent = createAgent(config, { log });
       return await runUntilSignal(
@@ -104,7 +113,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'sim': {
       if (!values.config) usage('sim needs --config FILE');
-      const config = loadAgentConfig(values.config);
+      const config = loadAgentConfig(values.config, process.env, { allowMissingEnv: true });
       const { startSimulatedHardware } = await import('../firmware-sim/launcher.js');
       let hardware: Awaited<ReturnType<typeof startSimulatedHardware>> | undefined;
       return await runUntilSignal(

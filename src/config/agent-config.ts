@@ -173,6 +173,8 @@ export interface ParseOptions {
   env?: Record<string, string | undefined>;
   /** The file the text came from: relative paths (store) resolve against its folder, errors name it. */
   sourcePath?: string;
+  /** Leave `${NAME}` as written when NAME is unset (`xiot sim` never logs in, so it needs no password). */
+  allowMissingEnv?: boolean;
 }
 
 function configIssues(issues: readonly OptionIssue[], prefix: (string | number)[]): ConfigIssue[] {
@@ -200,7 +202,7 @@ export function parseAgentConfig(text: string, options: ParseOptions): AgentConf
   const baseDir = options.sourcePath ? dirname(resolve(options.sourcePath)) : process.cwd();
   const parsed: unknown = doc.toJS();
   const env = withSecrets(parsed, baseDir, options.env ?? process.env, issues);
-  const raw = substituteEnv(parsed, env, issues);
+  const raw = substituteEnv(parsed, env, options.allowMissingEnv ? [] : issues);
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(
       [{ path: '', message: 'expected a mapping with xmpp, owners and devices' }],

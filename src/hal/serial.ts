@@ -46,11 +46,21 @@ export function createSerialLinkFactory(options: SerialLinkFactoryOptions = {}):
       } catch (err) {
         port.removeAllListeners();
         port.on('error', () => undefined);
-        throw new DeviceError(`cannot open ${opts.path}: ${errorMessage(err)}`, { cause: err });
+        throw new DeviceError(`cannot open ${opts.path}: ${openFailure(err, opts.path)}`, { cause: err });
       }
       return wrap(port, opts, identity, options.watchIntervalMs ?? 500);
     },
   };
+}
+
+/**
+ * serialport's own text already names the path and its class ("Error: No such file or directory, cannot open
+ * /dev/ttyUSB0"): keep only the reason, so the message says each thing once.
+ */
+export function openFailure(err: unknown, path: string): string {
+  const text = errorMessage(err).replace(/^Error: /, '');
+  const suffix = `, cannot open ${path}`;
+  return text.endsWith(suffix) ? text.slice(0, -suffix.length) : text;
 }
 
 function wrap(
