@@ -20,6 +20,8 @@ Usage:
   xiot agent --config FILE     run the agent (Ctrl-C stops gracefully, twice forces)
   xiot sim --config FILE       start the simulated hardware the config needs (serial ptys, 1-Wire tree)
   xiot service print|install|uninstall --config FILE   run the agent under systemd (xiot service --help)
+  xiot status --config FILE    devices, availability, last readings, outbox (from the running agent or its store)
+  xiot history DEVICE --config FILE [--since 1h] [--csv]   readings kept in the local store
   xiot demo [--for 30s]        throwaway Prosody + agent on simulated devices + an owner watching readings
   xiot read | set | form | watch | devices ...   operate devices (xiot read --help)
   xiot --version | --help
@@ -61,6 +63,8 @@ async function main(argv: string[]): Promise<number> {
   const io = { stdout: process.stdout, stderr: process.stderr, env: process.env };
   if (command === 'init') return (await import('./cli/init.js')).runInit(rest, io);
   if (command === 'service') return (await import('./cli/service.js')).runService(rest, io);
+  if (command === 'status') return (await import('./cli/status.js')).runStatus(rest, io);
+  if (command === 'history') return (await import('./cli/history.js')).runHistory(rest, io);
   let values: { config?: string; 'log-level'?: string; 'log-format'?: string; for?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
@@ -105,9 +109,17 @@ async function main(argv: string[]): Promise<number> {
       });
       const { createAgent } = await import('./runtime/agent.js');
       const agent = createAgent(config, { log });
+      const { startLocalStatus } = await import('./cli/status.js');
+      let localStatus: { close(): Promise<void> } | undefined;
       return await runUntilSignal(
-        () => agent.start(),
-        () => agent.stop(),
+        async () => {
+          localStatus = await startLocalStatus(config.store, () => agent.status(), log);
+          await agent.start();
+        },
+        async () => {
+          await localStatus?.close();
+          await agent.stop();
+        },
         (err) => log.error({ err: errorMessage(err) }, 'agent failed'),
       );
     }
