@@ -107,19 +107,12 @@ async function main(argv: string[]): Promise<number> {
         level: (level as LogLevel | undefined) ?? config.log.level,
         format: chooseLogFormat(format, process.stderr),
       });
-      const { createAgent } = await import('./runtime/agent.js');
-      const agent = createAgent(config, { log });
-      const { startLocalStatus } = await import('./cli/status.js');
-      let localStatus: { close(): Promise<void> } | undefined;
+      const { superviseAgent } = await import('./cli/agent.js');
+      const agent = superviseAgent(values.config, config, log, process.env);
+      process.on('SIGHUP', () => void agent.reload()); // systemctl reload
       return await runUntilSignal(
-        async () => {
-          localStatus = await startLocalStatus(config.store, () => agent.status(), log);
-          await agent.start();
-        },
-        async () => {
-          await localStatus?.close();
-          await agent.stop();
-        },
+        () => agent.start(),
+        () => agent.stop(),
         (err) => log.error({ err: errorMessage(err) }, 'agent failed'),
       );
     }
