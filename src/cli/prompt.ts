@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 
 export interface Prompter {
+  /** `validate` returns what was expected, or undefined when the answer (an empty one too) is fine. */
   ask(
     question: string,
     fallback?: string,
@@ -54,7 +55,7 @@ export function createPrompter(input: NodeJS.ReadableStream, output: NodeJS.Writ
     for (;;) {
       output.write(`${question}${fallback ? ` [${fallback}]` : ''}: `);
       const answer = (await nextLine()).trim() || fallback || '';
-      const problem = answer ? validate?.(answer) : 'an answer is needed';
+      const problem = validate ? validate(answer) : answer ? undefined : 'an answer';
       if (!problem) return answer;
       output.write(`  expected ${problem}\n`);
     }
