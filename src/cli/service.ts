@@ -82,7 +82,8 @@ WantedBy=multi-user.target
 export function cliPath(): string {
   const js = fileURLToPath(new URL('../cli.js', import.meta.url));
   // From the sources (tests run src/*.ts), the built entry point of the same checkout.
-  return realpathSync(existsSync(js) ? js : join(dirname(js), '..', 'dist', 'src', 'cli.js'));
+  const path = existsSync(js) ? js : join(dirname(js), '..', 'dist', 'src', 'cli.js');
+  return existsSync(path) ? realpathSync(path) : path;
 }
 
 export interface ServiceIo {
