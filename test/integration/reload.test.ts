@@ -96,6 +96,21 @@ devices:
     expect(JSON.parse(line)).toMatchObject({ added: [], removed: [], restarted: ['new'] });
   });
 
+  it('restarts the whole agent, connection included, when the account section changes', async () => {
+    writeFileSync(
+      config,
+      head().replace('password: pw }', 'password: pw, resource: second }') +
+        '  - { id: host, type: system, interval: 200ms }\n  - { id: new, type: system, interval: 300ms }\n',
+    );
+    const from = log.length;
+    agent.kill('SIGHUP');
+    await waitForLog(/"changed":\["xmpp"\][^\n]*"msg":"reload: restarting the agent/, from);
+    await waitForLog(/"jid":"agent@localhost\/second","msg":"online"/, from);
+    const live = (await status(config)).live as Live & { jid: string };
+    expect(live.jid).toBe('agent@localhost/second');
+    expect(Object.keys(live.devices)).toEqual(['host', 'new']);
+  });
+
   it('refuses an invalid config with its errors and keeps the running one', async () => {
     writeFileSync(config, `${head()}  - { id: host, type: system, intervall: 200ms }\n`);
     const from = log.length;
@@ -112,6 +127,6 @@ devices:
     };
     expect(Object.keys(live.devices)).toEqual(['host', 'new']);
     expect(live.online).toBe(true);
-    expect(log.match(/"msg":"online"/g)).toHaveLength(1);
+    expect(log.match(/"msg":"online"/g)).toHaveLength(2); // the first login and the restart above
   });
 });
