@@ -16,7 +16,8 @@ const HELP = `xiot ${VERSION}: XMPP IoT agent
 
 Usage:
   xiot init [--non-interactive ...]   write a commented config and its secrets file (xiot init --help)
-  xiot check --config FILE     validate a config file and print what would run
+  xiot check --config FILE [--online]   validate a config and print what would run; --online also logs in
+                               and reports TLS, PEP and the owners' subscriptions
   xiot agent --config FILE     run the agent (Ctrl-C stops gracefully, twice forces)
   xiot sim --config FILE       start the simulated hardware the config needs (serial ptys, 1-Wire tree)
   xiot service print|install|uninstall --config FILE   run the agent under systemd (xiot service --help)
@@ -65,7 +66,14 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'service') return (await import('./cli/service.js')).runService(rest, io);
   if (command === 'status') return (await import('./cli/status.js')).runStatus(rest, io);
   if (command === 'history') return (await import('./cli/history.js')).runHistory(rest, io);
-  let values: { config?: string; 'log-level'?: string; 'log-format'?: string; for?: string; help?: boolean };
+  let values: {
+    config?: string;
+    'log-level'?: string;
+    'log-format'?: string;
+    online?: boolean;
+    for?: string;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       args: rest,
@@ -73,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
         config: { type: 'string', short: 'c' },
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
+        online: { type: 'boolean' },
         for: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -95,7 +104,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'check': {
       if (!values.config) usage('check needs --config FILE');
-      return (await import('./cli/check.js')).runCheck(values.config, io);
+      return (await import('./cli/check.js')).runCheck(values.config, io, { online: values.online === true });
     }
     case 'agent': {
       if (!values.config) usage('agent needs --config FILE');

@@ -44,10 +44,15 @@ export async function runCheck(
     stderr: NodeJS.WritableStream;
     env: Record<string, string | undefined>;
   },
+  options: { online?: boolean } = {},
 ): Promise<number> {
   const { describeConfig, loadAgentConfig } = await import('../runtime/load-config.js');
   const config = loadAgentConfig(configPath, io.env);
   io.stdout.write(`${configPath}: valid\n${describeConfig(config)}\n`);
   for (const w of configWarnings(config)) io.stderr.write(`warning: ${w}\n`);
-  return 0;
+  if (!options.online) return 0;
+  const { checkOnline } = await import('./check-online.js');
+  const report = await checkOnline(config);
+  io.stdout.write(`online check:\n${report.lines.map((l) => `  ${l}`).join('\n')}\n`);
+  return report.ok ? 0 : 1;
 }
