@@ -126,7 +126,7 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
   function markAvailable(): void {
     consecutiveFailures = 0;
     if (status.available !== true) {
-      if (status.available === false) log.info({ device: config.id }, 'device recovered');
+      if (status.available === false) log.info({}, 'device recovered'); // `device` is the logger's binding
       status.available = true;
       deps.onAvailability?.(true);
     }
@@ -138,10 +138,7 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
     status.lastError = { message: err.message, at: now() };
     if (status.available !== false) {
       // Logged once per transition; retries stay quiet until the device recovers.
-      log.warn(
-        { device: config.id, code: (err as { code?: string }).code, err: err.message },
-        'device unavailable',
-      );
+      log.warn({ code: (err as { code?: string }).code, err: err.message }, 'device unavailable');
       status.available = false;
       deps.onAvailability?.(false, err);
     }
@@ -301,7 +298,13 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
       }
       const handle = streamHandle;
       if (!handle?.set)
-        throw new DeviceError(handle ? 'this device accepts no parameters' : 'device is not running');
+        throw new DeviceError(
+          handle
+            ? 'this device accepts no parameters'
+            : status.lastError
+              ? `device is not running: it failed to start (${status.lastError.message}) and is retried`
+              : 'device is not running: it is still starting',
+        );
       await handle.set(values);
       if (handle.read) accept(await handle.read());
     },
