@@ -6,6 +6,7 @@
  */
 import { xml } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
+import { type LongTimer, setLongTimeout } from '../core/duration.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { type Field, type FieldTypeFlag, HISTORICAL_FLAGS } from '../model/fields.js';
@@ -40,7 +41,7 @@ interface Session {
   to: string;
   request: ReadoutRequest;
   devices: DeviceRunner[];
-  timer?: NodeJS.Timeout;
+  timer?: LongTimer;
   started: boolean;
   cancelled: boolean;
 }
@@ -122,7 +123,7 @@ export function createReadoutService(deps: {
     const queued = delay > 0;
     // Run after the IQ result has been sent (setImmediate follows the promise chain that sends it): the
     // requester must see `accepted` before any `fields`. A cancelled session is skipped by run().
-    if (queued) session.timer = setTimeout(() => void run(session, queued), delay);
+    if (queued) session.timer = setLongTimeout(() => void run(session, queued), delay);
     else setImmediate(() => void run(session, queued));
     return xml('accepted', {
       xmlns: NS.sensordata,
@@ -142,7 +143,7 @@ export function createReadoutService(deps: {
     const session = sessions.get(keyOf(from, seqnr));
     if (!session) return stanzaError('item-not-found', `no readout ${seqnr} in progress`);
     session.cancelled = true;
-    clearTimeout(session.timer);
+    session.timer?.clear();
     sessions.delete(session.key);
     return xml('cancelled', { xmlns: NS.sensordata, seqnr: String(seqnr) });
   }
@@ -249,7 +250,7 @@ export function createReadoutService(deps: {
     /** Readouts in progress or queued. */
     pending: () => sessions.size,
     stop() {
-      for (const s of sessions.values()) clearTimeout(s.timer);
+      for (const s of sessions.values()) s.timer?.clear();
       sessions.clear();
     },
   };
