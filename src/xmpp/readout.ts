@@ -186,13 +186,20 @@ export function createReadoutService(deps: {
             nodes.push(nodeElement(device.id, [{ timestamp: result.value.timestamp, fields }]));
         });
       }
+      // Set when the history asked for holds more than historyLimit readings (see historyTruncated).
+      let restFrom: number | undefined;
       if (wantsHistory) {
         const rows = store.history({
           deviceIds: session.devices.map((d) => d.id),
           ...(request.from !== undefined ? { fromMs: request.from } : {}),
           ...(request.to !== undefined ? { toMs: request.to } : {}),
-          limit: historyLimit,
+          limit: historyLimit + 1,
         });
+        if (rows.length > historyLimit) {
+          restFrom = (rows[historyLimit] as (typeof rows)[number]).timestamp;
+          rows.length = historyLimit;
+          log.info({ seqnr: request.seqnr, limit: historyLimit }, 'historical readout truncated');
+        }
         // Stored samples are raw readings, not per-period aggregates: report them as historicalOther,
         // keeping their other type flags (a stored status value is a historical status value).
         const byDevice = new Map<string, { timestamp: number; fields: Field[] }[]>();
@@ -220,6 +227,8 @@ export function createReadoutService(deps: {
           : []),
         ...(nodes.length ? chunk(nodes, 1).map((group) => fieldsElement(request.seqnr, false, group)) : []),
       ];
+      if (restFrom !== undefined)
+        messages.push(historyTruncated(request.seqnr, session.devices, historyLimit, restFrom));
       if (messages.length === 0) messages.push(fieldsElement(request.seqnr, false, []));
       for (const [i, payload] of messages.entries()) {
         if (session.cancelled) return;
@@ -254,6 +263,31 @@ export function createReadoutService(deps: {
       sessions.clear();
     },
   };
+}
+
+/** The prefix of the error text that says a historical readout was cut (clients match on it). */
+export const HISTORY_TRUNCATED = 'history truncated';
+
+/**
+ * The message that ends a historical readout cut at `limit` readings (oldest first): a XEP-0323 `failure`, one
+ * `error` per node read, saying where the rest begins. It is the last message and carries done='true'.
+ * Readings are sent oldest first, so asking again with from = `restFrom` gets the rest (readings at that very
+ * timestamp may come twice: a field is unique per node, name and timestamp, §3.3).
+ */
+export function historyTruncated(
+  seqnr: number,
+  devices: readonly { id: string }[],
+  limit: number,
+  restFrom: number,
+): Element {
+  const from = new Date(restFrom).toISOString();
+  const text = `${HISTORY_TRUNCATED}: more than ${limit} readings; sent the oldest ${limit}, the rest starts at ${from}: ask again with from='${from}'`;
+  const timestamp = new Date().toISOString();
+  return xml(
+    'failure',
+    { xmlns: NS.sensordata, seqnr: String(seqnr) },
+    ...devices.map((d) => xml('error', { nodeId: d.id, timestamp }, text)),
+  );
 }
 
 function chunk<T>(items: T[], size: number): T[][] {
