@@ -35,6 +35,8 @@ export interface StanzaFramer {
   push(data: Buffer | string): FramedPiece[];
   /** A stream restart (after STARTTLS or SASL): the server sends a new stream header. */
   reset(): void;
+  /** True while a top-level element has begun and not ended. */
+  readonly inStanza: boolean;
 }
 
 export function createStanzaFramer(maxStanzaBytes: number, headBytes = 4096): StanzaFramer {
@@ -70,6 +72,9 @@ export function createStanzaFramer(maxStanzaBytes: number, headBytes = 4096): St
 
   return {
     reset,
+    get inStanza() {
+      return inStanza;
+    },
     push(data) {
       const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
       const out: FramedPiece[] = [];

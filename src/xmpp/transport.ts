@@ -58,10 +58,13 @@ export interface TransportOptions {
  * longest wait ≤ 8 s (full jitter keeps it in [4, 8] s); a refused TCP connect costs a server nothing.
  */
 export const DEFAULT_RECONNECT = { minMs: 1000, maxMs: 8000 };
-/** A refused login, no usable mechanism, no TLS: not fixed by retrying fast; every attempt is logged. */
-const REFUSED_BACKOFF = { minMs: 5000, maxMs: 5 * 60_000 };
-/** `conflict`: another client took our resource. First wait 30–60 s, growing to 15 min. */
-const CONFLICT_BACKOFF = { minMs: 60_000, maxMs: 15 * 60_000 };
+/**
+ * A refused login, no usable mechanism, no TLS: not fixed by retrying fast, and every attempt is logged.
+ * From 5 × reconnect.min (5 s by default) up to 5 min.
+ */
+const REFUSED_BACKOFF = { minFactor: 5, maxMs: 5 * 60_000 };
+/** `conflict`: another client took our resource. From 60 × reconnect.min (30–60 s by default) up to 15 min. */
+const CONFLICT_BACKOFF = { minFactor: 60, maxMs: 15 * 60_000 };
 /** Conflicts are forgotten once a session has lasted this long. */
 const CONFLICT_MEMORY_MS = 10 * 60_000;
 /**
@@ -314,6 +317,7 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
   };
 
   xmpp.prependListener('element', (el: Element) => {
+    lastInbound = Date.now();
     try {
       if (el.is('features', STREAM_NS)) onFeatures(el);
       // An error IQ without <error/> (slixmpp's legacy XEP-0323 `<rejected/>` replies) would make @xmpp/iq's
@@ -397,9 +401,9 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
     }
   });
   xmpp._onData = (data: Buffer | string) => {
-    lastInbound = Date.now();
     try {
       if (!framed) {
+        lastInbound = Date.now();
         if (Buffer.byteLength(data) > maxStanzaBytes)
           onOversize(String(data).slice(0, 4096), Buffer.byteLength(data));
         else xmpp.parser?.write(String(data));
@@ -409,6 +413,9 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
         if (piece.kind === 'xml') xmpp.parser?.write(piece.text);
         else onOversize(piece.head, piece.bytes);
       }
+      // A stanza still arriving is a sign of life (a big one on a slow link); bytes that complete no element
+      // are not (a parser stuck on garbage would otherwise keep a dead stream "alive").
+      if (framer.inStanza) lastInbound = Date.now();
     } catch (err) {
       // The parser threw (it may after a parse error): this stream cannot continue.
       log.warn({ err: errorMessage(err) }, 'unreadable data from the server; reconnecting');
@@ -421,6 +428,7 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
     const head = readStanzaHead(headText);
     const { type, id, from } = head.attrs ?? {};
     const fields = { from, name: head.name, bytes, maxStanzaBytes };
+    lastInbound = Date.now();
     if (head.name === 'iq' && id && (type === 'get' || type === 'set')) {
       log.warn(fields, 'refused an IQ larger than maxStanzaBytes (policy-violation)');
       void transport.send(
@@ -624,12 +632,12 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
     outcome.catch(() => undefined);
     lastStreamError = undefined;
     offeredMechanisms = [];
-    try {
+    // Socket and stream header; a failure later in negotiation (or a close) settles `outcome` first, so
+    // these steps are not awaited on their own (open() would wait for its own timeout).
+    (async () => {
       await xmpp.connect(options.service);
       await xmpp.open({ domain: options.domain, lang: undefined } as never);
-    } catch (err) {
-      attemptFail?.(err);
-    }
+    })().catch((err: unknown) => attemptFail?.(err));
     await outcome;
   };
 
@@ -658,10 +666,14 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
 
   const delayFor = (failure: ConnectFailure): number => {
     const n = attempts[failure.kind]++;
-    if (failure.kind === 'conflict') return backoffDelay(n, CONFLICT_BACKOFF.minMs, CONFLICT_BACKOFF.maxMs);
-    if (failure.kind === 'refused')
-      return backoffDelay(n, Math.max(minMs, REFUSED_BACKOFF.minMs), Math.max(maxMs, REFUSED_BACKOFF.maxMs));
-    return backoffDelay(n, minMs, maxMs);
+    const policy =
+      failure.kind === 'conflict'
+        ? CONFLICT_BACKOFF
+        : failure.kind === 'refused'
+          ? REFUSED_BACKOFF
+          : undefined;
+    if (!policy) return backoffDelay(n, minMs, maxMs);
+    return backoffDelay(n, minMs * policy.minFactor, Math.max(maxMs, policy.maxMs));
   };
 
   const report = (failure: ConnectFailure, inMs: number) => {

@@ -8,6 +8,8 @@ import net from 'node:net';
 import { Parser, type Element } from '@xmpp/xml';
 
 export interface ScriptedConnection {
+  /** 0 for the first connection accepted, 1 for the next, … */
+  readonly index: number;
   readonly socket: net.Socket;
   /** Writes raw text (no framing, no escaping). */
   write(text: string): void;
@@ -26,7 +28,7 @@ export interface ScriptedServerOptions {
   onElement?: (el: Element, conn: ScriptedConnection) => void;
   /** Called when a connection is accepted (before anything is read). */
   onConnection?: (conn: ScriptedConnection) => void;
-  /** Close each new connection at once (server "down" while the port accepts). */
+  /** Close each new connection at once (server "down" while the port accepts); may be changed at any time. */
   refuse?: boolean;
 }
 
@@ -34,6 +36,8 @@ export interface ScriptedServer {
   readonly port: number;
   readonly service: string;
   readonly connections: ScriptedConnection[];
+  /** When each TCP connection was accepted (ms timestamps), refused ones included. */
+  readonly accepted: number[];
   close(): Promise<void>;
 }
 
@@ -46,11 +50,13 @@ export function escapeAttr(s: string): string {
 
 export async function startScriptedServer(options: ScriptedServerOptions = {}): Promise<ScriptedServer> {
   const connections: ScriptedConnection[] = [];
+  const accepted: number[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
+    accepted.push(Date.now());
     if (options.refuse) {
       socket.destroy();
       return;
@@ -59,6 +65,7 @@ export async function startScriptedServer(options: ScriptedServerOptions = {}): 
     let restarts = 0;
     let started = false;
     const conn: ScriptedConnection = {
+      index: connections.length,
       socket,
       received: [],
       bytesIn: 0,
@@ -125,6 +132,7 @@ export async function startScriptedServer(options: ScriptedServerOptions = {}): 
     port,
     service: `xmpp://127.0.0.1:${port}`,
     connections,
+    accepted,
     async close() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,0 +1,357 @@
+/**
+ * The connection against real servers (Prosody and ejabberd): TLS policy by name, reconnect after a server
+ * restart with default settings, a wrong password at first start, and `conflict`.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import dns from 'node:dns/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { builtinDevices } from '../../devices/index.js';
+import { parseAgentConfig } from '../../src/config/agent-config.js';
+import type { Logger } from '../../src/core/logger.js';
+import { startEjabberd } from '../../src/devtools/ejabberd.js';
+import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
+import { findExecutable } from '../../src/devtools/system-deps.js';
+import { createTransport, isLoopbackHost, type Transport } from '../../src/xmpp/transport.js';
+import { tempDir, waitFor } from '../helpers/agent.js';
+import { requireEjabberd } from '../helpers/requirements.js';
+import { servers } from '../helpers/servers.js';
+
+interface LogLine {
+  level: string;
+  msg: string;
+  fields: Record<string, unknown>;
+}
+function recordingLogger(lines: LogLine[] = []): Logger & { lines: LogLine[] } {
+  const at =
+    (level: string) =>
+    (fields: object, msg = '') =>
+      lines.push({ level, msg, fields: fields as Record<string, unknown> });
+  const logger = {
+    lines,
+    trace: () => undefined,
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: () => logger,
+  };
+  return logger;
+}
+
+/** The agent's `xmpp:` section as a user writes it, parsed by the real config code (defaults included). */
+function xmppConfig(yaml: string) {
+  return parseAgentConfig(`xmpp:\n${yaml}\ndevices:\n  - { id: host, type: system }\n`, {
+    definitions: builtinDevices,
+  }).xmpp;
+}
+
+/**
+ * A name that is not loopback by name but reaches this host: the machine's own host name (Debian's
+ * /etc/hosts maps it to 127.0.0.1 or 127.0.1.1). A forwarder listens on the address it resolves to and
+ * passes bytes to the server on 127.0.0.1, recording what the client sent. No system file is edited.
+ */
+async function loopbackAlias(port: number) {
+  const name = os.hostname();
+  if (!name || isLoopbackHost(name)) return { reason: `host name "${name}" is loopback by name` };
+  const address = await dns
+    .lookup(name, { family: 4 })
+    .then((a) => a.address)
+    .catch(() => '');
+  if (!address) return { reason: `host name "${name}" does not resolve` };
+  let fromClient = '';
+  const sockets = new Set<net.Socket>();
+  const proxy = net.createServer((client) => {
+    const upstream = net.connect(port, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.on('data', (d: Buffer) => (fromClient += d.toString('utf8')));
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  const listening = await new Promise<boolean>((resolve) => {
+    proxy.once('error', () => resolve(false));
+    proxy.listen(0, address, () => resolve(true));
+  });
+  if (!listening) return { reason: `cannot listen on ${address} (what "${name}" resolves to)` };
+  return {
+    name,
+    port: (proxy.address() as net.AddressInfo).port,
+    fromClient: () => fromClient,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        proxy.close(() => resolve());
+      }),
+  };
+}
+
+const BUILT = fileURLToPath(new URL('../../dist/src/xmpp/transport.js', import.meta.url));
+const transports: Transport[] = [];
+afterEach(async () => {
+  await Promise.all(transports.splice(0).map((t) => t.stop()));
+});
+
+describe.each(servers())('connection to %s', (kind) => {
+  let server: XmppServer;
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('starts', async () => {
+    server = await startServer(kind, {
+      accounts: [
+        { username: 'kitchen', password: 'kitchen-secret' },
+        { username: 'hall', password: 'hall-secret' },
+      ],
+    });
+  }, 60_000);
+
+  it('refuses to log in by default to a server without TLS addressed by a non-loopback name, and says why', async (ctx) => {
+    const alias = await loopbackAlias(server.c2sPort);
+    if (!('name' in alias)) {
+      ctx.skip(alias.reason);
+      return;
+    }
+    try {
+      const log = recordingLogger();
+      const config = xmppConfig(`
+  service: xmpp://${alias.name}:${alias.port}
+  domain: localhost
+  username: kitchen
+  password: kitchen-secret
+  reconnect: { min: 200ms, max: 1s }`);
+      expect(config.tls).toBe('required');
+      const t = createTransport(config, log);
+      transports.push(t);
+      void t.start();
+      await waitFor(
+        'two refusals logged',
+        () =>
+          log.lines.filter((l) => l.level === 'warn' && /xmpp.tls/.test(String(l.fields.reason))).length >= 2,
+        10_000,
+      );
+      const reason = String(log.lines.find((l) => /xmpp.tls/.test(String(l.fields.reason)))!.fields.reason);
+      expect(reason).toContain(`${alias.name} offers no TLS (STARTTLS) and xmpp.tls is "required"`);
+      expect(t.online).toBe(false);
+      expect(alias.fromClient()).toContain('<stream:stream');
+      expect(alias.fromClient()).not.toMatch(/<auth|<authenticate/); // no SASL at all
+      await t.stop();
+
+      // Written explicitly, `optional` applies off loopback too.
+      const optional = createTransport(
+        xmppConfig(`
+  service: xmpp://${alias.name}:${alias.port}
+  domain: localhost
+  username: kitchen
+  password: kitchen-secret
+  tls: optional`),
+        recordingLogger(),
+      );
+      transports.push(optional);
+      await optional.start();
+      expect(optional.online).toBe(true);
+    } finally {
+      await alias.close();
+    }
+  });
+
+  it('fails the first start on a wrong password with a clear error', async () => {
+    const t = createTransport(
+      xmppConfig(`
+  service: ${server.service}
+  domain: localhost
+  username: kitchen
+  password: wrong`),
+      recordingLogger(),
+    );
+    transports.push(t);
+    await expect(t.start()).rejects.toThrow(
+      /authentication failed for kitchen@localhost: check xmpp.username/,
+    );
+  });
+
+  it('is online again within 10 s of the server accepting connections after a restart (default settings)', async () => {
+    const log = recordingLogger();
+    const t = createTransport(
+      xmppConfig(`
+  service: ${server.service}
+  domain: localhost
+  username: kitchen
+  password: kitchen-secret`),
+      log,
+    );
+    transports.push(t);
+    await t.start();
+    await server.kill();
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(t.online).toBe(false);
+    await server.start();
+    const upAt = Date.now();
+    await waitFor('online again', () => t.online, 12_000);
+    const after = Date.now() - upAt;
+    console.info(`${kind}: online ${after} ms after the server accepted connections again`);
+    expect(after).toBeLessThan(10_000);
+    // One schedule per failure: attempts numbered 1, 2, 3 … with no duplicates.
+    const attempts = log.lines.filter((l) => /cannot connect/.test(l.msg)).map((l) => l.fields.attempt);
+    expect(attempts).toEqual(attempts.map((_, i) => i + 1));
+  }, 60_000);
+
+  it('names a conflict on its resource and backs off instead of fighting', async () => {
+    const yaml = (username: string) => `
+  service: ${server.service}
+  domain: localhost
+  username: ${username}
+  password: hall-secret
+  resource: agent
+  reconnect: { min: 200ms, max: 1s }`;
+    const firstLog = recordingLogger();
+    const first = createTransport(xmppConfig(yaml('hall')), firstLog);
+    transports.push(first);
+    await first.start();
+    const second = createTransport(xmppConfig(yaml('hall')), recordingLogger());
+    transports.push(second);
+    await second.start();
+    const line = await waitFor(
+      'the conflict logged',
+      () => firstLog.lines.find((l) => l.level === 'warn' && /conflict/.test(String(l.fields.reason))),
+      10_000,
+    );
+    expect(line.fields.reason).toBe('another connection uses resource agent: conflict');
+    // 60 × reconnect.min here (12 s, 30–60 s by default), with jitter at least half: no fight for 5 s.
+    expect(line.fields.inMs).toBeGreaterThanOrEqual(6000);
+    await new Promise((r) => setTimeout(r, 5000));
+    expect(first.online).toBe(false);
+    expect(second.online).toBe(true);
+  }, 30_000);
+});
+
+describe.skipIf(!requireEjabberd() || !findExecutable('openssl'))(
+  'TLS against ejabberd with STARTTLS',
+  () => {
+    const dir = tempDir();
+    let server: XmppServer;
+    let caFile: string;
+    afterAll(async () => {
+      await server?.stop();
+      dir.remove();
+    });
+
+    it('starts', async () => {
+      const key = path.join(dir.path, 'key.pem');
+      const cert = path.join(dir.path, 'cert.pem');
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-days',
+          '2',
+          '-subj',
+          '/CN=localhost',
+          '-addext',
+          'subjectAltName=DNS:localhost',
+          '-keyout',
+          key,
+          '-out',
+          cert,
+        ],
+        { stdio: 'ignore' },
+      );
+      const pem = path.join(dir.path, 'server.pem');
+      writeFileSync(pem, readFileSync(cert, 'utf8') + readFileSync(key, 'utf8'));
+      chmodSync(pem, 0o644); // read by user ejabberd; a throwaway test key
+      chmodSync(dir.path, 0o755);
+      caFile = cert;
+      server = await startEjabberd({
+        accounts: [{ username: 'kitchen', password: 'kitchen-secret' }],
+        certfiles: [pem],
+      });
+    }, 60_000);
+
+    it('verifies the certificate: an untrusted one is refused, logged with its reason, and retried', async () => {
+      const log = recordingLogger();
+      const t = createTransport(
+        xmppConfig(`
+  service: ${server.service}
+  domain: localhost
+  username: kitchen
+  password: kitchen-secret
+  tls: required
+  reconnect: { min: 200ms, max: 1s }`),
+        log,
+      );
+      transports.push(t);
+      void t.start();
+      await waitFor(
+        'two TLS refusals logged',
+        () =>
+          log.lines.filter((l) => l.level === 'warn' && /TLS handshake/.test(String(l.fields.reason)))
+            .length >= 2,
+        15_000,
+      );
+      expect(
+        String(log.lines.find((l) => /TLS handshake/.test(String(l.fields.reason)))!.fields.reason),
+      ).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY/);
+      expect(t.online).toBe(false);
+    }, 30_000);
+
+    it('with tls: off, logs in without STARTTLS even though it is offered', async () => {
+      const t = createTransport(
+        xmppConfig(`
+  service: ${server.service}
+  domain: localhost
+  username: kitchen
+  password: kitchen-secret
+  tls: off`),
+        recordingLogger(),
+      );
+      transports.push(t);
+      await t.start();
+      expect(t.online).toBe(true);
+    });
+
+    it('logs in over STARTTLS with tls: required when the certificate is trusted for the XMPP domain', async (ctx) => {
+      // NODE_EXTRA_CA_CERTS is read at process start: a child process with the test CA trusted.
+      // The built transport (`npm test` builds first), as the CLI runs it.
+      if (!existsSync(BUILT)) {
+        ctx.skip('dist/ is missing: run npm run build');
+        return;
+      }
+      const script = `
+      import { createTransport } from ${JSON.stringify(BUILT)};
+      import { silentLogger } from ${JSON.stringify(BUILT.replace('xmpp/transport.js', 'core/logger.js'))};
+      const t = createTransport({ service: ${JSON.stringify(server.service)}, domain: 'localhost', username: 'kitchen',
+        password: 'kitchen-secret', tls: 'required' }, silentLogger());
+      const timer = setTimeout(() => { console.log('TIMEOUT'); process.exit(1); }, 20000);
+      await t.start();
+      console.log(t.online ? 'ONLINE' : 'OFFLINE');
+      clearTimeout(timer);
+      await t.stop();
+    `;
+      const out = await new Promise<string>((resolve) => {
+        const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+          env: { ...process.env, NODE_EXTRA_CA_CERTS: caFile },
+        });
+        let text = '';
+        child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (text += d.toString()));
+        child.on('close', () => resolve(text));
+      });
+      expect(out).toContain('ONLINE');
+    }, 30_000);
+  },
+);
