@@ -48,6 +48,10 @@ async function main(argv: string[]): Promise<number> {
   // Each command loads only what it runs: the agent's footprint is a benchmark target (README "Performance").
   if (OPERATOR_COMMAND_NAMES.includes(command)) {
     const { runOperatorCommand } = await import('./operator/commands.js');
+    // `xiot watch | head`: a reader that went away is not an error (watch ends on it; the rest finish).
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+    });
     return runOperatorCommand(command, rest, {
       stdout: process.stdout,
       stderr: process.stderr,
@@ -150,6 +154,11 @@ export function runUntilSignal(
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // Last resort for a long-running agent: a promise rejection nobody handled is a bug to report, not a
+    // reason to stop reading sensors (Node's default would exit). Causes are fixed where they arise.
+    process.on('unhandledRejection', (reason) => {
+      process.stderr.write(`xiot: unhandled rejection (a bug; please report): ${errorMessage(reason)}\n`);
+    });
     start().catch((err) => {
       onError(err);
       if (!stopping) {

@@ -44,7 +44,7 @@ export function createStanzaFramer(maxStanzaBytes: number, headBytes = 4096): St
   let depth = 0;
   let mode: Mode = 'text';
   let quote = 0; // inside a start tag: the open quote character, or 0
-  let lastByte = 0; // inside a start tag: last non-space byte seen, to spot `/>`
+  let lastByte = 0; // inside a start tag: the byte before the current position, to spot `/>` across chunks
   let terminator = ''; // special mode: what ends it
   let specialSeen = ''; // special mode: the first bytes after `<`, to tell which kind, and the tail
   let inStanza = false;
@@ -78,13 +78,19 @@ export function createStanzaFramer(maxStanzaBytes: number, headBytes = 4096): St
     push(data) {
       const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
       const out: FramedPiece[] = [];
+      // Adjacent text goes to the parser in one write.
+      const xmlOut = (text: string) => {
+        const last = out[out.length - 1];
+        if (last?.kind === 'xml') last.text += text;
+        else out.push({ kind: 'xml', text });
+      };
       let passStart = 0; // start of bytes not yet handed on (outside a stanza)
       let stanzaStart = 0; // start of the current stanza's bytes in this chunk
 
       const pass = (end: number) => {
         if (end > passStart) {
           const text = passDecoder.write(buf.subarray(passStart, end));
-          if (text) out.push({ kind: 'xml', text });
+          if (text) xmlOut(text);
         }
       };
       const collect = (end: number) => {
@@ -119,8 +125,8 @@ export function createStanzaFramer(maxStanzaBytes: number, headBytes = 4096): St
             head: (head ?? Buffer.alloc(0)).toString('utf8'),
           });
         } else {
-          // Copy: the parts may be slices of buffers the socket reuses.
-          out.push({ kind: 'xml', text: Buffer.concat(stanzaParts).toString('utf8') });
+          const parts = stanzaParts;
+          xmlOut(parts.length === 1 ? parts[0]!.toString('utf8') : Buffer.concat(parts).toString('utf8'));
         }
         inStanza = false;
         stanzaParts = [];
@@ -156,7 +162,7 @@ export function createStanzaFramer(maxStanzaBytes: number, headBytes = 4096): St
               inStanza = false;
               stanzaParts = [];
               const text = passDecoder.write(held);
-              if (text) out.push({ kind: 'xml', text });
+              if (text) xmlOut(text);
               passStart = i;
             }
           }
@@ -183,33 +189,32 @@ export function createStanzaFramer(maxStanzaBytes: number, headBytes = 4096): St
         if (mode === 'open') {
           if (quote) {
             const q = buf.indexOf(quote, i);
-            if (q < 0) {
-              break;
-            }
+            if (q < 0) break;
+            lastByte = quote;
             quote = 0;
-            lastByte = 0;
             i = q + 1;
             continue;
           }
-          // Next quote or '>'.
-          let j = i;
-          for (; j < n; j++) {
-            const c = buf[j]!;
-            if (c === GT || c === DQUOTE || c === SQUOTE) break;
-            if (c > 0x20) lastByte = c;
-          }
-          if (j >= n) {
-            break;
-          }
-          const c = buf[j]!;
-          if (c !== GT) {
-            quote = c;
-            i = j + 1;
+          // The next '>' ends the tag unless a quote opens first (searched only up to that '>').
+          const gt = buf.indexOf(GT, i);
+          const segment = buf.subarray(i, gt < 0 ? n : gt);
+          const dq = segment.indexOf(DQUOTE);
+          const sq = segment.indexOf(SQUOTE);
+          const q = dq < 0 ? sq : sq < 0 ? dq : Math.min(dq, sq);
+          if (q >= 0) {
+            quote = segment[q]!;
+            i += q + 1;
             continue;
           }
+          if (gt < 0) {
+            if (n > i) lastByte = buf[n - 1]!;
+            break;
+          }
+          // `/>` is contiguous (XML 1.0 EmptyElemTag); the '/' may have come at the end of the last chunk.
+          const selfClosing = (gt > i ? buf[gt - 1] : lastByte) === SLASH;
           mode = 'text';
-          i = j + 1;
-          if (lastByte === SLASH) {
+          i = gt + 1;
+          if (selfClosing) {
             if (depth === 1 && inStanza) endStanza(i);
           } else {
             depth++;

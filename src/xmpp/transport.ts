@@ -87,9 +87,9 @@ export interface Transport {
   readonly bareJid: string;
   readonly online: boolean;
   /** Why the last connection attempt failed (for a CLI that gives up waiting), until the next is online. */
-  readonly lastFailure: string | undefined;
+  readonly lastFailure?: string | undefined;
   /** Inbound flow control: paused while more than `maxQueuedBytes` wait to be written. */
-  readonly flow: { readingPaused: boolean; queuedBytes: number };
+  readonly flow?: { readingPaused: boolean; queuedBytes: number };
   /**
    * Resolves once the first session is online (or when stop() is called first); reconnects on its own
    * afterwards until stop(). Rejects when the first attempt is refused as `not-authorized`.
@@ -178,33 +178,38 @@ function errorReply(stanza: Element): XmppStanzaError {
 }
 
 /**
- * An error stanza as sent: the `<error/>` (its texts cut to MAX_ERROR_TEXT) and, of the request's payload,
- * at most the first element's name and namespace (issue 13: a 1 MB request must not come back as 1 MB).
+ * An error stanza as sent: its `<error/>` whole (conditions, application-specific elements such as XEP-0325's
+ * `paramError`), with every text and attribute value cut to MAX_ERROR_TEXT, and of the request's payload at most
+ * the first element's name and namespace (issue 13: a 1 MB request must not come back as 1 MB; RFC 6120 §8.3.1
+ * makes the payload optional).
  */
 export function boundedErrorReply(stanza: Element): Element {
   if (stanza.attrs.type !== 'error') return stanza;
   const out = new Element(stanza.name, { ...stanza.attrs });
   let payload = false;
   for (const child of stanza.getChildElements()) {
-    if (child.name === 'error') {
-      const error = new Element('error', { ...child.attrs });
-      for (const c of child.getChildElements()) {
-        const text = c.getText();
-        error.append(
-          c.name === 'text'
-            ? new Element('text', { ...c.attrs }).t(
-                text.length > MAX_ERROR_TEXT ? `${text.slice(0, MAX_ERROR_TEXT)}…` : text,
-              )
-            : new Element(c.name, c.attrs.xmlns ? { xmlns: c.attrs.xmlns } : {}),
-        );
-      }
-      out.append(error);
-    } else if (!payload) {
+    if (child.name === 'error') out.append(boundedCopy(child, 0));
+    else if (!payload) {
       payload = true;
       out.append(new Element(child.name, child.attrs.xmlns ? { xmlns: child.attrs.xmlns } : {}));
     }
   }
   return out;
+}
+
+const cut = (s: string) => (s.length > MAX_ERROR_TEXT ? `${s.slice(0, MAX_ERROR_TEXT)}…` : s);
+
+function boundedCopy(el: Element, depth: number): Element {
+  const attrs: Record<string, string> = {};
+  for (const [k, v] of Object.entries(el.attrs)) if (v !== undefined) attrs[k] = cut(String(v));
+  const copy = new Element(el.name, attrs);
+  let children = 0;
+  for (const c of el.children) {
+    if (++children > 32) break;
+    if (typeof c === 'string') copy.t(cut(c));
+    else if (depth < 4) copy.append(boundedCopy(c as Element, depth + 1));
+  }
+  return copy;
 }
 
 /** A stanza's XML for logs, with SASL exchanges blanked. */

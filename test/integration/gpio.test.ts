@@ -144,7 +144,8 @@ devices:
     await sim.setInput(17, true);
     agent = await startNamespacedAgent(sim, compiled.entry, configPath);
     await owner.sensors.subscribe('pi@localhost');
-  });
+    // Compiling the child (~3 s), an ejabberd start (3-5 s) and SCRAM logins (~0.5 s each there) add up.
+  }, 60_000);
 
   afterAll(async () => {
     await agent?.stop();

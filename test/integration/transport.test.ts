@@ -6,6 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import dns from 'node:dns/promises';
 import net from 'node:net';
+import tls from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +20,7 @@ import { findExecutable } from '../../src/devtools/system-deps.js';
 import { createTransport, isLoopbackHost, type Transport } from '../../src/xmpp/transport.js';
 import { tempDir, waitFor } from '../helpers/agent.js';
 import { requireEjabberd } from '../helpers/requirements.js';
+import { type ScriptedServer, startScriptedServer } from '../helpers/scripted-server.js';
 import { servers } from '../helpers/servers.js';
 
 interface LogLine {
@@ -55,7 +57,10 @@ function xmppConfig(yaml: string) {
  * /etc/hosts maps it to 127.0.0.1 or 127.0.1.1). A forwarder listens on the address it resolves to and
  * passes bytes to the server on 127.0.0.1, recording what the client sent. No system file is edited.
  */
-async function loopbackAlias(port: number) {
+/** A name for this machine that is not loopback by name, forwarding to `port`; or why there is none. */
+type LoopbackAlias = { name: string; port: number; fromClient(): string; close(): Promise<void> };
+
+async function loopbackAlias(port: number): Promise<LoopbackAlias | { reason: string }> {
   const name = os.hostname();
   if (!name || isLoopbackHost(name)) return { reason: `host name "${name}" is loopback by name` };
   const address = await dns
@@ -94,6 +99,47 @@ async function loopbackAlias(port: number) {
         proxy.close(() => resolve());
       }),
   };
+}
+
+/** A throwaway self-signed certificate for `localhost` (SAN DNS:localhost only: not valid for 127.0.0.1). */
+function selfSignedLocalhost(dir: string): { key: string; cert: string } {
+  const key = path.join(dir, 'key.pem');
+  const cert = path.join(dir, 'cert.pem');
+  const subject = ['-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'];
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', ...subject, '-keyout', key, '-out', cert],
+    {
+      stdio: 'ignore',
+    },
+  );
+  return { key, cert };
+}
+
+/**
+ * Runs the built transport (`npm test` builds first) in a child process that trusts `caFile`
+ * (NODE_EXTRA_CA_CERTS is read at process start); prints ONLINE, or TIMEOUT and the last failure.
+ */
+function loginInChild(options: Record<string, unknown>, caFile: string, waitMs = 15_000): Promise<string> {
+  const script = `
+    import { createTransport } from ${JSON.stringify(BUILT)};
+    import { silentLogger } from ${JSON.stringify(BUILT.replace('xmpp/transport.js', 'core/logger.js'))};
+    const t = createTransport(${JSON.stringify(options)}, silentLogger());
+    const timer = setTimeout(() => { console.log('TIMEOUT', t.lastFailure); process.exit(1); }, ${waitMs});
+    await t.start();
+    console.log(t.online ? 'ONLINE' : 'OFFLINE');
+    clearTimeout(timer);
+    await t.stop();
+  `;
+  return new Promise<string>((resolve) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: caFile },
+    });
+    let text = '';
+    child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (text += d.toString()));
+    child.on('close', () => resolve(text));
+  });
 }
 
 const BUILT = fileURLToPath(new URL('../../dist/src/xmpp/transport.js', import.meta.url));
@@ -248,29 +294,7 @@ describe.skipIf(!requireEjabberd() || !findExecutable('openssl'))(
     });
 
     it('starts', async () => {
-      const key = path.join(dir.path, 'key.pem');
-      const cert = path.join(dir.path, 'cert.pem');
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'rsa:2048',
-          '-nodes',
-          '-days',
-          '2',
-          '-subj',
-          '/CN=localhost',
-          '-addext',
-          'subjectAltName=DNS:localhost',
-          '-keyout',
-          key,
-          '-out',
-          cert,
-        ],
-        { stdio: 'ignore' },
-      );
+      const { key, cert } = selfSignedLocalhost(dir.path);
       const pem = path.join(dir.path, 'server.pem');
       writeFileSync(pem, readFileSync(cert, 'utf8') + readFileSync(key, 'utf8'));
       chmodSync(pem, 0o644); // read by user ejabberd; a throwaway test key
@@ -331,27 +355,60 @@ describe.skipIf(!requireEjabberd() || !findExecutable('openssl'))(
         ctx.skip('dist/ is missing: run npm run build');
         return;
       }
-      const script = `
-      import { createTransport } from ${JSON.stringify(BUILT)};
-      import { silentLogger } from ${JSON.stringify(BUILT.replace('xmpp/transport.js', 'core/logger.js'))};
-      const t = createTransport({ service: ${JSON.stringify(server.service)}, domain: 'localhost', username: 'kitchen',
-        password: 'kitchen-secret', tls: 'required' }, silentLogger());
-      const timer = setTimeout(() => { console.log('TIMEOUT'); process.exit(1); }, 20000);
-      await t.start();
-      console.log(t.online ? 'ONLINE' : 'OFFLINE');
-      clearTimeout(timer);
-      await t.stop();
-    `;
-      const out = await new Promise<string>((resolve) => {
-        const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-          env: { ...process.env, NODE_EXTRA_CA_CERTS: caFile },
-        });
-        let text = '';
-        child.stdout.on('data', (d: Buffer) => (text += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (text += d.toString()));
-        child.on('close', () => resolve(text));
-      });
+      const out = await loginInChild(
+        {
+          service: server.service,
+          domain: 'localhost',
+          username: 'kitchen',
+          password: 'kitchen-secret',
+          tls: 'required',
+        },
+        caFile,
+      );
       expect(out).toContain('ONLINE');
     }, 30_000);
   },
 );
+
+describe.skipIf(!findExecutable('openssl'))('TLS: xmpps://', () => {
+  const dir = tempDir();
+  let scripted: ScriptedServer | undefined;
+  let terminator: tls.Server | undefined;
+  afterAll(async () => {
+    await scripted?.close();
+    await new Promise<void>((resolve) => (terminator ? terminator.close(() => resolve()) : resolve()));
+    dir.remove();
+  });
+
+  it('verifies the certificate against the XMPP domain, not the address connected to', async (ctx) => {
+    if (!existsSync(BUILT)) {
+      ctx.skip('dist/ is missing: run npm run build');
+      return;
+    }
+    const { key, cert } = selfSignedLocalhost(dir.path);
+    scripted = await startScriptedServer({});
+    const upstream = scripted.port;
+    // Direct TLS in front of the scripted server; its certificate names `localhost` only, not 127.0.0.1.
+    terminator = tls.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (c) => {
+      const up = net.connect(upstream, '127.0.0.1');
+      c.on('error', () => undefined);
+      up.on('error', () => undefined);
+      c.pipe(up);
+      up.pipe(c);
+    });
+    await new Promise<void>((resolve) => terminator!.listen(0, '127.0.0.1', resolve));
+    const service = `xmpps://127.0.0.1:${(terminator.address() as net.AddressInfo).port}`;
+    const ok = await loginInChild(
+      { service, domain: 'localhost', username: 'a', password: 'b', tls: 'required' },
+      cert,
+    );
+    expect(ok).toContain('ONLINE');
+    // The same certificate does not do for another domain.
+    const wrong = await loginInChild(
+      { service, domain: 'example.org', username: 'a', password: 'b', tls: 'required' },
+      cert,
+      3000,
+    );
+    expect(wrong).toMatch(/TIMEOUT TLS handshake .*ALTNAME/);
+  }, 40_000);
+});
