@@ -144,7 +144,7 @@ describe('publisher', () => {
     expect(s.entries.filter((e) => e.level >= 50)).toEqual([]); // going offline is not a publishing failure
   });
 
-  it('repairs a precondition-not-met once per session, then logs the failure once and keeps the readings', async () => {
+  it('repairs a precondition-not-met once per session, then logs the failure once, probes with one publish, and keeps the readings', async () => {
     const s = setUp((iq) => (isPublish(iq) ? Promise.reject(preconditionNotMet(iq)) : ok()), 5);
     s.publisher.kick();
     await sleep(1500); // the repair at once, then retries after 0.5-1 s backoff
@@ -154,5 +154,9 @@ describe('publisher', () => {
     );
     expect(s.store.outboxDepth()).toBe(5);
     expect(s.publisher.stats().lastError).toMatch(/precondition-not-met/);
+    // A window before and after the repair, then one probe per retry (not a window each time).
+    const publishes = s.requests.filter((r) => isPublish(r.iq)).length;
+    expect(publishes).toBeGreaterThanOrEqual(9);
+    expect(publishes).toBeLessThanOrEqual(10);
   });
 });
