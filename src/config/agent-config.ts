@@ -19,6 +19,18 @@ import { formatPath } from './path.js';
 import { parseSchedule, SCHEDULE_HINT, type Schedule } from './schedule.js';
 
 const duration = durationOption;
+/**
+ * A duration that bounds a wait (a read, a reconnect): at most `max`. Anything longer is a typo or a
+ * misunderstanding (`30d` for a read timeout), and past 24.8 days setTimeout would fire at once.
+ */
+const waitAtMost = (max: string, what: string) =>
+  v.pipe(
+    duration(),
+    v.check(
+      (s) => (parseDuration(s) ?? 0) <= (parseDuration(max) as number),
+      `${what} longer than ${max} is refused; expected a duration up to ${max} like "30s"`,
+    ),
+  );
 const nonEmpty = v.pipe(v.string(), v.minLength(1));
 const bareJid = v.pipe(
   v.string(),
@@ -52,14 +64,20 @@ const xmppSchema = v.strictObject({
   ),
   resource: v.optional(nonEmpty),
   reconnect: v.optional(
-    v.strictObject({ min: v.optional(duration(), '1s'), max: v.optional(duration(), '8s') }),
+    v.strictObject({
+      min: v.optional(waitAtMost('1h', 'a reconnect delay'), '1s'),
+      max: v.optional(waitAtMost('1h', 'a reconnect delay'), '8s'),
+    }),
     { min: '1s', max: '8s' },
   ),
   timeout: v.optional(duration(), '10s'),
   /** Default: `required` unless the service's host is loopback (src/xmpp/transport.ts defaultTlsPolicy). */
   tls: v.optional(v.picklist(TLS_POLICIES, 'expected "required", "optional" or "off"')),
   keepalive: v.optional(
-    v.strictObject({ interval: v.optional(duration(), '60s'), timeout: v.optional(duration(), '30s') }),
+    v.strictObject({
+      interval: v.optional(waitAtMost('1h', 'a keepalive interval'), '60s'),
+      timeout: v.optional(waitAtMost('1h', 'a keepalive timeout'), '30s'),
+    }),
     { interval: '60s', timeout: '30s' },
   ),
 });
@@ -158,7 +176,7 @@ const deviceBaseSchema = v.object({
   ),
   type: v.string(),
   interval: v.optional(v.string(SCHEDULE_HINT)),
-  timeout: v.optional(duration()),
+  timeout: v.optional(waitAtMost('1h', 'a read timeout')),
   fields: v.optional(
     v.record(
       v.string(),

@@ -79,6 +79,36 @@ describe('agent config', () => {
     ).toBe('roster');
   });
 
+  it('accepts an interval of weeks (scheduled with chained timers), and refuses a read timeout over an hour', () => {
+    expect(parse(VALID.replace('interval: 10s', 'interval: 4w')).devices[0]?.schedule).toEqual({
+      kind: 'every',
+      ms: 28 * 86_400_000,
+    });
+    expect(issuesOf(VALID.replace('interval: 10s', 'interval: 10s\n    timeout: 30d'))).toEqual([
+      {
+        path: 'devices[0].timeout',
+        message: 'a read timeout longer than 1h is refused; expected a duration up to 1h like "30s"',
+      },
+    ]);
+    expect(
+      parse(VALID.replace('interval: 10s', 'interval: 10s\n    timeout: 1h')).devices[0]?.timeoutMs,
+    ).toBe(3_600_000);
+  });
+
+  it('refuses reconnect and keepalive waits over an hour, and reports a malformed one once', () => {
+    const text = VALID.replace(
+      'resource: agent',
+      'resource: agent\n  reconnect: { max: 30d }\n  keepalive: { interval: soon }',
+    );
+    expect(issuesOf(text)).toEqual([
+      {
+        path: 'xmpp.reconnect.max',
+        message: 'a reconnect delay longer than 1h is refused; expected a duration up to 1h like "30s"',
+      },
+      { path: 'xmpp.keepalive.interval', message: 'expected a duration like "30s"' },
+    ]);
+  });
+
   it('accepts cron expressions', () => {
     const c = parse(VALID.replace('interval: 10s', 'interval: "*/5 * * * *"'));
     expect(c.devices[0]?.schedule).toEqual({ kind: 'cron', expression: '*/5 * * * *' });
