@@ -16,6 +16,7 @@ import { type AccessPolicy, narrow, type RequestLimiter } from './access.js';
 import { NS } from './ns.js';
 import {
   fieldsElement,
+  historyTruncated,
   nodeElement,
   parseReadoutRequest,
   parseSeqnr,
@@ -287,31 +288,6 @@ export function createReadoutService(deps: {
       sessions.clear();
     },
   };
-}
-
-/** The prefix of the error text that says a historical readout was cut (clients match on it). */
-export const HISTORY_TRUNCATED = 'history truncated';
-
-/**
- * The message that ends a historical readout cut at `limit` readings (oldest first): a XEP-0323 `failure`, one
- * `error` per node read, saying where the rest begins. It is the last message and carries done='true'.
- * Readings are sent oldest first, so asking again with from = `restFrom` gets the rest (readings at that very
- * timestamp may come twice: a field is unique per node, name and timestamp, §3.3).
- */
-export function historyTruncated(
-  seqnr: number,
-  devices: readonly { id: string }[],
-  limit: number,
-  restFrom: number,
-): Element {
-  const from = new Date(restFrom).toISOString();
-  const text = `${HISTORY_TRUNCATED}: more than ${limit} readings; sent the oldest ${limit}, the rest starts at ${from}: ask again with from='${from}'`;
-  const timestamp = new Date().toISOString();
-  return xml(
-    'failure',
-    { xmlns: NS.sensordata, seqnr: String(seqnr) },
-    ...devices.map((d) => xml('error', { nodeId: d.id, timestamp }, text)),
-  );
 }
 
 function chunk<T>(items: T[], size: number): T[][] {

@@ -7,7 +7,8 @@ import type { DeviceRunner } from '../../src/runtime/runner.js';
 import { openStore, type ReadingStore } from '../../src/store/store.js';
 import type { AccessPolicy } from '../../src/xmpp/access.js';
 import { NS } from '../../src/xmpp/ns.js';
-import { createReadoutService, HISTORY_TRUNCATED } from '../../src/xmpp/readout.js';
+import { createReadoutService } from '../../src/xmpp/readout.js';
+import { HISTORY_TRUNCATED, NS_READOUT } from '../../src/xmpp/sensordata.js';
 import { parseFields } from '../../src/xmpp/sensordata.js';
 import type { IqHandler, Transport } from '../../src/xmpp/transport.js';
 
@@ -100,6 +101,12 @@ describe('historical readout over the limit', () => {
     expect(errors[0]?.text()).toBe(
       `${HISTORY_TRUNCATED}: more than 20 readings; sent the oldest 20, the rest starts at ${restFrom}: ask again with from='${restFrom}'`,
     );
+    // The same for programs (the xiot CLI): where to resume, and the limit.
+    expect(last.getChild('truncated', NS_READOUT)?.attrs).toMatchObject({
+      seqnr: '5',
+      limit: '20',
+      resume: restFrom,
+    });
   });
 
   it('names every node read when several share the limit', async () => {
