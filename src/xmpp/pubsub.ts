@@ -58,6 +58,21 @@ export function publishElement(target: PublishTarget, reading: Reading): Element
   );
 }
 
+/**
+ * `promise`, or a rejection with the signal's reason once it aborts. Not `Promise.race([promise, pending])`
+ * against one long-lived pending promise: every race adds a reaction to that promise, which holds the settled
+ * race and with it the publish's reply until the session ends (issue 13: ~1.5 kB per reading, for as long as
+ * the agent stays online). The abort listener here goes as soon as `promise` settles.
+ */
+export function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 export function createPublisher(deps: {
   transport: Transport;
   store: ReadingStore;
@@ -74,19 +89,10 @@ export function createPublisher(deps: {
   let again = false;
   let failures = 0;
   let retryTimer: NodeJS.Timeout | undefined;
-  let offline: { promise: Promise<never>; reject: (e: Error) => void } | undefined;
+  // Aborted when the session this signal belongs to goes offline (or the publisher stops).
+  let offline = new AbortController();
   let published = 0;
   let lastError: string | undefined;
-
-  const newOfflineSignal = () => {
-    let reject!: (e: Error) => void;
-    const promise = new Promise<never>((_, r) => {
-      reject = r;
-    });
-    promise.catch(() => undefined);
-    offline = { promise, reject };
-  };
-  newOfflineSignal();
 
   /** An IQ set to the service with one <pubsub/> (ns: pubsub or pubsub#owner) holding `children`. */
   const pubsubSet = (ns: string, ...children: Element[]) =>
@@ -134,7 +140,7 @@ export function createPublisher(deps: {
       return;
     }
     running = true;
-    const signal = offline as NonNullable<typeof offline>;
+    const { signal } = offline;
     try {
       do {
         again = false;
@@ -147,7 +153,7 @@ export function createPublisher(deps: {
           const acked: number[] = [];
           try {
             for (const [i, reading] of batch.entries()) {
-              await Promise.race([requests[i], signal.promise]);
+              await unlessAborted(requests[i] as Promise<Element>, signal);
               acked.push(reading.id);
             }
           } finally {
@@ -178,10 +184,10 @@ export function createPublisher(deps: {
   }
 
   const onOnline = () => {
-    newOfflineSignal();
+    offline = new AbortController();
     void drain();
   };
-  const onOffline = () => offline?.reject(new Error('offline'));
+  const onOffline = () => offline.abort(new Error('offline'));
   transport.on('online', onOnline);
   transport.on('offline', onOffline);
 
@@ -194,7 +200,7 @@ export function createPublisher(deps: {
     stop() {
       stopped = true;
       clearTimeout(retryTimer);
-      offline?.reject(new Error('stopped'));
+      offline.abort(new Error('stopped'));
       transport.off('online', onOnline);
       transport.off('offline', onOffline);
     },
