@@ -52,6 +52,7 @@ export function slope(points: readonly { x: number; y: number }[]): number {
   return den === 0 ? Number.NaN : num / den;
 }
 
+const mib = (kib: number) => (kib / 1024).toFixed(1);
 const SAMPLE_MS = 500;
 /** No new reading for this long: the agent stalled, the run fails rather than hangs. */
 const STALL_MS = 30_000;
@@ -139,7 +140,7 @@ export async function soakScenario(server: ProsodyServer, dir: string, opts: Ben
     const fit = (y: (s: Sample) => number) => slope(after.map((s) => ({ x: s.readings, y: y(s) })));
     const end = samples.at(-1) as Sample;
     const readingsDone = end.readings;
-    const run = `${readingsDone} readings in ${Math.round(seconds)} s (${Math.round(readingsDone / seconds)}/s, interval ${opts.soakInterval}), ${readouts} readouts${readoutFailures ? ` (${readoutFailures} failed)` : ''}, ${outbox} still in the outbox`;
+    const run = `${readingsDone} readings in ${Math.round(seconds)} s (${Math.round(readingsDone / seconds)}/s, interval ${opts.soakInterval}), ${readouts} readouts${readoutFailures ? ` (${readoutFailures} failed)` : ''}, ${readingsDone - outbox} published (${outbox} still in the outbox)`;
     return [
       {
         scenario: 'soak',
@@ -161,7 +162,8 @@ export async function soakScenario(server: ProsodyServer, dir: string, opts: Ben
         baselineValue: end.idleRss / 1024,
         unit: 'MiB',
         better: 'lower',
-        note: `start: ${((samples[0] as Sample).rss / 1024).toFixed(1)} MiB (idle ${((samples[0] as Sample).idleRss / 1024).toFixed(1)} MiB)`,
+        // V8 collects the old generation in a saw-tooth: where in it the run ends is chance, the range is not.
+        note: `start ${mib((samples[0] as Sample).rss)} MiB (idle ${mib((samples[0] as Sample).idleRss)}); after warm-up between ${mib(Math.min(...after.map((s) => s.rss)))} and ${mib(Math.max(...after.map((s) => s.rss)))} MiB`,
       },
     ];
   } finally {
