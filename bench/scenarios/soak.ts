@@ -86,11 +86,11 @@ export async function soakScenario(server: ProsodyServer, dir: string, opts: Ben
   const transport = benchTransport(server, 'sowner');
   const client = createSensorClient({ transport, log: silentLogger() });
   const db = new Database(store, { readonly: true, fileMustExist: true });
+  let done = false;
   try {
     await transport.start();
     const stored = db.prepare('SELECT coalesce(max(id), 0) AS n FROM readings').pluck();
     const backlog = db.prepare('SELECT count(*) FROM outbox').pluck();
-    let done = false;
     let readouts = 0;
     let readoutFailures = 0;
     // Sequential readouts for the whole run: each one reads the device afresh and sends the fields message.
@@ -167,6 +167,7 @@ export async function soakScenario(server: ProsodyServer, dir: string, opts: Ben
       },
     ];
   } finally {
+    done = true; // the reader stops too when the run failed
     db.close();
     await transport.stop();
     await Promise.all([stopChild(agent.child), stopChild(idle.child)]);
