@@ -54,6 +54,7 @@ export function slope(points: readonly { x: number; y: number }[]): number {
 
 const mib = (kib: number) => (kib / 1024).toFixed(1);
 const SAMPLE_MS = 500;
+const READOUT_PAUSE_MS = 20;
 /** No new reading for this long: the agent stalled, the run fails rather than hangs. */
 const STALL_MS = 30_000;
 
@@ -93,7 +94,8 @@ export async function soakScenario(server: ProsodyServer, dir: string, opts: Ben
     const backlog = db.prepare('SELECT count(*) FROM outbox').pluck();
     let readouts = 0;
     let readoutFailures = 0;
-    // Sequential readouts for the whole run: each one reads the device afresh and sends the fields message.
+    // Readouts one after another for the whole run, each followed by a pause: each one reads the device afresh
+    // and sends the fields message. Unpaced, they take the agent's CPU and the readings slow to a crawl.
     const reader = (async () => {
       while (!done) {
         try {
@@ -101,8 +103,8 @@ export async function soakScenario(server: ProsodyServer, dir: string, opts: Ben
           readouts++;
         } catch {
           readoutFailures++;
-          await sleep(100);
         }
+        await sleep(READOUT_PAUSE_MS);
       }
     })();
     const samples: Sample[] = [];
