@@ -24,6 +24,11 @@ export interface BenchOptions {
   smoke: boolean;
   repeats: number;
   agents: number;
+  /** Readings the soak runs for, and its device interval (a duration, as in the agent's config). */
+  soakReadings: number;
+  soakInterval: string;
+  /** Where the soak writes its samples as CSV (readings, seconds, RSS of the agent and of the idle one). */
+  soakSamples?: string;
 }
 
 export const median = (xs: number[]): number => {

@@ -3,6 +3,7 @@
  * the baseline the benchmark issue names; medians over repeats, ratios rather than absolute numbers (shared
  * 2-core machines are noisy). Writes bench/results.md and bench/results.json (or --out DIR).
  *   node dist/bench/run.js [--smoke] [--agents 1000] [--repeats 3] [--only readout,publish] [--out DIR]
+ *                          [--soak-readings 100000] [--soak-interval 2ms] [--soak-samples FILE.csv]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +21,7 @@ import { HOSTILE_PROSODY, hostileScenario } from './scenarios/hostile.js';
 import { latencyScenario } from './scenarios/latency.js';
 import { publishScenario } from './scenarios/publish.js';
 import { readoutScenario } from './scenarios/readout.js';
+import { soakScenario } from './scenarios/soak.js';
 
 type Scenario = (server: ProsodyServer, dir: string, opts: BenchOptions) => Promise<Row[]>;
 const SCENARIOS: Record<string, Scenario> = {
@@ -29,6 +31,7 @@ const SCENARIOS: Record<string, Scenario> = {
   footprint: footprintScenario,
   fleet: fleetScenario,
   hostile: hostileScenario,
+  soak: soakScenario,
 };
 /** Server settings a scenario needs beyond the defaults. */
 const PROSODY: Record<string, ProsodyOptions> = { hostile: HOSTILE_PROSODY };
@@ -40,12 +43,18 @@ const { values } = parseArgs({
     repeats: { type: 'string' },
     only: { type: 'string' },
     out: { type: 'string' },
+    'soak-readings': { type: 'string' },
+    'soak-interval': { type: 'string' },
+    'soak-samples': { type: 'string' },
   },
 });
 const opts: BenchOptions = {
   smoke: values.smoke ?? false,
   repeats: Number(values.repeats ?? (values.smoke ? 1 : 3)),
   agents: Number(values.agents ?? 100),
+  soakReadings: Number(values['soak-readings'] ?? (values.smoke ? 1500 : 100_000)),
+  soakInterval: values['soak-interval'] ?? '2ms',
+  ...(values['soak-samples'] ? { soakSamples: values['soak-samples'] } : {}),
 };
 const only = values.only?.split(',') ?? Object.keys(SCENARIOS);
 const outDir = values.out ?? fileURLToPath(new URL('../../bench/', import.meta.url));

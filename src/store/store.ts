@@ -55,6 +55,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS decisions (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
+/** The page cache bound, in KiB (SQLite's own default). */
+const CACHE_KIB = 2000;
+
 type Row = { id: number; device: string; ts: number; fields: string };
 
 function encodeFields(fields: Field[]): string {
@@ -85,6 +88,11 @@ export function openStore(path: string): ReadingStore {
     // FULL: a committed reading survives power loss, not just a crash (one fsync per reading is cheap at
     // sensor rates; batching comes with the benchmark issue if it ever matters).
     db.pragma('synchronous = FULL');
+    // better-sqlite3 builds SQLite with a 16 MiB page cache per connection (SQLITE_DEFAULT_CACHE_SIZE=-16000);
+    // it fills as history grows and is never returned: +20 MiB of RSS over the first ~70,000 readings (issue 13,
+    // bench/scenarios/soak.ts). What the agent touches is the tail of the history, the outbox and the index
+    // pages: SQLite's own default of 2 MiB holds them.
+    db.pragma(`cache_size = -${CACHE_KIB}`);
     db.exec(SCHEMA);
   } catch (err) {
     throw new IotError('IOT_ERR_STORE', `cannot open the store at ${path}: ${(err as Error).message}`, {
