@@ -15,6 +15,7 @@ const HELP = `xiot ${VERSION}: XMPP IoT agent
 
 Usage:
   xiot check --config FILE     validate a config file and print what would run
+        [--online]             also log in once: transport, TLS version, PEP support
   xiot agent --config FILE     run the agent (Ctrl-C stops gracefully, twice forces)
   xiot sim --config FILE       start the simulated hardware the config needs (serial ptys, 1-Wire tree)
   xiot demo [--for 30s]        throwaway Prosody + agent on simulated devices + an owner watching readings
@@ -54,7 +55,7 @@ async function main(argv: string[]): Promise<number> {
       env: process.env,
     });
   }
-  let values: { config?: string; 'log-level'?: string; for?: string; help?: boolean };
+  let values: { config?: string; 'log-level'?: string; for?: string; help?: boolean; online?: boolean };
   try {
     ({ values } = parseArgs({
       args: rest,
@@ -63,6 +64,7 @@ async function main(argv: string[]): Promise<number> {
         'log-level': { type: 'string' },
         for: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        online: { type: 'boolean' },
       },
       strict: true,
       allowPositionals: false,
@@ -85,7 +87,9 @@ async function main(argv: string[]): Promise<number> {
       if (!values.config) usage('check needs --config FILE');
       const config = loadAgentConfig(values.config);
       process.stdout.write(`${values.config}: valid\n${describeConfig(config)}\n`);
-      return 0;
+      if (!values.online) return 0;
+      const { runOnlineCheck } = await import('./operator/online-check.js');
+      return runOnlineCheck(config.xmpp, { stdout: process.stdout, stderr: process.stderr });
     }
     case 'agent': {
       if (!values.config) usage('agent needs --config FILE');

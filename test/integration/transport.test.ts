@@ -2,7 +2,7 @@
  * The connection against real servers (Prosody and ejabberd): TLS policy by name, reconnect after a server
  * restart with default settings, a wrong password at first start, and `conflict`.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import dns from 'node:dns/promises';
 import net from 'node:net';
@@ -19,6 +19,7 @@ import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js'
 import { findExecutable } from '../../src/devtools/system-deps.js';
 import { createTransport, isLoopbackHost, type Transport } from '../../src/xmpp/transport.js';
 import { tempDir, waitFor } from '../helpers/agent.js';
+import { selfSignedLocalhost } from '../helpers/certificates.js';
 import { requireEjabberd } from '../helpers/requirements.js';
 import { type ScriptedServer, startScriptedServer } from '../helpers/scripted-server.js';
 import { servers } from '../helpers/servers.js';
@@ -57,7 +58,9 @@ function xmppConfig(yaml: string) {
  * /etc/hosts maps it to 127.0.0.1 or 127.0.1.1). A forwarder listens on the address it resolves to and
  * passes bytes to the server on 127.0.0.1, recording what the client sent. No system file is edited.
  */
-async function loopbackAlias(port: number) {
+type LoopbackAlias =
+  { reason: string } | { name: string; port: number; fromClient(): string; close(): Promise<void> };
+async function loopbackAlias(port: number): Promise<LoopbackAlias> {
   const name = os.hostname();
   if (!name || isLoopbackHost(name)) return { reason: `host name "${name}" is loopback by name` };
   const address = await dns
@@ -96,21 +99,6 @@ async function loopbackAlias(port: number) {
         proxy.close(() => resolve());
       }),
   };
-}
-
-/** A throwaway self-signed certificate for `localhost` (SAN DNS:localhost only: not valid for 127.0.0.1). */
-function selfSignedLocalhost(dir: string): { key: string; cert: string } {
-  const key = path.join(dir, 'key.pem');
-  const cert = path.join(dir, 'cert.pem');
-  const subject = ['-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'];
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', ...subject, '-keyout', key, '-out', cert],
-    {
-      stdio: 'ignore',
-    },
-  );
-  return { key, cert };
 }
 
 /**
