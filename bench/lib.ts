@@ -177,6 +177,8 @@ export function agentYaml(o: {
   store: string;
   devices: string;
   publish?: boolean;
+  /** A `limits:` mapping, e.g. `{ requestRate: 0 }` (README "Limits"). */
+  limits?: string;
 }): string {
   return `xmpp:
   service: ${o.service}
@@ -188,7 +190,7 @@ owners: [${o.owners.join(', ')}]
 store: ${o.store}
 publish: { enabled: ${o.publish ?? true} }
 log: { level: warn }
-devices:
+${o.limits ? `limits: ${o.limits}\n` : ''}devices:
 ${o.devices}
 `;
 }

@@ -10,12 +10,13 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type ProsodyServer, startProsody } from '../src/devtools/prosody.js';
+import { type ProsodyOptions, type ProsodyServer, startProsody } from '../src/devtools/prosody.js';
 import { SYSTEM_PYTHON } from '../src/devtools/system-deps.js';
 import { VERSION } from '../src/version.js';
 import { type BenchOptions, type Row, ratio } from './lib.js';
 import { fleetScenario } from './scenarios/fleet.js';
 import { footprintScenario } from './scenarios/footprint.js';
+import { HOSTILE_PROSODY, hostileScenario } from './scenarios/hostile.js';
 import { latencyScenario } from './scenarios/latency.js';
 import { publishScenario } from './scenarios/publish.js';
 import { readoutScenario } from './scenarios/readout.js';
@@ -27,7 +28,10 @@ const SCENARIOS: Record<string, Scenario> = {
   latency: latencyScenario,
   footprint: footprintScenario,
   fleet: fleetScenario,
+  hostile: hostileScenario,
 };
+/** Server settings a scenario needs beyond the defaults. */
+const PROSODY: Record<string, ProsodyOptions> = { hostile: HOSTILE_PROSODY };
 
 const { values } = parseArgs({
   options: {
@@ -63,7 +67,7 @@ for (const name of only) {
   const scenario = SCENARIOS[name];
   if (!scenario) throw new Error(`unknown scenario ${name} (${Object.keys(SCENARIOS).join(', ')})`);
   const dir = mkdtempSync(join(tmpdir(), `xiot-bench-${name}-`));
-  const server = await startProsody();
+  const server = await startProsody(PROSODY[name]);
   process.stderr.write(`bench: ${name}…\n`);
   try {
     rows.push(...(await scenario(server, dir, opts)));

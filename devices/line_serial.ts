@@ -57,6 +57,8 @@ const options = v.strictObject({
         min: v.optional(v.number()),
         max: v.optional(v.number()),
         options: v.optional(v.pipe(v.array(v.string()), v.minLength(1))),
+        /** Longest value written into the template, in characters (below the agent's limits.stringLength). */
+        maxLength: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65536))),
         /** The reported value this command sets (reported writable). */
         field: v.optional(v.string()),
         description: v.optional(v.pipe(v.string(), v.minLength(1))),
@@ -152,6 +154,7 @@ export default defineDevice({
       ...(c.min !== undefined ? { min: c.min } : {}),
       ...(c.max !== undefined ? { max: c.max } : {}),
       ...(c.options ? { options: c.options } : {}),
+      ...(c.maxLength !== undefined ? { maxLength: c.maxLength } : {}),
       ...(c.field ? { field: c.field } : {}),
     })),
   source: serialStreamSource<LineSerialOptions, string>({

@@ -49,6 +49,10 @@ async function main(argv: string[]): Promise<number> {
   // Each command loads only what it runs: the agent's footprint is a benchmark target (README "Performance").
   if (OPERATOR_COMMAND_NAMES.includes(command)) {
     const { runOperatorCommand } = await import('./operator/commands.js');
+    // `xiot watch | head`: a reader that went away is not an error (watch ends on it; the rest finish).
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+    });
     return runOperatorCommand(command, rest, {
       stdout: process.stdout,
       stderr: process.stderr,

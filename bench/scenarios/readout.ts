@@ -42,6 +42,8 @@ export async function readoutScenario(
       owners: ['rclient@localhost'],
       store: join(dir, 'readout.db'),
       publish: false,
+      // A throughput measurement: the per-requester rate limit (50/s by default) would measure itself.
+      limits: '{ requestRate: 0 }',
       devices: '  - { id: host, type: system, interval: 1h }',
     }),
   );

@@ -62,14 +62,58 @@ const xmppSchema = v.strictObject({
   ),
 });
 
+const ACCESS_MODELS = ['presence', 'roster', 'whitelist', 'authorize'] as const;
+
 const publishSchema = v.strictObject({
   service: v.optional(nonEmpty, 'pep'),
   node: v.optional(nonEmpty),
-  accessModel: v.optional(v.picklist(['presence', 'roster', 'whitelist', 'authorize', 'open'])),
+  // Never `open`: anyone on the network could read the readings (architecture: pubsub nodes are never open).
+  accessModel: v.optional(
+    v.pipe(
+      v.string(),
+      v.check(
+        (m) => m !== 'open',
+        'open is refused: anyone could read the readings; use presence (PEP default), roster, whitelist or authorize',
+      ),
+      v.picklist(ACCESS_MODELS, `expected one of ${ACCESS_MODELS.join(', ')}`),
+    ),
+  ),
   enabled: v.optional(v.boolean(), true),
 });
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const;
+
+const count = (min: number) => v.pipe(v.number(), v.integer(), v.minValue(min));
+/**
+ * What one peer may ask of the agent (issue 13): every limit has a default a Raspberry Pi can afford; the peer that
+ * exceeds one gets an error naming the setting (README "Limits").
+ */
+export const LIMIT_DEFAULTS = {
+  stanzaSize: 262_144,
+  parametersPerSet: 64,
+  nodesPerRequest: 64,
+  fieldsPerRequest: 256,
+  stringLength: 1024,
+  chatBody: 1024,
+  readouts: 32,
+  queuedReadouts: 8,
+  requestRate: 50,
+  requestBurst: 100,
+} as const;
+const d = LIMIT_DEFAULTS;
+const limitsSchema = v.strictObject({
+  stanzaSize: v.optional(count(4096), d.stanzaSize),
+  parametersPerSet: v.optional(count(1), d.parametersPerSet),
+  nodesPerRequest: v.optional(count(1), d.nodesPerRequest),
+  fieldsPerRequest: v.optional(count(1), d.fieldsPerRequest),
+  stringLength: v.optional(count(1), d.stringLength),
+  chatBody: v.optional(count(16), d.chatBody),
+  readouts: v.optional(count(1), d.readouts),
+  queuedReadouts: v.optional(count(0), d.queuedReadouts),
+  /** Requests per second per requester (bare JID), refilled continuously; 0: no rate limit. */
+  requestRate: v.optional(v.pipe(v.number(), v.minValue(0)), d.requestRate),
+  requestBurst: v.optional(count(1), d.requestBurst),
+});
 
 const baseSchema = v.strictObject({
   xmpp: xmppSchema,
@@ -96,6 +140,7 @@ const baseSchema = v.strictObject({
     ),
   ),
   log: v.optional(v.strictObject({ level: v.optional(v.picklist(LOG_LEVELS), 'info') }), { level: 'info' }),
+  limits: v.optional(limitsSchema, { ...LIMIT_DEFAULTS }),
   devices: v.pipe(
     v.array(v.record(v.string(), v.unknown()), 'expected a list of devices'),
     v.minLength(1, 'at least one device is needed'),
@@ -165,8 +210,11 @@ export interface AgentConfig {
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent' };
   /** XEP-0324: servers that decide for non-owners (none: only owners are served). */
   provisioning: { servers: string[]; discover: boolean };
+  limits: Limits;
   devices: DeviceConfig[];
 }
+
+export type Limits = { -readonly [K in keyof typeof LIMIT_DEFAULTS]: number };
 
 export const SENSORDATA_NODE = 'urn:xmpp:iot:sensordata';
 
@@ -266,6 +314,7 @@ export function parseAgentConfig(text: string, options: ParseOptions): AgentConf
     hardware: c.hardware,
     log: c.log,
     provisioning: { servers: c.provisioning?.servers ?? [], discover: c.provisioning?.discover ?? false },
+    limits: c.limits,
     devices,
   };
 }

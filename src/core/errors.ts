@@ -14,7 +14,8 @@ export type IotErrorCode =
   | 'IOT_ERR_MISSING_DEPENDENCY'
   | 'IOT_ERR_STOPPED'
   | 'IOT_ERR_EXI'
-  | 'IOT_ERR_EXI_UNSUPPORTED';
+  | 'IOT_ERR_EXI_UNSUPPORTED'
+  | 'IOT_ERR_EXI_LIMIT';
 
 export class IotError extends Error {
   readonly code: IotErrorCode;

@@ -9,6 +9,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chownSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import type { Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -302,28 +303,29 @@ class Instance implements EjabberdServer {
     try {
       const d = this.dir;
       // detached: its own session and process group, which kill() ends as a whole (ejabberdctl runs the VM
-      // as a grandchild; killing runuser alone would orphan it).
+      // as a grandchild; killing runuser alone would orphan it). The shell leaves a watchdog in that group
+      // reading fd 3 and execs runuser: when this process dies in any way (a test worker killed on a hook
+      // timeout runs no exit hook), fd 3 reaches EOF and the watchdog kills the group.
+      const ctl = [
+        this.ctlBin,
+        '--config-dir',
+        d,
+        '--config',
+        path.join(d, 'ejabberd.yml'),
+        '--ctl-config',
+        path.join(d, 'ejabberdctl.cfg'),
+        '--spool',
+        path.join(d, 'db'),
+        '--logs',
+        path.join(d, 'logs'),
+        'foreground',
+      ];
       child = spawn(
-        'runuser',
-        [
-          '-u',
-          USER,
-          '--',
-          this.ctlBin,
-          '--config-dir',
-          d,
-          '--config',
-          path.join(d, 'ejabberd.yml'),
-          '--ctl-config',
-          path.join(d, 'ejabberdctl.cfg'),
-          '--spool',
-          path.join(d, 'db'),
-          '--logs',
-          path.join(d, 'logs'),
-          'foreground',
-        ],
-        { cwd: d, stdio: ['ignore', out, out], detached: true },
+        '/bin/sh',
+        ['-c', '(read line <&3; kill -KILL 0) & exec runuser -u "$0" -- "$@"', USER, ...ctl],
+        { cwd: d, stdio: ['ignore', out, out, 'pipe'], detached: true },
       );
+      (child.stdio[3] as Socket | null)?.unref();
     } finally {
       closeSync(out);
     }
@@ -333,6 +335,7 @@ class Instance implements EjabberdServer {
     this.exited = new Promise<void>((resolve) => {
       const onGone = (why: string) => {
         exitInfo = why;
+        (child.stdio[3] as Socket | null)?.destroy(); // the watchdog ends whatever is left of the group
         if (this.child === child) this.child = undefined;
         resolve();
       };

@@ -26,6 +26,8 @@ import type { XmppServer, XmppServerOptions } from './xmpp-server.js';
 export interface ProsodyOptions extends XmppServerOptions {
   /** Keep Nagle's algorithm on Prosody's sockets (default false: `network_settings = { nagle = false }`). */
   nagle?: boolean;
+  /** `c2s_stanza_size_limit` in bytes (Prosody's default: 256 KiB); the hostile bench sends 1 MB attributes. */
+  stanzaSizeLimit?: number;
 }
 
 /** A throwaway Prosody: the common server interface (see xmpp-server.ts). */
@@ -124,6 +126,7 @@ function renderConfig(dir: string, ports: Ports, options: ProsodyOptions): strin
     `admins = { ${admins} }`,
   );
   if (!options.nagle) lines.push('network_settings = { nagle = false }');
+  if (options.stanzaSizeLimit) lines.push(`c2s_stanza_size_limit = ${Math.floor(options.stanzaSizeLimit)}`);
   lines.push(`VirtualHost ${lua(DOMAIN)}`);
   if (options.pubsubComponent) lines.push(`Component ${lua(`pubsub.${DOMAIN}`)} "pubsub"`);
   if (options.components?.length) {

@@ -15,9 +15,10 @@
  * Stable codes in the style of `IotErrorCode` (src/core/errors.ts); match on the code, not the
  * message. `IOT_ERR_EXI`: malformed EXI stream, malformed XML or an invalid event sequence.
  * `IOT_ERR_EXI_UNSUPPORTED`: valid EXI that this codec does not implement (see docs/exi.md).
+ * `IOT_ERR_EXI_LIMIT`: a stream that exceeds a decoder limit (docs/exi.md "Untrusted input").
  */
 import { IotError } from '../core/errors.js';
-export type ExiErrorCode = 'IOT_ERR_EXI' | 'IOT_ERR_EXI_UNSUPPORTED';
+export type ExiErrorCode = 'IOT_ERR_EXI' | 'IOT_ERR_EXI_UNSUPPORTED' | 'IOT_ERR_EXI_LIMIT';
 
 /** A malformed stream, bad XML or an impossible event order (`IOT_ERR_EXI`). */
 export class ExiError extends IotError {
@@ -28,8 +29,27 @@ export class ExiError extends IotError {
 
 /** The bytes end before the stream (or body) does: more may follow on a socket. */
 export class ExiTruncatedError extends ExiError {
-  constructor(message = 'EXI stream truncated: unexpected end of data') {
+  constructor(
+    message = 'EXI stream truncated: unexpected end of data',
+    /**
+     * When known: the reader's buffer must hold at least this many bytes before the read can succeed (a string
+     * whose declared length goes past the end). A stream reader waits for that many instead of decoding again
+     * with every chunk (src/xmpp/exi-connection.ts).
+     */
+    readonly needed = 0,
+  ) {
     super(message);
+  }
+}
+
+/** A stream that exceeds one of the decoder's limits (`ExiLimits`): hostile, or the limit is too low. */
+export class ExiLimitError extends ExiError {
+  constructor(
+    /** The option that was exceeded, such as `maxDecodedBytes`. */
+    readonly limit: string,
+    message: string,
+  ) {
+    super(`EXI ${limit} exceeded: ${message}`, 'IOT_ERR_EXI_LIMIT');
   }
 }
 
@@ -42,6 +62,20 @@ export class ExiUnsupportedError extends ExiError {
 /** Number of bits needed to represent `count` distinct values: ceil(log2(count)), 0 for count <= 1. */
 export function bitsFor(count: number): number {
   return count <= 1 ? 0 : 32 - Math.clz32(count - 1);
+}
+
+/**
+ * Whether a code point is a character of XML 1.0 (production Char: tab, LF, CR, U+0020-U+D7FF, U+E000-U+FFFD,
+ * U+10000-U+10FFFF). EXI strings are XML text (§7.1.10); anything else could not be written out as XML at all,
+ * not even as a character reference, so a decoder that let it through would hand out text no XML parser reads.
+ */
+export function isXmlChar(cp: number): boolean {
+  if (cp >= 0x20) return cp < 0xd800 || (cp >= 0xe000 && cp !== 0xfffe && cp !== 0xffff && cp <= 0x10ffff);
+  return cp === 0x09 || cp === 0x0a || cp === 0x0d;
+}
+
+function notXmlChar(cp: number): never {
+  throw new ExiError(`code point ${cp} is not an XML character`);
 }
 
 /** Number of Unicode code points in a JS string. */
@@ -355,14 +389,20 @@ export class BitReader {
 
   readCodePoints(length: number): string {
     if (length === 0) return '';
+    // Every code point takes at least one octet: a length past the end is truncated before anything is read.
+    if (length > this.buf.length - this.pos) {
+      throw new ExiTruncatedError(
+        'EXI stream truncated: a string goes past the end of the data',
+        this.pos + length,
+      );
+    }
     if (length <= 12) {
       // Short strings: V8 makes flat strings of these by concatenation, faster than an array.
       let s = '';
       for (let i = 0; i < length; i++) {
         const cp = this.readUnsigned();
-        if (cp < 0x10000) s += String.fromCharCode(cp);
-        else if (cp > 0x10ffff) throw new ExiError(`invalid code point ${cp}`);
-        else s += String.fromCodePoint(cp);
+        if (!isXmlChar(cp)) notXmlChar(cp);
+        s += cp < 0x10000 ? String.fromCharCode(cp) : String.fromCodePoint(cp);
       }
       return s;
     }
@@ -372,8 +412,10 @@ export class BitReader {
       const bytes = latin1;
       for (let i = 0; i < length; i++) {
         const cp = this.readUnsigned();
-        if (cp < 0x100) bytes[i] = cp;
-        else return bytes.toString('latin1', 0, i) + this.codePointsFrom(cp, length - i - 1);
+        if (cp < 0x100) {
+          if (cp < 0x20 && cp !== 0x09 && cp !== 0x0a && cp !== 0x0d) notXmlChar(cp);
+          bytes[i] = cp;
+        } else return bytes.toString('latin1', 0, i) + this.codePointsFrom(cp, length - i - 1);
       }
       return bytes.toString('latin1', 0, length);
     }
@@ -389,9 +431,9 @@ export class BitReader {
     const units = scratch;
     for (let i = 0; i <= rest; i++) {
       const cp = i === 0 ? first : this.readUnsigned();
+      if (!isXmlChar(cp)) notXmlChar(cp);
       if (cp < 0x10000) units[k++] = cp;
       else {
-        if (cp > 0x10ffff) throw new ExiError(`invalid code point ${cp}`);
         units[k++] = 0xd800 + ((cp - 0x10000) >> 10);
         units[k++] = 0xdc00 + ((cp - 0x10000) & 0x3ff);
       }

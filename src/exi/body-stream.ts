@@ -7,6 +7,7 @@
  */
 import { BitReader, BitWriter, ExiError } from './bits.js';
 import { blockStreams, ChannelSet, concatBytes, inflateAt, SMALL_CHANNEL_MAX } from './channels.js';
+import { DecodeBudget } from './limits.js';
 import { isByteAligned, isReordered, type ResolvedOptions } from './types.js';
 
 /** A body being written; `V` is what a value channel holds until its block is closed. */
@@ -68,6 +69,8 @@ export abstract class BodyReader<P> {
   private readonly pending = new ChannelSet<P>();
   /** Next unread byte of the body (compression: start of the next DEFLATE stream). */
   private offset: number;
+  /** What this body has cost so far, against `opts.limits`. */
+  protected readonly budget: DecodeBudget;
 
   /** `headerReader` is positioned right after the header. */
   constructor(
@@ -76,6 +79,7 @@ export abstract class BodyReader<P> {
     headerReader: BitReader,
   ) {
     this.reordered = isReordered(opts);
+    this.budget = new DecodeBudget(opts.limits);
     if (isByteAligned(opts)) headerReader.align();
     headerReader.byteAligned = isByteAligned(opts);
     this.offset = headerReader.bytePosition;
@@ -93,7 +97,8 @@ export abstract class BodyReader<P> {
 
   private nextStream(allowEnd = false): BitReader {
     if (allowEnd && this.offset >= this.bytes.length) return new BitReader(new Uint8Array(0), true);
-    const { data, next } = inflateAt(this.bytes, this.offset);
+    const { data, next } = inflateAt(this.bytes, this.offset, this.budget.inflateRoom);
+    this.budget.inflatedBytes(data.length);
     this.offset = next;
     return new BitReader(data, true);
   }

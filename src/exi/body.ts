@@ -8,16 +8,24 @@ import { ExiTruncatedError } from './bits.js';
 import { decodeBodyAt } from './session.js';
 import { type ExiEvent, type ExiOptions, resolveOptions } from './types.js';
 
-/** Decodes the body at the start of `buf`; undefined when `buf` ends before the body does. */
+/**
+ * Decodes the body at the start of `buf`; undefined when `buf` ends before the body does. `incomplete.needed` is
+ * then set to a lower bound of the bytes the body needs (0 when not known; see `ExiTruncatedError.needed`).
+ */
 export function decodeBody(
   buf: Uint8Array,
   options: ExiOptions,
+  incomplete?: { needed: number },
 ): { events: ExiEvent[]; size: number } | undefined {
   const opts = resolveOptions(options);
   try {
     return decodeBodyAt(buf, opts);
   } catch (err) {
-    if (err instanceof ExiTruncatedError) return undefined;
+    if (err instanceof ExiTruncatedError) {
+      // With compression the reader's buffer is inflated data, not `buf`: no bound.
+      if (incomplete) incomplete.needed = opts.compression ? 0 : err.needed;
+      return undefined;
+    }
     throw err;
   }
 }

@@ -10,8 +10,9 @@
  * large channel are separate DEFLATE streams. String-table lookups for values happen in channel
  * order, which is the order the decoder reads them.
  */
+import { kMaxLength } from 'node:buffer';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { BitWriter, ExiError, ExiTruncatedError } from './bits.js';
+import { BitWriter, ExiError, ExiLimitError, ExiTruncatedError } from './bits.js';
 
 export const SMALL_CHANNEL_MAX = 100;
 
@@ -61,22 +62,35 @@ export function deflate(data: Uint8Array): Uint8Array {
   return deflateRawSync(data);
 }
 
-/** Inflates the raw DEFLATE stream starting at `offset`; returns its data and where it ended. */
-export function inflateAt(bytes: Uint8Array, offset: number): { data: Uint8Array; next: number } {
+/**
+ * Inflates the raw DEFLATE stream starting at `offset`; returns its data and where it ended. `maxOutput`: the
+ * most bytes it may inflate to. zlib stops as soon as its output passes that (`maxOutputLength`), so a stream
+ * that would inflate to gigabytes costs `maxOutput` bytes of memory and the time to make them, not more.
+ */
+export function inflateAt(
+  bytes: Uint8Array,
+  offset: number,
+  maxOutput = kMaxLength,
+): { data: Uint8Array; next: number } {
   if (offset >= bytes.length) throw new ExiTruncatedError('EXI stream truncated: missing compressed stream');
+  const maxOutputLength = Math.max(1, Math.min(maxOutput, kMaxLength));
+  let res: { buffer: Buffer; engine: { bytesWritten: number } };
   try {
-    const res = inflateRawSync(bytes.subarray(offset), { info: true }) as unknown as {
-      buffer: Buffer;
-      engine: { bytesWritten: number };
-    };
-    const data = new Uint8Array(res.buffer.buffer, res.buffer.byteOffset, res.buffer.byteLength);
-    return { data, next: offset + res.engine.bytesWritten };
+    res = inflateRawSync(bytes.subarray(offset), { info: true, maxOutputLength }) as unknown as typeof res;
   } catch (e) {
+    const code = (e as { code?: string }).code;
     // The stream goes on past the end of the data: more bytes may follow on a socket.
-    if ((e as { code?: string }).code === 'Z_BUF_ERROR')
-      throw new ExiTruncatedError(`EXI stream truncated: ${(e as Error).message}`);
+    if (code === 'Z_BUF_ERROR') throw new ExiTruncatedError(`EXI stream truncated: ${(e as Error).message}`);
+    if (code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new ExiLimitError('maxDecodedBytes', `a DEFLATE stream inflates to more than ${maxOutput} bytes`);
+    }
     throw new ExiError(`invalid DEFLATE stream in EXI body: ${(e as Error).message}`);
   }
+  if (res.buffer.byteLength > maxOutput) {
+    throw new ExiLimitError('maxDecodedBytes', `a DEFLATE stream inflates to more than ${maxOutput} bytes`);
+  }
+  const data = new Uint8Array(res.buffer.buffer, res.buffer.byteOffset, res.buffer.byteLength);
+  return { data, next: offset + res.engine.bytesWritten };
 }
 
 /**

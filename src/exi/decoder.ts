@@ -11,6 +11,7 @@ import {
   Terms,
 } from './grammars.js';
 import { readHeader } from './header.js';
+import { readCommentOrPi } from './limits.js';
 import { SchemaBodyDecoder } from './schema/body.js';
 import type { CodecState } from './session.js';
 import { qnameKey, StringTables } from './strings.js';
@@ -37,15 +38,23 @@ export class BodyDecoder extends BodyReader<ValueEvent> {
     super(opts, bytes, headerReader);
     this.tables = session?.tables ?? new StringTables(opts);
     this.state = new GrammarStack(session?.grammars ?? new Grammars(opts), opts.fragment);
+    this.tables.budget = this.budget;
   }
 
   private value(key: string, e: ValueEvent): void {
-    if (!this.reordered) e.value = this.tables.readValue(this.r, key);
-    else this.queue(key, e);
+    if (!this.reordered) {
+      const v = this.tables.readValue(this.r, key);
+      this.budget.text(v.length);
+      e.value = v;
+    } else this.queue(key, e);
   }
 
   protected readChannel(r: BitReader, events: ValueEvent[], key: string): void {
-    for (const e of events) e.value = this.tables.readValue(r, key);
+    for (const e of events) {
+      const v = this.tables.readValue(r, key);
+      this.budget.text(v.length);
+      e.value = v;
+    }
   }
 
   /** Key of the qualified name of the last `qnameEvent`. */
@@ -87,6 +96,7 @@ export class BodyDecoder extends BodyReader<ValueEvent> {
   decode(): ExiEvent[] {
     const events: ExiEvent[] = [{ type: 'SD' }];
     const state = this.state;
+    const budget = this.budget;
     for (;;) {
       const t = state.table();
       const term = readCode(this.r, t);
@@ -96,6 +106,8 @@ export class BodyDecoder extends BodyReader<ValueEvent> {
         case 'SE*': {
           const se = this.qnameEvent(term, { type: 'SE', uri: '', localName: '' });
           const key = this.key;
+          budget.event(se.localName.length);
+          budget.depth(state.depth + 1);
           events.push(se);
           state.enter({ g: state.grammars.element(se.uri, se.localName, key), key, se, inContent: false });
           break;
@@ -106,6 +118,7 @@ export class BodyDecoder extends BodyReader<ValueEvent> {
           const prefix = this.tables.readNsPrefix(this.r, uriId);
           const localElementNs = this.r.readBoolean();
           if (localElementNs) top.se.prefix = prefix;
+          budget.event(prefix.length);
           events.push({ type: 'NS', uri: this.tables.uri(uriId), prefix, localElementNs });
           break;
         }
@@ -113,6 +126,7 @@ export class BodyDecoder extends BodyReader<ValueEvent> {
         case 'AT*': {
           if (!top) throw new ExiError('AT event outside an element');
           const at = this.qnameEvent(term, { type: 'AT', uri: '', localName: '', value: '' });
+          budget.event(at.localName.length);
           events.push(at);
           this.value(this.key, at);
           break;
@@ -121,6 +135,7 @@ export class BodyDecoder extends BodyReader<ValueEvent> {
           if (!top) throw new ExiError('CH event outside an element');
           if (!t.first.includes(term)) state.learnCharacters();
           state.content();
+          budget.event(0);
           const ch: ValueEvent = { type: 'CH', value: '' };
           events.push(ch);
           this.value(top.key, ch);
@@ -130,19 +145,15 @@ export class BodyDecoder extends BodyReader<ValueEvent> {
           if (!top) throw new ExiError('EE event outside an element');
           if (!top.inContent && !t.first.includes(term)) top.g.learnStartTag(Terms.EE);
           state.leave();
+          budget.event(0);
           events.push({ type: 'EE' });
           break;
         }
         case 'CM':
-          events.push({ type: 'CM', text: this.r.readString() });
+        case 'PI':
+          events.push(readCommentOrPi(this.r, term.kind, budget));
           state.content();
           break;
-        case 'PI': {
-          const target = this.r.readString();
-          events.push({ type: 'PI', target, data: this.r.readString() });
-          state.content();
-          break;
-        }
         case 'ED':
           if (this.reordered) this.closeBlock(true);
           events.push({ type: 'ED' });
@@ -172,6 +183,8 @@ export function decodeStream(bytes: Uint8Array, outOfBand?: ExiOptions): Decoded
     ...(header.options ?? outOfBand ?? {}),
     schema: outOfBand?.schema,
     schemas: outOfBand?.schemas,
+    // The reader's own bounds, never the stream's to choose.
+    limits: outOfBand?.limits,
   });
   let events: ExiEvent[];
   if (opts.schema) {

@@ -6,7 +6,7 @@
  * (CM/PI). Productions that the fidelity options exclude are pruned (§8.3). Learned productions
  * are inserted at code 0 of their state, shifting all others by one (§8.4.2, §8.4.3).
  */
-import { type BitReader, type BitWriter, bitsFor, ExiError } from './bits.js';
+import { type BitReader, type BitWriter, bitsFor, ExiError, ExiLimitError } from './bits.js';
 import { qnameKey } from './strings.js';
 import type { ResolvedOptions, UndoLog } from './types.js';
 
@@ -128,12 +128,14 @@ export class ElementGrammar {
   private stcHasEE = false;
   private stcHasCH = false;
   private ecHasCH = false;
+  /** Productions learned by this grammar (MAX_LEARNED_PER_GRAMMAR). */
+  private learned = 0;
   startTagContent: CodeTable;
   elementContent: CodeTable;
 
   constructor(
     private readonly fixed: FixedParts,
-    private readonly owner?: { readonly undo: UndoLog | undefined },
+    private readonly owner?: LearningOwner,
   ) {
     this.startTagContent = fixed.stc0;
     this.elementContent = fixed.ec0;
@@ -150,6 +152,7 @@ export class ElementGrammar {
       this.recordUndo();
       this.stcHasCH = true;
     } else this.recordUndo();
+    this.countLearned();
     this.startTagContent = table(
       prepend(term, this.startTagContent.first),
       this.fixed.stcSecond,
@@ -163,6 +166,7 @@ export class ElementGrammar {
       this.recordUndo();
       this.ecHasCH = true;
     } else this.recordUndo();
+    this.countLearned();
     this.elementContent = table(
       prepend(term, this.elementContent.first),
       this.fixed.ecSecond,
@@ -170,13 +174,27 @@ export class ElementGrammar {
     );
   }
 
+  /**
+   * Learning copies the state's productions (tables are never changed), so n productions learned by one grammar
+   * cost n²/2 copies: bounded per grammar, and in total by the owner (maxLearnedProductions).
+   */
+  private countLearned(): void {
+    if (++this.learned > MAX_LEARNED_PER_GRAMMAR) {
+      throw new ExiLimitError(
+        'maxLearnedProductions',
+        `more than ${MAX_LEARNED_PER_GRAMMAR} productions learned by one element grammar`,
+      );
+    }
+    this.owner?.learnedOne();
+  }
+
   /** In an EXI session: how to get back to the current state (learning only ever adds). */
   private recordUndo(): void {
     const undo = this.owner?.undo;
     if (!undo) return;
-    const { stcHasEE, stcHasCH, ecHasCH, startTagContent, elementContent } = this;
+    const { stcHasEE, stcHasCH, ecHasCH, startTagContent, elementContent, learned } = this;
     undo.push(() => {
-      Object.assign(this, { stcHasEE, stcHasCH, ecHasCH, startTagContent, elementContent });
+      Object.assign(this, { stcHasEE, stcHasCH, ecHasCH, startTagContent, elementContent, learned });
     });
   }
 }
@@ -197,8 +215,20 @@ function prepend(term: Term, list: readonly Term[]): Term[] {
   return out;
 }
 
+/** Productions one built-in element grammar may learn (see `countLearned`). */
+export const MAX_LEARNED_PER_GRAMMAR = 4096;
+
+interface LearningOwner {
+  readonly undo: UndoLog | undefined;
+  /** Counts one learned production against maxLearnedProductions. */
+  learnedOne(): void;
+}
+
 /** All grammars of one EXI body. */
-export class Grammars {
+export class Grammars implements LearningOwner {
+  /** Productions learned so far (a session's whole life), and how many may be. */
+  private learned = 0;
+  private readonly maxLearned: number;
   private readonly fixed: FixedParts;
   private readonly elements = new Map<string, ElementGrammar>();
   readonly docContent: CodeTable;
@@ -212,6 +242,7 @@ export class Grammars {
   undo: UndoLog | undefined;
 
   constructor(opts: ResolvedOptions) {
+    this.maxLearned = opts.limits.maxLearnedProductions;
     const p = opts.preserve;
     const third: Term[] = [];
     if (p.comments) third.push(Terms.CM);
@@ -247,7 +278,22 @@ export class Grammars {
     return g;
   }
 
+  learnedOne(): void {
+    if (++this.learned > this.maxLearned) {
+      this.learned--;
+      throw new ExiLimitError('maxLearnedProductions', `more than ${this.maxLearned} learned productions`);
+    }
+    this.undo?.push(() => this.learned--);
+  }
+
   learnFragment(term: Term): void {
+    if (this.fragmentLearned.length >= MAX_LEARNED_PER_GRAMMAR) {
+      throw new ExiLimitError(
+        'maxLearnedProductions',
+        `more than ${MAX_LEARNED_PER_GRAMMAR} productions learned by the fragment grammar`,
+      );
+    }
+    this.learnedOne();
     const { fragmentLearned, fragmentContent } = this;
     this.undo?.push(() => {
       fragmentLearned.shift();

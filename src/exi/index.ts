@@ -7,16 +7,23 @@ import { decodeStream } from './decoder.js';
 import { encodeEvents } from './encoder.js';
 import { prepareEvents } from './session.js';
 import { type ExiEvent, type ExiOptions, resolveOptions } from './types.js';
-import { serializeXml } from './xml.js';
+import { writeXml } from './xml.js';
 
-export { ExiError, type ExiErrorCode, ExiTruncatedError, ExiUnsupportedError } from './bits.js';
+export {
+  ExiError,
+  type ExiErrorCode,
+  ExiLimitError,
+  ExiTruncatedError,
+  ExiUnsupportedError,
+} from './bits.js';
 export { decodeBody } from './body.js';
 export type { DecodedStream } from './decoder.js';
 export { decodeStream } from './decoder.js';
 export { type IotSchemaId, iotSchema, iotSchemas } from './schema/iot.js';
 export { type CompiledSchema, compileXsd } from './schema/xsd.js';
 export { createExiSession, type ExiSession } from './session.js';
-export type { ExiAlignment, ExiEvent, ExiOptions, ExiPreserve } from './types.js';
+export type { ExiAlignment, ExiEvent, ExiLimits, ExiOptions, ExiPreserve } from './types.js';
+export { DEFAULT_LIMITS } from './types.js';
 export { dropIgnorableWhitespace, parseXml, parseXmlFragment, serializeXml } from './xml.js';
 
 /**
@@ -40,5 +47,5 @@ export function decodeEvents(bytes: Uint8Array, options?: ExiOptions): ExiEvent[
 
 /** Decodes an EXI stream to XML text (no XML declaration). */
 export function decode(bytes: Uint8Array, options?: ExiOptions): string {
-  return serializeXml(decodeStream(bytes, options).events);
+  return writeXml(decodeStream(bytes, options).events, true);
 }

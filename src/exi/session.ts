@@ -34,7 +34,7 @@ import {
   resolveOptions,
   type UndoLog,
 } from './types.js';
-import { dropIgnorableWhitespace, parseXml, parseXmlFragment, pruneEvents, serializeXml } from './xml.js';
+import { dropIgnorableWhitespace, parseXml, parseXmlFragment, pruneEvents, writeXml } from './xml.js';
 
 /** The state an EXI session carries from one body to the next (see the file header). */
 export interface CodecState {
@@ -153,6 +153,11 @@ export interface ExiSession {
    * the session's state is then unchanged, so the same body can be decoded again once more bytes arrived.
    */
   decodeBody(buf: Uint8Array): { events: ExiEvent[]; size: number } | undefined;
+  /**
+   * After `decodeBody` returned undefined: a lower bound of the bytes the incomplete body needs (0 when not known),
+   * so that a stream reader need not decode it again before that many have arrived.
+   */
+  readonly needed: number;
   /** Forgets everything learned: the next body is coded as the first one of a new session. */
   reset(): void;
   /** Bodies coded since the session started (or was reset). */
@@ -179,6 +184,7 @@ export function createExiSession(options: ExiOptions = {}): ExiSession {
   let state = new SessionState(opts);
   let role: 'encoder' | 'decoder' | undefined;
   let bodies = 0;
+  let needed = 0;
   const claim = (r: 'encoder' | 'decoder') => {
     if (role !== undefined && role !== r) {
       throw new ExiError(`this EXI session is an ${role}: use one session per direction and side`);
@@ -205,15 +211,23 @@ export function createExiSession(options: ExiOptions = {}): ExiSession {
       return bytes;
     },
     valueCounts: () => state.tables.valueCounts(),
-    decode: (buf) => serializeXml(whole(buf)),
+    decode: (buf) => writeXml(whole(buf), true),
     decodeEvents: whole,
     decodeBody(buf) {
+      needed = 0;
       try {
         return body(buf);
       } catch (err) {
-        if (err instanceof ExiTruncatedError) return undefined;
+        if (err instanceof ExiTruncatedError) {
+          // With compression the reader's buffer is inflated data, not `buf`: no bound.
+          needed = opts.compression ? 0 : err.needed;
+          return undefined;
+        }
         throw err;
       }
+    },
+    get needed() {
+      return needed;
     },
     reset() {
       state = new SessionState(opts);

@@ -4,7 +4,17 @@
  * valuePartitionCapacity (§7.3.3). Encoder and decoder share the same table; each side only
  * uses its own half of the methods.
  */
-import { type BitReader, type BitWriter, bitsFor, codePointLength, ExiError } from './bits.js';
+import {
+  type BitReader,
+  type BitWriter,
+  bitsFor,
+  codePointLength,
+  ExiError,
+  ExiLimitError,
+  isXmlChar,
+} from './bits.js';
+import type { DecodeBudget } from './limits.js';
+import { isNCName, isQName } from './names.js';
 import { type ResolvedOptions, type UndoLog, XML_NS, XSI_NS } from './types.js';
 
 /**
@@ -207,6 +217,17 @@ export class StringTables {
    */
   undo: UndoLog | undefined;
 
+  /**
+   * Set by a decoder for the body it decodes: declared string lengths are checked against it before the
+   * characters are read.
+   */
+  budget: DecodeBudget | undefined;
+  /** Whether an xsi:type value added a `prefix:name` local name, which must not come back as a name. */
+  private qnameAdded = false;
+  /** URIs, prefixes and local names added since the initial entries, and how many may be (maxStringTableEntries). */
+  private added = 0;
+  private readonly maxAdded: number;
+
   private readonly valueMaxLength: number;
   private readonly valuePartitionCapacity: number;
   /** Off (EXI Profile): values go to the global partition only, and every hit is a global hit. */
@@ -214,9 +235,10 @@ export class StringTables {
 
   constructor(
     limits: Partial<
-      Pick<ResolvedOptions, 'valueMaxLength' | 'valuePartitionCapacity' | 'localValuePartitions'>
+      Pick<ResolvedOptions, 'valueMaxLength' | 'valuePartitionCapacity' | 'localValuePartitions' | 'limits'>
     > = {},
   ) {
+    this.maxAdded = limits.limits?.maxStringTableEntries ?? Number.POSITIVE_INFINITY;
     this.valueMaxLength = limits.valueMaxLength ?? Number.POSITIVE_INFINITY;
     this.valuePartitionCapacity = limits.valuePartitionCapacity ?? Number.POSITIVE_INFINITY;
     this.localValuePartitions = limits.localValuePartitions ?? true;
@@ -237,6 +259,12 @@ export class StringTables {
    * with the local names the schema declares in it (sorted).
    */
   addSchemaEntries(localNames: ReadonlyMap<string, ReadonlySet<string>>): void {
+    this.addSchemaEntriesShared(localNames);
+    // The schema's entries are not the stream's: only what the stream adds counts against the limit.
+    this.added = 0;
+  }
+
+  private addSchemaEntriesShared(localNames: ReadonlyMap<string, ReadonlySet<string>>): void {
     if (this.pristine && this.undo === undefined && this.uris.every((e) => e.shared && !e.added)) {
       // The usual case (a fresh table): the schema's initial partitions, built once per schema.
       let t = schemaTemplates.get(localNames);
@@ -268,7 +296,17 @@ export class StringTables {
     }
   }
 
+  /** One more URI, prefix or local name; undone with the body in a session. */
+  private count(): void {
+    if (++this.added > this.maxAdded) {
+      this.added--;
+      throw new ExiLimitError('maxStringTableEntries', `more than ${this.maxAdded} URIs, prefixes and names`);
+    }
+    this.undo?.push(() => this.added--);
+  }
+
   private addUri(uri: string, prefixes: string[] = [], localNames: string[] = []): number {
+    this.count();
     const id = this.uris.length;
     this.uris.push(newEntry(uri, [...prefixes], [...localNames], false));
     this.uriIndex.set(uri, id);
@@ -302,7 +340,7 @@ export class StringTables {
 
   readUri(r: BitReader): number {
     const v = r.readNBit(bitsFor(this.uris.length + 1));
-    if (v === 0) return this.addUri(r.readString());
+    if (v === 0) return this.addUri(this.readNewString(r));
     if (v > this.uris.length) throw new ExiError(`URI compact id ${v - 1} out of range`);
     return v - 1;
   }
@@ -334,21 +372,42 @@ export class StringTables {
     return e.localNames.length - 1;
   }
 
-  readLocalName(r: BitReader, uriId: number): string {
+  /**
+   * `typeName`: the local name of an xsi:type value, which our encoder (and the spec's QName values) may give as
+   * `prefix:name` when the prefix is not bound. Names read here may come back later as compact ids, for any
+   * name: a hit on one is refused unless it is read as a type name again.
+   */
+  readLocalName(r: BitReader, uriId: number, typeName = false): string {
     const e = this.entry(uriId);
     const u = r.readUnsigned();
     if (u === 0) {
       const id = r.readNBit(bitsFor(e.localNames.length));
       const name = e.localNames[id];
       if (name === undefined) throw new ExiError(`local-name compact id ${id} out of range`);
+      if (this.qnameAdded && !typeName && name.includes(':')) {
+        throw new ExiError(`local name '${name.slice(0, 64)}' is not an XML NCName`);
+      }
       return name;
     }
+    this.budget?.room(u - 1);
     const name = r.readCodePoints(u - 1);
+    // A name is written into XML as it is: anything but an NCName could end the tag and start another one.
+    if (typeName && !this.qnameAdded && name.includes(':')) this.qnameAdded = true;
+    if (!(isNCName(name) || (typeName && isQName(name))))
+      throw new ExiError(`local name '${name.slice(0, 64)}' is not an XML NCName`);
     this.addLocalName(e, name);
     return name;
   }
 
+  /** A string literal of the stream (URI, prefix), its declared length checked before it is read. */
+  private readNewString(r: BitReader): string {
+    const length = r.readUnsigned();
+    this.budget?.room(length);
+    return r.readCodePoints(length);
+  }
+
   private addLocalName(e: UriEntry, name: string): void {
+    this.count();
     insertLocal(e, name);
     this.undo?.push(() => {
       e.localNames.pop();
@@ -373,6 +432,7 @@ export class StringTables {
   }
 
   private addPrefix(e: UriEntry, prefix: string): void {
+    this.count();
     own(e);
     e.prefixes.push(prefix);
     this.undo?.push(() => e.prefixes.pop());
@@ -382,7 +442,8 @@ export class StringTables {
     const e = this.entry(uriId);
     const v = r.readNBit(bitsFor(e.prefixes.length + 1));
     if (v === 0) {
-      const p = r.readString();
+      const p = this.readNewString(r);
+      if (p !== '' && !isNCName(p)) throw new ExiError(`prefix '${p.slice(0, 64)}' is not an XML NCName`);
       this.addPrefix(e, p);
       return p;
     }
@@ -451,6 +512,7 @@ export class StringTables {
       return e.value;
     }
     const length = u - 2;
+    this.budget?.room(length);
     const value = charset ? readRestricted(r, length, charset) : r.readCodePoints(length);
     this.addValue(key, value, length);
     return value;
@@ -536,7 +598,7 @@ function readRestricted(r: BitReader, length: number, charset: readonly number[]
   for (let k = 0; k < length; k++) {
     const i = r.readNBit(n);
     const cp = i < charset.length ? (charset[i] as number) : r.readUnsigned();
-    if (i > charset.length || cp > 0x10ffff) throw new ExiError(`invalid restricted character ${i}`);
+    if (i > charset.length || !isXmlChar(cp)) throw new ExiError(`invalid restricted character ${i}`);
     out += String.fromCodePoint(cp);
   }
   return out;

@@ -65,6 +65,11 @@ export interface ExiOptions {
    * agreed out of band, never written to a header. Default true (EXI 1.0).
    */
   localValuePartitions?: boolean;
+  /**
+   * Limits for decoding untrusted streams (docs/exi.md "Untrusted input"); exceeding one throws
+   * `ExiLimitError` (`IOT_ERR_EXI_LIMIT`). Never written to a header. Defaults in `DEFAULT_LIMITS`.
+   */
+  limits?: ExiLimits;
   /** Write the options document into the header (encode). Default false. */
   includeOptions?: boolean;
   /** Start the stream with the `$EXI` cookie (encode). Default false. */
@@ -75,6 +80,32 @@ export interface ExiOptions {
    */
   dropIgnorableWhitespace?: boolean;
 }
+
+/** What one decoded body (or, for the string tables and grammars, one EXI session) may cost at most. */
+export interface ExiLimits {
+  /**
+   * Bytes the DEFLATE streams of one body inflate to (compression), and characters of the decoded document
+   * (names, values, text, comments, PIs; a value repeated through the string table counts each time). Checked
+   * before inflating or reading further, so memory stays bounded by this, whatever the stream says.
+   */
+  maxDecodedBytes?: number;
+  /** Events (SE, AT, CH, NS, EE, CM, PI) of one body. */
+  maxEvents?: number;
+  /** Element nesting depth. */
+  maxDepth?: number;
+  /** URIs, prefixes and local names added to the string tables by the stream (a session's whole life). */
+  maxStringTableEntries?: number;
+  /** Productions learned by the built-in grammars (a session's whole life). */
+  maxLearnedProductions?: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<Required<ExiLimits>> = {
+  maxDecodedBytes: 16 * 1024 * 1024,
+  maxEvents: 200_000,
+  maxDepth: 256,
+  maxStringTableEntries: 65_536,
+  maxLearnedProductions: 65_536,
+};
 
 export interface ResolvedOptions {
   alignment: 'bit-packed' | 'byte-alignment' | 'pre-compression';
@@ -90,6 +121,7 @@ export interface ResolvedOptions {
   valueMaxLength: number;
   valuePartitionCapacity: number;
   localValuePartitions: boolean;
+  limits: Readonly<Required<ExiLimits>>;
 }
 
 export const DEFAULT_BLOCK_SIZE = 1_000_000;
@@ -97,6 +129,28 @@ export const DEFAULT_BLOCK_SIZE = 1_000_000;
 function checkLimit(name: string, v: number): void {
   if (v !== Number.POSITIVE_INFINITY && (!Number.isInteger(v) || v < 0))
     throw new ExiError(`invalid ${name} ${v}`);
+}
+
+/**
+ * Resolved limits by the object given: callers such as the binding pass the same one with every body (an object
+ * is taken as it was when first used).
+ */
+const resolvedLimits = new WeakMap<ExiLimits, Readonly<Required<ExiLimits>>>();
+
+function resolveLimits(given: ExiLimits): Readonly<Required<ExiLimits>> {
+  let limits = resolvedLimits.get(given);
+  if (limits) return limits;
+  const own: Required<ExiLimits> = { ...DEFAULT_LIMITS };
+  for (const [k, v] of Object.entries(given) as [keyof ExiLimits, number | undefined][]) {
+    if (v === undefined) continue;
+    if (!Object.hasOwn(DEFAULT_LIMITS, k)) throw new ExiError(`unknown EXI limit ${k}`);
+    if (v !== Number.POSITIVE_INFINITY && (!Number.isInteger(v) || v < 1))
+      throw new ExiError(`invalid ${k} ${v}`);
+    own[k] = v;
+  }
+  limits = own;
+  resolvedLimits.set(given, limits);
+  return limits;
 }
 
 export function resolveOptions(options: ExiOptions = {}): ResolvedOptions {
@@ -130,6 +184,7 @@ export function resolveOptions(options: ExiOptions = {}): ResolvedOptions {
   } else if (schemaId === undefined) {
     schema = o.schema; // schema given out of band, or none
   }
+  const limits = o.limits === undefined ? DEFAULT_LIMITS : resolveLimits(o.limits);
   const p = o.preserve ?? {};
   return {
     alignment,
@@ -150,6 +205,7 @@ export function resolveOptions(options: ExiOptions = {}): ResolvedOptions {
     valueMaxLength: vml,
     valuePartitionCapacity: vpc,
     localValuePartitions: o.localValuePartitions ?? true,
+    limits,
   };
 }
 

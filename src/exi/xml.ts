@@ -5,6 +5,7 @@
  * are normalized as XML 1.0 requires; the XML declaration is skipped.
  */
 import { ExiError, ExiUnsupportedError } from './bits.js';
+import { checkComment, checkPi, isNCName } from './names.js';
 import { type ExiEvent, XML_NS, XMLNS_NS } from './types.js';
 
 const NAME_RE =
@@ -394,7 +395,69 @@ function predefinedBindings(): Map<string, string> {
   ]);
 }
 
+/**
+ * Whether the UTF-16 code unit at `i` (0xD800 or above) starts an XML character: a surrogate pair, or a BMP
+ * character other than U+FFFE/U+FFFF. Returns the index of the character's last unit, or -1.
+ */
+function highChar(s: string, i: number, c: number): number {
+  if (c >= 0xe000) return c === 0xfffe || c === 0xffff ? -1 : i;
+  if (c >= 0xdc00) return -1;
+  const d = s.charCodeAt(i + 1);
+  return d >= 0xdc00 && d <= 0xdfff ? i + 1 : -1;
+}
+
+function notXml(what: string): never {
+  throw new ExiError(`${what} contains a character that is not an XML 1.0 character`);
+}
+
+/**
+ * Character data: `&`, `<` and `>` (so `]]>` cannot appear) and CR (which a parser would turn into LF) escaped;
+ * characters that XML 1.0 cannot carry at all, not even as references (C0 controls, lone surrogates, U+FFFE,
+ * U+FFFF), are an error.
+ */
 function escapeText(s: string): string {
+  let special = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20) {
+      if (c === 0x0d) special = true;
+      else if (c !== 0x09 && c !== 0x0a) notXml('text');
+    } else if (c === 0x26 || c === 0x3c || c === 0x3e) special = true;
+    else if (c >= 0xd800) {
+      i = highChar(s, i, c);
+      if (i < 0) notXml('text');
+    }
+  }
+  if (!special) return s;
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\r/g, '&#13;');
+}
+
+/** An attribute value in double quotes: as escapeText, and `"`, tab and LF (which a parser would normalize). */
+function escapeAttr(s: string): string {
+  let special = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20) {
+      if (c === 0x09 || c === 0x0a || c === 0x0d) special = true;
+      else notXml('attribute value');
+    } else if (c === 0x26 || c === 0x3c || c === 0x22) special = true;
+    else if (c >= 0xd800) {
+      i = highChar(s, i, c);
+      if (i < 0) notXml('attribute value');
+    }
+  }
+  if (!special) return s;
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/"/g, '&quot;')
+    .replace(/\t/g, '&#9;')
+    .replace(/\n/g, '&#10;')
+    .replace(/\r/g, '&#13;');
+}
+
+/** escapeText for strings our decoder made: their characters are XML characters already (BitReader). */
+function escapeDecodedText(s: string): string {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c === 0x26 || c === 0x3c || c === 0x3e || c === 0x0d) {
@@ -404,28 +467,55 @@ function escapeText(s: string): string {
   return s;
 }
 
-function escapeAttr(s: string): string {
+/** escapeAttr for strings our decoder made. */
+function escapeDecodedAttr(s: string): string {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c === 0x26 || c === 0x3c || c === 0x22 || c === 0x09 || c === 0x0a || c === 0x0d) {
-      return s
-        .replace(/&/g, '&amp;')
-        .replace(/</g, '&lt;')
-        .replace(/"/g, '&quot;')
-        .replace(/\t/g, '&#9;')
-        .replace(/\n/g, '&#10;')
-        .replace(/\r/g, '&#13;');
-    }
+    if (c === 0x26 || c === 0x3c || c === 0x22 || c === 0x09 || c === 0x0a || c === 0x0d)
+      return escapeAttr(s);
   }
   return s;
+}
+
+/** A name the serializer is about to write: an NCName, or an error (never text that could close the tag). */
+function checkedName(name: string, what: string): string {
+  if (!isNCName(name)) throw new ExiError(`${what} '${name.slice(0, 64)}' is not an XML NCName`);
+  return name;
+}
+
+/** A namespace declaration (Namespaces in XML §3): what may be bound to what. */
+function checkDeclaration(prefix: string, uri: string): void {
+  if (prefix !== '') checkedName(prefix, 'prefix');
+  if (
+    prefix === 'xmlns' ||
+    uri === XMLNS_NS ||
+    (prefix === 'xml') !== (uri === XML_NS) ||
+    (prefix !== '' && uri === '')
+  ) {
+    throw new ExiError(`illegal namespace declaration of prefix '${prefix}' for '${uri.slice(0, 64)}'`);
+  }
 }
 
 /**
  * Serializes an event sequence to XML. With prefixes preserved (NS events present) the original
  * prefixes and declarations are used; otherwise prefixes are generated (`ns1`, `ns2`, ...) and the
  * default namespace is used for elements.
+ *
+ * The events may come from an untrusted stream: every name is checked to be an NCName, every declaration to be
+ * allowed, attributes to be unique, comments and PIs to be well-formed, text and values to be XML characters
+ * (escaped as needed). So the text is well-formed XML with exactly the elements and attributes of the events,
+ * or this throws `ExiError`.
  */
 export function serializeXml(events: readonly ExiEvent[]): string {
+  return writeXml(events, false);
+}
+
+/**
+ * serializeXml; `decoded`: the events come from our decoder, whose names (string tables: NCNames; schema: the
+ * compiled schema's), comments, PIs and characters are checked already (strings.ts, names.ts, bits.ts), so only
+ * what it does not check is checked here (declarations, attributes that would be declarations, duplicates).
+ */
+export function writeXml(events: readonly ExiEvent[], decoded: boolean): string {
   let out = '';
   // Scopes are never changed once made: an element without declarations shares its parent's.
   const scopes: ReadonlyMap<string, string>[] = [PREDEFINED];
@@ -458,12 +548,16 @@ export function serializeXml(events: readonly ExiEvent[]): string {
         while (i < events.length) {
           const n = events[i] as ExiEvent;
           if (n.type === 'NS') {
+            checkDeclaration(n.prefix, n.uri);
             if (!decls?.has(n.prefix)) declare(n.prefix, n.uri);
           } else if (n.type === 'AT') {
             attrs.push(n);
           } else break;
           i++;
         }
+        if (!decoded) checkedName(e.localName, 'element name');
+        if (e.uri === XMLNS_NS || e.uri === XML_NS) throw new ExiError(`element in namespace ${e.uri}`);
+        if (attrs.length > 1) checkUnique(attrs);
         let prefix = e.prefix;
         if (prefix !== undefined && scope.get(prefix) !== e.uri) prefix = undefined;
         if (prefix === undefined) {
@@ -484,6 +578,11 @@ export function serializeXml(events: readonly ExiEvent[]): string {
         let attrText = '';
         for (let a = 0; a < attrs.length; a++) {
           const at = attrs[a] as Extract<ExiEvent, { type: 'AT' }>;
+          if (!decoded) checkedName(at.localName, 'attribute name');
+          // Either would be read back as a namespace declaration, not as this attribute.
+          if (at.uri === XMLNS_NS || (at.uri === '' && at.localName === 'xmlns')) {
+            throw new ExiError('attribute in the xmlns namespace');
+          }
           let ap = '';
           if (at.uri === XML_NS) ap = 'xml';
           else if (at.uri !== '') {
@@ -498,11 +597,12 @@ export function serializeXml(events: readonly ExiEvent[]): string {
               }
             }
           }
-          attrText += ` ${ap === '' ? at.localName : `${ap}:${at.localName}`}="${escapeAttr(at.value)}"`;
+          attrText += ` ${ap === '' ? at.localName : `${ap}:${at.localName}`}="${decoded ? escapeDecodedAttr(at.value) : escapeAttr(at.value)}"`;
         }
         let declText = '';
         if (decls) {
-          for (const [p, u] of decls) declText += ` ${p === '' ? 'xmlns' : `xmlns:${p}`}="${escapeAttr(u)}"`;
+          for (const [p, u] of decls)
+            declText += ` ${p === '' ? 'xmlns' : `xmlns:${p}`}="${decoded ? escapeDecodedAttr(u) : escapeAttr(u)}"`;
         }
         const next = events[i];
         if (next?.type === 'EE') {
@@ -523,12 +623,16 @@ export function serializeXml(events: readonly ExiEvent[]): string {
         break;
       }
       case 'CH':
-        out += escapeText(e.value);
+        out += decoded ? escapeDecodedText(e.value) : escapeText(e.value);
         break;
       case 'CM':
+        checkComment(e.text);
+        escapeText(e.text); // only its characters are checked: a comment has no references
         out += `<!--${e.text}-->`;
         break;
       case 'PI':
+        checkPi(e.target, e.data);
+        escapeText(e.data);
         out += e.data === '' ? `<?${e.target}?>` : `<?${e.target} ${e.data}?>`;
         break;
       case 'NS':
@@ -537,6 +641,27 @@ export function serializeXml(events: readonly ExiEvent[]): string {
     }
   }
   return out;
+}
+
+/** No two attributes of a start tag with the same expanded name (XML 1.0 §3.1, Namespaces in XML §6.3). */
+function checkUnique(attrs: readonly Extract<ExiEvent, { type: 'AT' }>[]): void {
+  if (attrs.length <= 8) {
+    for (let a = 1; a < attrs.length; a++) {
+      const x = attrs[a] as Extract<ExiEvent, { type: 'AT' }>;
+      for (let b = 0; b < a; b++) {
+        const y = attrs[b] as Extract<ExiEvent, { type: 'AT' }>;
+        if (x.localName === y.localName && x.uri === y.uri)
+          throw new ExiError(`duplicate attribute ${x.localName}`);
+      }
+    }
+    return;
+  }
+  const seen = new Set<string>();
+  for (const x of attrs) {
+    const k = `${x.localName}\u0000${x.uri}`;
+    if (seen.has(k)) throw new ExiError(`duplicate attribute ${x.localName}`);
+    seen.add(k);
+  }
 }
 
 function findPrefix(scope: ReadonlyMap<string, string>, uri: string): string | undefined {

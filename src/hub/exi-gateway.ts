@@ -30,7 +30,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { type Element, Parser } from '@xmpp/xml';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { ExiEvent } from '../exi/index.js';
+import { ExiError, type ExiEvent, parseXml } from '../exi/index.js';
 import { serializeXml } from '../exi/xml.js';
 import {
   answerSetup,
@@ -39,6 +39,7 @@ import {
   ExiBodyWriter,
   isExi,
   STREAM_END_XML,
+  STREAM_NS,
   streamOpenTag,
   streamStartXml,
   toTree,
@@ -66,6 +67,56 @@ export interface ExiGatewayStats {
   elementsDown: number;
   /** Connections whose setup agreed on sessionWideBuffers. */
   sessionWide: number;
+  /** Connections ended because a client body did not decode (or did not relay as exactly one element). */
+  rejected: number;
+}
+
+/** The events that matter for what an element means: no NS events, no prefixes, adjacent text merged. */
+function contentOf(events: readonly ExiEvent[]): string[] {
+  const out: string[] = [];
+  let text: string | undefined;
+  for (const e of events) {
+    if (e.type === 'CH') {
+      text = (text ?? '') + e.value;
+      continue;
+    }
+    if (text !== undefined) {
+      if (text !== '') out.push(`CH ${text}`);
+      text = undefined;
+    }
+    if (e.type === 'SE') out.push(`SE {${e.uri}}${e.localName}`);
+    else if (e.type === 'AT') out.push(`AT {${e.uri}}${e.localName}=${e.value}`);
+    else if (e.type === 'EE') out.push('EE');
+    else if (e.type === 'CM') out.push(`CM ${e.text}`);
+    else if (e.type === 'PI') out.push(`PI ${e.target} ${e.data}`);
+  }
+  return out;
+}
+
+/**
+ * The XML text a client's element becomes upstream, where it lands in a stream shared with the server: a
+ * decoded name such as `a x="1"/><injected/><b`, written out as it is, would make one EXI element three XML
+ * elements, written by the client but not decoded by us. serializeXml checks every name, declaration, comment
+ * and character it writes, so its text is already well-formed; the gateway still does not rely on one function
+ * alone, because it is the place where a gap would become an injection into the XMPP stream. The text is parsed
+ * again by our own tokenizer and must give back exactly the decoded elements, attributes and text (one root
+ * element, same names, same values). Forwarding a tree instead would not help: an ltx Element writes its names
+ * unchecked just the same. The re-parse costs a few µs per stanza, next to the tens the decode costs.
+ */
+export function upstreamXml(events: readonly ExiEvent[]): string {
+  const text = serializeXml(events);
+  let again: ExiEvent[];
+  try {
+    again = parseXml(text);
+  } catch (err) {
+    throw new ExiError(`decoded element does not serialize to well-formed XML: ${errorMessage(err)}`);
+  }
+  const a = contentOf(events);
+  const b = contentOf(again);
+  if (a.length !== b.length || a.some((x, i) => x !== b[i])) {
+    throw new ExiError('decoded element does not serialize to the same one element');
+  }
+  return text;
 }
 
 export interface ExiGateway {
@@ -86,6 +137,7 @@ export async function startExiGateway(options: ExiGatewayOptions): Promise<ExiGa
     elementsUp: 0,
     elementsDown: 0,
     sessionWide: 0,
+    rejected: 0,
   };
   const sockets = new Set<Socket>();
 
@@ -105,6 +157,31 @@ export async function startExiGateway(options: ExiGatewayOptions): Promise<ExiGa
     let parser: Parser | undefined;
     let rootAttrs: Record<string, string | undefined> = {};
     const decoder = new StringDecoder('utf8');
+
+    /**
+     * A body that does not decode (malformed, a name that is not a name, a limit exceeded) ends the connection:
+     * bodies have no length prefix, so there is no next body to resume at, and with sessionWideBuffers the
+     * string tables of both ends would disagree from here on. The client gets a stream error (RFC 6120 §4.9.3:
+     * `policy-violation` for a limit, `bad-format` otherwise) and the end of the stream; upstream gets nothing
+     * of the bad body, only the end of its stream.
+     */
+    const failClient = (err: unknown): void => {
+      if (closed) return;
+      const condition =
+        (err as { code?: string }).code === 'IOT_ERR_EXI_LIMIT' ? 'policy-violation' : 'bad-format';
+      clog.warn({ err: errorMessage(err), condition }, 'exi gateway: bad EXI from client');
+      stats.rejected++;
+      try {
+        toClient(
+          `<error xmlns='${STREAM_NS}'><${condition} xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></error>`,
+        );
+        toClient(STREAM_END_XML);
+      } catch (e) {
+        clog.debug({ err: errorMessage(e) }, 'exi gateway: stream error not sent');
+      }
+      if (streamStarted) toUpstreamRaw('</stream:stream>');
+      close('client EXI error');
+    };
 
     const close = (why: string): void => {
       if (closed) return;
@@ -128,12 +205,16 @@ export async function startExiGateway(options: ExiGatewayOptions): Promise<ExiGa
       stats.elementsDown++;
       client.write(bytes);
     };
-    const toUpstream = (xmlText: string): void => {
+    const toUpstreamRaw = (xmlText: string): void => {
       if (closed) return;
       const bytes = Buffer.from(xmlText, 'utf8');
       stats.xmlOut += bytes.length;
-      stats.elementsUp++;
       upstream.write(bytes);
+    };
+    const toUpstream = (xmlText: string): void => {
+      if (closed) return;
+      stats.elementsUp++;
+      toUpstreamRaw(xmlText);
     };
 
     const newUpstreamParser = (): Parser => {
@@ -179,17 +260,17 @@ export async function startExiGateway(options: ExiGatewayOptions): Promise<ExiGa
         toUpstream('</stream:stream>');
         return;
       }
-      toUpstream(serializeXml(events));
+      toUpstream(upstreamXml(events));
     };
     const reader = new ExiBodyReader(onBody);
 
     client.on('data', (chunk: Buffer) => {
       stats.exiIn += chunk.length;
+      if (closed) return;
       try {
         reader.push(chunk);
       } catch (err) {
-        clog.warn({ err: errorMessage(err) }, 'exi gateway: bad EXI from client');
-        close('client EXI error');
+        failClient(err);
       }
     });
     upstream.on('data', (chunk: Buffer) => {

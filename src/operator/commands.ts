@@ -16,9 +16,10 @@ import { bareOf } from '../xmpp/access.js';
 import { createControlClient, type ParameterValue } from '../xmpp/control-client.js';
 import { parseDiscoInfo } from '../xmpp/disco.js';
 import { NS } from '../xmpp/ns.js';
-import { createSensorClient, type ReadoutParams } from '../xmpp/sensor-client.js';
+import { createSensorClient, type ReadoutParams, type Truncation } from '../xmpp/sensor-client.js';
 import { type ParsedField, parseDateTime, parseFields } from '../xmpp/sensordata.js';
 import { createTransport, type Transport } from '../xmpp/transport.js';
+import { createOperatorContacts, type Friendship, type OperatorContacts } from './contacts.js';
 import { loadOperatorCredentials } from './credentials.js';
 import { formatTable } from './table.js';
 import { EXIT, OPERATOR_HELP, UsageError } from './usage.js';
@@ -75,17 +76,21 @@ interface Session {
   transport: Transport;
   sensors: ReturnType<typeof createSensorClient>;
   control: ReturnType<typeof createControlClient>;
-  /** Available full JIDs seen per bare JID, most recent last. */
-  online: Map<string, string[]>;
+  contacts: OperatorContacts;
   close(): Promise<void>;
 }
 
+/** How long to wait for a contact's presence: after login it comes at once; after a new subscription, later. */
+const PRESENCE_WAIT_MS = { subscribed: 3000, asked: 6000 };
+
+/** Logs in; `named` are the JIDs of the command line (their subscription requests are approved). */
 async function connect(
   values: { jid?: string; service?: string; operator?: string },
   io: Io,
   timeoutMs: number,
+  named: string[] = [],
 ): Promise<Session> {
-  const creds = loadOperatorCredentials(
+  const { agents, ...creds } = loadOperatorCredentials(
     {
       ...(values.jid ? { jid: values.jid } : {}),
       ...(values.service ? { service: values.service } : {}),
@@ -97,21 +102,24 @@ async function connect(
     { ...creds, resource: creds.resource ?? `xiot-${process.pid}`, timeoutMs },
     silentLogger(),
   );
-  const sensors = createSensorClient({ transport, log: silentLogger() });
-  const online = new Map<string, string[]>();
-  transport.on('stanza', (s: Element) => {
-    if (!s.is('presence') || !s.attrs.from) return;
-    const from = s.attrs.from as string;
-    const bare = bareOf(from);
-    const list = (online.get(bare) ?? []).filter((j) => j !== from);
-    if (s.attrs.type === undefined) list.push(from);
-    if (s.attrs.type === undefined || s.attrs.type === 'unavailable') online.set(bare, list);
+  const contacts = createOperatorContacts({ transport, named, agents });
+  const sensors = createSensorClient({ transport, log: silentLogger(), approve: contacts.approves });
+  // The roster first: the server re-sends pending subscription requests on our initial presence, and the
+  // approval rule needs the roster.
+  let ready: Promise<unknown> = Promise.resolve();
+  transport.on('online', () => {
+    ready = contacts
+      .load()
+      .catch(() => undefined) // no roster: only the named and configured agents are approved
+      .then(() => sensors.announce())
+      // The server answers our initial presence (pending requests, contacts' presences) before a later IQ.
+      .then(() => transport.request(xml('iq', { type: 'get' }, xml('ping', { xmlns: NS.ping }))))
+      .catch(() => undefined);
   });
-  transport.on('online', () => void sensors.announce());
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
-      transport.start(),
+      transport.start().then(() => ready),
       new Promise((_, reject) => {
         timer = setTimeout(
           () => reject(new IotError('IOT_ERR_XMPP_TIMEOUT', `cannot reach ${creds.service}`)),
@@ -129,27 +137,40 @@ async function connect(
     transport,
     sensors,
     control: createControlClient(transport),
-    online,
+    contacts,
     close: () => transport.stop(),
   };
 }
 
 class ConnectError extends Error {}
 
-/** A full JID for `jid`: as given, or the contact's online resource (waiting briefly for its presence). */
-async function resolve(session: Session, jid: string, waitMs = 2000): Promise<string> {
+/**
+ * A full JID for `jid`: as given, or the contact's online resource. Without a subscription to the contact we
+ * ask for one first, then wait briefly for its presence.
+ */
+async function resolve(session: Session, jid: string): Promise<string> {
   if (jid.includes('/')) return jid;
-  const bare = jid.toLowerCase();
-  const deadline = Date.now() + waitMs;
-  while (Date.now() < deadline) {
-    const full = session.online.get(bare)?.at(-1);
-    if (full) return full;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new IotError(
-    'IOT_ERR_XMPP',
-    `${jid} is offline or not in your roster: give the full JID (user@domain/resource)`,
+  const { contacts } = session;
+  const known = contacts.fullJid(jid);
+  if (known) return known;
+  const state = await contacts.befriend(jid);
+  const full = await contacts.waitOnline(
+    jid,
+    PRESENCE_WAIT_MS[state === 'subscribed' ? 'subscribed' : 'asked'],
   );
+  if (full) return full;
+  throw new IotError('IOT_ERR_XMPP', notOnline(jid, contacts.friendship(jid)));
+}
+
+function notOnline(jid: string, friendship: Friendship): string {
+  switch (friendship) {
+    case 'refused':
+      return `${jid} refused your presence subscription: is your JID among its owners?`;
+    case 'subscribed':
+      return `${jid} is offline (no presence from it): is the agent running? Or give the full JID (user@domain/resource)`;
+    default:
+      return `${jid} has not approved your presence subscription yet (asked now): is the agent running, and are you among its owners?`;
+  }
 }
 
 function fieldRows(jid: string, fields: ParsedField[]) {
@@ -226,14 +247,19 @@ async function cmdRead(argv: string[], io: Io): Promise<number> {
     ...(time('to', values.to) ? { to: time('to', values.to) as Date } : {}),
     timeoutMs,
   };
-  const session = await connect(values, io, timeoutMs);
+  const session = await connect(values, io, timeoutMs, positionals);
   try {
     const results = await fanOut(io, positionals, 'reading', async (jid) => {
       const full = await resolve(session, jid);
       const r = await session.sensors.readout(full, params);
       if (r.fields.length === 0 && r.failures.length)
         throw new IotError('IOT_ERR_DEVICE', r.failures.map((f) => `${f.nodeId}: ${f.message}`).join('; '));
-      return { jid: full, fields: r.fields, failures: r.failures };
+      return {
+        jid: full,
+        fields: r.fields,
+        failures: r.failures,
+        ...(r.truncated ? { truncated: r.truncated } : {}),
+      };
     });
     const rows = results.flatMap((r) => (r.ok ? fieldRows(r.value.jid, r.value.fields) : []));
     if (values.json) {
@@ -250,10 +276,21 @@ async function cmdRead(argv: string[], io: Io): Promise<number> {
           for (const f of r.value.failures) io.stderr.write(`xiot: ${r.jid} ${f.nodeId}: ${f.message}\n`);
     }
     reportErrors(io, results);
+    // A cut history is a complete answer to a request that asked for too much, not a failure: exit 0 (scripts
+    // keep what they got; `truncated` is in the JSON), with a notice on stderr so stdout stays parseable.
+    for (const r of results)
+      if (r.ok && r.value.truncated)
+        io.stderr.write(`xiot: ${cutNotice(r.jid, r.value.truncated, values.to)}\n`);
     return exitFor(results);
   } finally {
     await session.close();
   }
+}
+
+function cutNotice(jid: string, cut: Truncation, to: string | undefined): string {
+  const what = `${jid}: the agent cut this history${cut.limit !== undefined ? ` at ${cut.limit} readings` : ''}`;
+  if (!cut.resume) return `${what}; ask for a shorter period (--from/--to)`;
+  return `${what}; the rest: xiot read ${jid} --historical --from ${cut.resume}${to ? ` --to ${to}` : ''}`;
 }
 
 const DATATYPE_TO_TYPE: Record<string, ControlType> = {
@@ -301,7 +338,7 @@ async function cmdSet(argv: string[], io: Io): Promise<number> {
   });
   const timeoutMs = duration('timeout', values.timeout, 10_000);
   const nodes = values.node ?? [];
-  const session = await connect(values, io, timeoutMs);
+  const session = await connect(values, io, timeoutMs, jids);
   try {
     const results = await fanOut(io, jids, 'setting', async (jid) => {
       const full = await resolve(session, jid);
@@ -338,7 +375,7 @@ async function cmdForm(argv: string[], io: Io): Promise<number> {
   if (values.help) return help(io);
   if (positionals.length !== 1) throw new UsageError('form needs exactly one JID');
   const timeoutMs = duration('timeout', values.timeout, 10_000);
-  const session = await connect(values, io, timeoutMs);
+  const session = await connect(values, io, timeoutMs, positionals);
   try {
     const full = await resolve(session, positionals[0] as string);
     const fields = (await session.control.getForm(full, values.node ?? [])).filter(
@@ -368,10 +405,14 @@ async function cmdWatch(argv: string[], io: Io): Promise<number> {
   if (values.help) return help(io);
   const forMs = values.for === undefined ? undefined : duration('for', values.for, 0);
   const timeoutMs = duration('timeout', values.timeout, 10_000);
-  const session = await connect(values, io, timeoutMs);
+  const session = await connect(values, io, timeoutMs, positionals);
   const latest = new Map<string, Record<string, string>>();
   const live = !values.json && io.stdout.isTTY === true;
   let drawn = 0;
+  let closed = false;
+  const write = (text: string) => {
+    if (!closed) io.stdout.write(text);
+  };
   const draw = () => {
     const rows = [...latest.values()];
     const text = formatTable(rows, [
@@ -380,8 +421,8 @@ async function cmdWatch(argv: string[], io: Io): Promise<number> {
       'time',
       ...new Set(rows.flatMap((r) => Object.keys(r).filter((k) => !['from', 'device', 'time'].includes(k)))),
     ]);
-    if (live && drawn) io.stdout.write(`\x1b[${drawn}A\x1b[J`);
-    io.stdout.write(text);
+    if (live && drawn) write(`\x1b[${drawn}A\x1b[J`);
+    write(text);
     drawn = text.split('\n').length - 1;
   };
   session.sensors.onNotification((n) => {
@@ -390,7 +431,7 @@ async function cmdWatch(argv: string[], io: Io): Promise<number> {
       return;
     const time = n.fields[0] ? new Date(n.fields[0].timestamp).toISOString() : '';
     if (values.json) {
-      io.stdout.write(
+      write(
         `${JSON.stringify({ from, node: n.node, device: n.itemId, time, fields: fieldRows(from, n.fields) })}\n`,
       );
       return;
@@ -399,40 +440,74 @@ async function cmdWatch(argv: string[], io: Io): Promise<number> {
     for (const f of n.fields) row[f.name] = `${f.value}${f.unit ? ` ${f.unit}` : ''}`;
     latest.set(`${from} ${n.itemId}`, row);
     if (live) draw();
-    else io.stdout.write(formatTable([row], Object.keys(row)));
+    else write(formatTable([row], Object.keys(row)));
   });
-  // Watching a device means being its friend: ask (owners are approved by the agent).
-  for (const jid of positionals) await session.sensors.subscribe(jid);
+  // Watching a device means being its friend (PEP sends readings to presence subscribers whose caps say
+  // +notify): ask for a subscription where we have none, and tell each one our caps directly, since our
+  // broadcast presence reaches only the agents we approved.
+  const { contacts } = session;
+  const watched = positionals.length
+    ? positionals.map(bareOf)
+    : [
+        ...new Set([
+          ...contacts.wanted(),
+          ...contacts.roster().flatMap((r) => (contacts.approves(r.jid) ? [r.jid] : [])),
+        ]),
+      ];
+  for (const jid of watched) {
+    await contacts.befriend(jid);
+    await session.transport.send(xml('presence', { to: jid }, session.sensors.caps()));
+  }
   return await new Promise<number>((resolveExit) => {
     const stop = () => {
+      if (closed) return;
+      closed = true;
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      io.stdout.off('error', onOutputError);
       void session.close().then(() => resolveExit(EXIT.ok));
     };
+    // `xiot watch | head`: the reader went away, which ends the watch, not an error.
+    const onOutputError = (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') stop();
+    };
+    io.stdout.on('error', onOutputError);
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     if (forMs !== undefined) setTimeout(stop, forMs);
+    for (const jid of watched)
+      void contacts.waitOnline(jid, PRESENCE_WAIT_MS.asked).then((full) => {
+        if (!full && !closed) io.stderr.write(`xiot: ${notOnline(jid, contacts.friendship(jid))}\n`);
+      });
   });
 }
 
 async function cmdDevices(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(argv, {});
   if (values.help) return help(io);
-  if (positionals.length) throw new UsageError('devices takes no arguments');
   const timeoutMs = duration('timeout', values.timeout, 10_000);
-  const session = await connect(values, io, timeoutMs);
+  // JIDs on the command line (and `agents:` of the operator file) are added: asked for their presence.
+  const session = await connect(values, io, timeoutMs, positionals);
   try {
-    const roster = await session.transport.request(
-      xml('iq', { type: 'get' }, xml('query', { xmlns: 'jabber:iq:roster' })),
+    const book = session.contacts;
+    for (const jid of book.wanted()) await book.befriend(jid);
+    const contacts = [...new Set([...book.roster().map((r) => r.jid), ...book.wanted()])];
+    // Presences of subscribed contacts arrive right after login; approvals of new requests take longer.
+    await Promise.all(
+      contacts.map((jid) => {
+        const state = book.friendship(jid);
+        if (state === 'subscribed') return book.waitOnline(jid, PRESENCE_WAIT_MS.subscribed);
+        if (state === 'asked' && book.wanted().includes(jid))
+          return book.waitOnline(jid, PRESENCE_WAIT_MS.asked);
+        return undefined;
+      }),
     );
-    const contacts =
-      roster
-        .getChild('query')
-        ?.getChildren('item')
-        .map((i) => i.attrs.jid as string) ?? [];
-    await new Promise((r) => setTimeout(r, 500)); // presences arrive right after login
+    for (const jid of book.pendingRequests())
+      io.stderr.write(
+        `xiot: ${jid} asks to see your presence: to accept, run "xiot devices ${jid}" or add it to agents: in your operator file\n`,
+      );
     const results = await fanOut(io, contacts, 'probing', async (bare) => {
-      const full = session.online.get(bare)?.at(-1);
+      const full = book.fullJid(bare);
       let features: string[] = [];
       if (full) {
         const info = await session.transport
@@ -460,6 +535,8 @@ async function cmdDevices(argv: string[], io: Io): Promise<number> {
       return {
         jid: bare,
         online: full ?? '',
+        subscription: book.friendship(bare),
+        status: full ? book.statusOf(bare) : '',
         sensordata: features.includes(NS.sensordata),
         control: features.includes(NS.control),
         devices: [...new Set(fields.map((f) => f.nodeId))].join(','),
@@ -473,11 +550,15 @@ async function cmdDevices(argv: string[], io: Io): Promise<number> {
         formatTable(
           rows.map((r) => ({
             ...r,
-            online: r.online ? `yes (${r.online.split('/')[1]})` : 'no',
+            online: r.online
+              ? `yes (${r.online.split('/')[1]})`
+              : r.subscription === 'subscribed'
+                ? 'no'
+                : `no (${r.subscription === 'none' ? 'not subscribed' : r.subscription})`,
             sensordata: r.sensordata ? 'yes' : '',
             control: r.control ? 'yes' : '',
           })),
-          ['jid', 'online', 'sensordata', 'control', 'devices', 'lastReading'],
+          ['jid', 'online', 'status', 'sensordata', 'control', 'devices', 'lastReading'],
         ),
       );
     return EXIT.ok;

@@ -1,7 +1,8 @@
 /**
  * Operator credentials for the `xiot` client commands, from (highest first) flags, environment variables, and
  * `~/.config/xiot/operator.yaml` (or `$XDG_CONFIG_HOME/xiot/operator.yaml`, or `--operator FILE`).
- * The password is never taken from the command line (it would show in `ps`) and never printed.
+ * `agents:` (or `XIOT_AGENTS`, comma-separated) names the agents whose subscription requests are approved
+ * (src/operator/contacts.ts). The password is never taken from the command line (it would show in `ps`) and never printed.
  */
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -18,6 +19,8 @@ export interface OperatorCredentials {
   username: string;
   password: string;
   resource?: string;
+  /** Bare JIDs of the agents this operator uses: their presence subscription requests are approved. */
+  agents: string[];
 }
 
 const fileSchema = v.strictObject({
@@ -29,6 +32,11 @@ const fileSchema = v.strictObject({
   ),
   password: v.optional(v.pipe(v.string(), v.minLength(1))),
   resource: v.optional(v.pipe(v.string(), v.minLength(1))),
+  agents: v.optional(
+    v.array(
+      v.pipe(v.string(), v.regex(/^[^@/\s]+@[^@/\s]+$/, 'expected a bare JID like "hall@example.org"')),
+    ),
+  ),
 });
 
 export function defaultOperatorFile(env: Record<string, string | undefined> = process.env): string {
@@ -77,5 +85,6 @@ export function loadOperatorCredentials(
     username,
     password,
     ...(file.resource ? { resource: file.resource } : {}),
+    agents: [...(file.agents ?? []), ...(env.XIOT_AGENTS?.split(/[\s,]+/).filter(Boolean) ?? [])],
   };
 }

@@ -11,9 +11,10 @@ export const OPERATOR_HELP = `Operator commands (credentials: ~/.config/xiot/ope
   xiot set JID... name=value... [--node N] [--message] [--json]
   xiot form JID [--node N] [--json]
   xiot watch [JID...] [--json] [--for 30s]
-  xiot devices [--json]
+  xiot devices [JID...] [--json]           (JIDs given are added to your contacts)
 Common options: --jid USER@DOMAIN, --service URI, --operator FILE, --timeout 10s
-A JID without resource means the contact's online resource (it must be in your roster).
+A JID without resource means the contact's online resource; xiot asks for its presence if needed and
+approves presence requests from the agents you name, list in agents: (operator file) or XIOT_AGENTS.
 
 Examples:
   xiot read kitchen@example.org --field load1

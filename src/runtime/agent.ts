@@ -13,7 +13,7 @@ import type { Reading } from '../model/fields.js';
 import type { Hal } from '../sdk/index.js';
 import { openStore, type ReadingStore } from '../store/store.js';
 import { CAPS_NODE, VERSION } from '../version.js';
-import { createAccessPolicy } from '../xmpp/access.js';
+import { createAccessPolicy, createRequestLimiter } from '../xmpp/access.js';
 import { createAdhocService, NS_COMMANDS } from '../xmpp/adhoc.js';
 import { createChatService } from '../xmpp/chat.js';
 import { createControlService, NS_RECEIPTS } from '../xmpp/control.js';
@@ -25,6 +25,7 @@ import { createReadoutService } from '../xmpp/readout.js';
 import { createRosterPolicy } from '../xmpp/roster.js';
 import { createTransport, type Transport } from '../xmpp/transport.js';
 import type { CommandDeps } from './commands.js';
+import { createPresenceStatus, presenceStatusLine } from './presence-status.js';
 import { createDeviceRunner, type DeviceRunner } from './runner.js';
 
 export interface Agent {
@@ -68,7 +69,13 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
     serial: createSerialLinkFactory(),
   };
   const store = openStore(config.store);
-  const transport = createTransport(config.xmpp, log.child({ module: 'xmpp' }));
+  const { limits } = config;
+  const transport = createTransport(
+    { ...config.xmpp, maxStanzaBytes: limits.stanzaSize },
+    log.child({ module: 'xmpp' }),
+  );
+  // One budget per requester across readouts, control, ad-hoc commands and chat (README "Limits").
+  const limiter = createRequestLimiter({ rate: limits.requestRate, burst: limits.requestBurst });
   // eslint-disable-next-line prefer-const -- assigned below, once access exists; the provisioning callbacks read it later
   let roster: ReturnType<typeof createRosterPolicy> | undefined;
   const provisioning = createProvisioningClient({
@@ -87,6 +94,7 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
         store,
         target: config.publish,
         owners: config.owners,
+        devices: config.devices.length,
         log: log.child({ module: 'publish' }),
       })
     : undefined;
@@ -107,6 +115,7 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
         publisher?.kick();
         for (const l of listeners) l(reading);
       },
+      onAvailability: () => presence.changed(),
     });
     devices.set(device.id, runner);
   }
@@ -142,19 +151,42 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
     devices,
     store,
     log: log.child({ module: 'readout' }),
+    options: {
+      maxSessionsPerRequester: limits.readouts,
+      maxQueuedPerRequester: limits.queuedReadouts,
+      maxNodes: limits.nodesPerRequest,
+      maxFields: limits.fieldsPerRequest,
+      limiter,
+    },
   });
   readout.register();
-  const control = createControlService({ transport, access, devices, log: log.child({ module: 'control' }) });
+  const control = createControlService({
+    transport,
+    access,
+    devices,
+    log: log.child({ module: 'control' }),
+    limits: { parametersPerSet: limits.parametersPerSet, stringLength: limits.stringLength, limiter },
+  });
   if (hasControls) control.register();
   const commands: CommandDeps = { devices, access, control, status: () => status() };
-  const adhoc = createAdhocService({ transport, commands, log: log.child({ module: 'adhoc' }) });
+  const adhoc = createAdhocService({ transport, commands, log: log.child({ module: 'adhoc' }), limiter });
   adhoc.register();
-  const chat = createChatService({ transport, commands, log: log.child({ module: 'chat' }) });
+  const chat = createChatService({
+    transport,
+    commands,
+    log: log.child({ module: 'chat' }),
+    limits: { chatBody: limits.chatBody, limiter },
+  });
   roster = createRosterPolicy({ transport, access, log: log.child({ module: 'roster' }) });
 
+  const presence = createPresenceStatus({
+    line: () => presenceStatusLine([...devices].map(([id, d]) => ({ id, available: d.status().available }))),
+    announce: (status) => transport.send(xml('presence', {}, disco.caps(), xml('status', {}, status))),
+    online: () => transport.online,
+  });
   transport.on('online', () => {
     void (async () => {
-      await transport.send(xml('presence', {}, disco.caps()));
+      await transport.send(xml('presence', {}, disco.caps(), xml('status', {}, presence.current())));
       if (config.provisioning.discover) await provisioning.discover();
       await provisioning.befriend();
       await roster?.reconcile();
@@ -190,6 +222,7 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
         await new Promise((r) => setTimeout(r, 50));
       }
       publisher?.stop();
+      presence.stop();
       roster?.stop();
       chat.stop();
       provisioning.stop();

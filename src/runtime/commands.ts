@@ -7,7 +7,7 @@
 import { xml } from '@xmpp/client';
 import { errorMessage } from '../core/errors.js';
 import type { Field } from '../model/fields.js';
-import type { AccessPolicy } from '../xmpp/access.js';
+import { type AccessPolicy, quote } from '../xmpp/access.js';
 import type { createControlService } from '../xmpp/control.js';
 import { NS } from '../xmpp/ns.js';
 import { lexicalValue } from '../xmpp/sensordata.js';
@@ -59,7 +59,9 @@ function formatAge(ms: number): string {
 
 function device(deps: CommandDeps, id: string | undefined): DeviceRunner | CommandResult {
   if (!id) return fail(`Which device? (${[...deps.devices.keys()].join(', ')})`);
-  return deps.devices.get(id) ?? fail(`No device "${id}". Devices: ${[...deps.devices.keys()].join(', ')}`);
+  return (
+    deps.devices.get(id) ?? fail(`No device "${quote(id)}". Devices: ${[...deps.devices.keys()].join(', ')}`)
+  );
 }
 
 export const COMMANDS: readonly CommandDef[] = [
@@ -139,7 +141,7 @@ export const COMMANDS: readonly CommandDef[] = [
         );
         if (args.field && fields.length === 0) {
           return fail(
-            `${d.id} has no field "${args.field}". Fields: ${reading.fields.map((f) => f.name).join(', ')}`,
+            `${d.id} has no field "${quote(args.field)}". Fields: ${reading.fields.map((f) => f.name).join(', ')}`,
           );
         }
         return ok(`${d.id} at ${new Date(reading.timestamp).toISOString()}\n${formatFields(fields)}`);
@@ -165,7 +167,7 @@ export const COMMANDS: readonly CommandDef[] = [
       if (!spec) {
         return fail(
           d.controlSpecs.length
-            ? `${d.id} has no parameter "${args.param ?? ''}". Parameters: ${d.controlSpecs.map((c) => c.name).join(', ')}`
+            ? `${d.id} has no parameter "${quote(args.param ?? '')}". Parameters: ${d.controlSpecs.map((c) => c.name).join(', ')}`
             : `${d.id} has no parameters to set.`,
         );
       }
@@ -180,7 +182,7 @@ export const COMMANDS: readonly CommandDef[] = [
             xml(spec.type, { name: spec.name, value }),
           ),
         );
-        return ok(`${d.id}: ${spec.name} set to ${value}`);
+        return ok(`${d.id}: ${spec.name} set to ${quote(value)}`);
       } catch (err) {
         return fail(`Not set: ${errorMessage(err)}`);
       }

@@ -128,6 +128,8 @@ export interface ControlSpec {
   max?: number;
   /** Allowed values of a string parameter (a list-single in the form). */
   options?: string[];
+  /** Longest lexical value accepted, in characters (below the agent's limits.stringLength). */
+  maxLength?: number;
   /** The field whose value this parameter sets: it is reported with writable='true'. */
   field?: string;
 }

@@ -71,3 +71,48 @@ export function narrow(
   if (allowed === undefined) return undefined;
   return asked.length ? asked.filter((a) => allowed.includes(a)) : [...allowed];
 }
+
+/**
+ * A token bucket per requester (bare JID): `burst` requests at once, refilled at `rate` per second. `take` answers
+ * whether one more request may run now. Requesters whose bucket is full again are forgotten, so a flood of
+ * addresses costs memory only while they keep sending.
+ */
+export function createRequestLimiter(options: { rate: number; burst: number }) {
+  const { rate, burst } = options;
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  const refill = (b: { tokens: number; at: number }, now: number) => {
+    b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * rate);
+    b.at = now;
+  };
+  return {
+    rate,
+    burst,
+    take(from: string, now = Date.now()): boolean {
+      if (rate <= 0) return true;
+      const key = bareOf(from);
+      let b = buckets.get(key);
+      if (!b) {
+        if (buckets.size >= 10_000) {
+          for (const [k, other] of buckets) {
+            refill(other, now);
+            if (other.tokens >= burst) buckets.delete(k);
+          }
+        }
+        b = { tokens: burst, at: now };
+        buckets.set(key, b);
+      } else refill(b, now);
+      if (b.tokens < 1) return false;
+      b.tokens -= 1;
+      return true;
+    },
+    /** Requesters currently tracked (tests). */
+    size: () => buckets.size,
+  };
+}
+
+export type RequestLimiter = ReturnType<typeof createRequestLimiter>;
+
+/** At most `max` characters of peer input for a reply: longer text is cut and marked with "…" (no amplification). */
+export function quote(text: string, max = 64): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
+}

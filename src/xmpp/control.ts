@@ -12,11 +12,11 @@ import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { DeviceRunner } from '../runtime/runner.js';
 import type { ControlSpec, ControlType, ControlValue, ControlValues } from '../sdk/index.js';
-import type { AccessPolicy } from './access.js';
+import { type AccessPolicy, quote, type RequestLimiter } from './access.js';
 import { NS } from './ns.js';
 import type { Decision, Tokens } from './provisioning.js';
 import { parseBoolean } from './sensordata.js';
-import { type Condition, stanzaError } from './stanza-errors.js';
+import { type Condition, limitError, stanzaError } from './stanza-errors.js';
 import type { Transport } from './transport.js';
 
 export const NS_XDATA_VALIDATE = 'http://jabber.org/protocol/xdata-validate';
@@ -82,10 +82,23 @@ export class ParamError extends Error {
   }
 }
 
-/** Parses and checks one lexical value against a parameter's declaration. */
-export function parseControlValue(spec: ControlSpec, raw: string | undefined): ControlValue {
+/**
+ * Parses and checks one lexical value against a parameter's declaration. `maxLength` is limits.stringLength; a
+ * parameter may declare a smaller maximum of its own (a command template's `maxLength`).
+ */
+export function parseControlValue(
+  spec: ControlSpec,
+  raw: string | undefined,
+  maxLength = Infinity,
+): ControlValue {
   const bad = (why: string) => new ParamError(spec.name, 'bad-request', why);
   if (raw === undefined) throw bad('value missing');
+  if (spec.maxLength !== undefined && raw.length > spec.maxLength && spec.maxLength < maxLength) {
+    throw new ParamError(spec.name, 'policy-violation', `longer than ${spec.maxLength} characters`);
+  }
+  if (raw.length > maxLength) {
+    throw new ParamError(spec.name, 'policy-violation', `over limits.stringLength (${maxLength})`);
+  }
   const value = raw.trim();
   const inRange = (n: number) => {
     if (spec.min !== undefined && n < spec.min) throw bad(`must be at least ${spec.min}`);
@@ -148,11 +161,23 @@ interface ParsedSet {
   form: boolean;
 }
 
-function parseSet(set: Element): ParsedSet {
+/**
+ * Why a submitted XEP-0004 form is not of the expected FORM_TYPE (XEP-0068 §4), or undefined when it is. A form
+ * without FORM_TYPE is accepted unless `required`: slixmpp's make_form and Gajim submit forms without it.
+ */
+export function formTypeProblem(form: Element, expected: string, required = false): string | undefined {
+  const field = form.getChildren('field').find((f) => f.attrs.var === 'FORM_TYPE');
+  if (!field) return required ? `the form must carry FORM_TYPE ${expected}` : undefined;
+  return field.getChildText('value') === expected ? undefined : `expected FORM_TYPE ${expected}`;
+}
+
+function parseSet(set: Element, maxParams = Infinity): ParsedSet {
   const nodeIds: string[] = [];
   const params: ParsedSet['params'] = [];
   let form = false;
+  const tooMany = () => new ParamError('', 'policy-violation', `over limits.parametersPerSet (${maxParams})`);
   for (const child of set.getChildElements()) {
+    if (params.length > maxParams) throw tooMany();
     if (child.name === 'node') {
       const nodeId = child.attrs.nodeId as string | undefined;
       if (!nodeId) throw new ParamError('', 'bad-request', 'node without nodeId');
@@ -160,6 +185,8 @@ function parseSet(set: Element): ParsedSet {
     } else if (child.name === 'x' && child.attrs.xmlns === NS.dataForms) {
       if (child.attrs.type !== 'submit')
         throw new ParamError('', 'bad-request', 'a form in set must be of type submit');
+      const formType = formTypeProblem(child, NS.control);
+      if (formType) throw new ParamError('', 'bad-request', formType);
       form = true;
       for (const field of child.getChildren('field')) {
         const name = field.attrs.var as string | undefined;
@@ -167,13 +194,15 @@ function parseSet(set: Element): ParsedSet {
         // Fields sent without a value were not filled in: nothing to apply (clients like Gajim send them all).
         if (!name || name === 'FORM_TYPE' || field.attrs.type === 'hidden' || value === null) continue;
         params.push({ name, element: 'form', value });
+        if (params.length > maxParams) throw tooMany();
       }
     } else {
       const name = child.attrs.name as string | undefined;
-      if (!name) throw new ParamError('', 'bad-request', `<${child.name}> without name`);
+      if (!name) throw new ParamError('', 'bad-request', `<${quote(child.name)}> without name`);
       params.push({ name, element: child.name, value: child.attrs.value as string | undefined });
     }
   }
+  if (params.length > maxParams) throw tooMany();
   return { nodeIds, params, form };
 }
 
@@ -187,8 +216,13 @@ export function createControlService(deps: {
   access: AccessPolicy;
   devices: ReadonlyMap<string, DeviceRunner>;
   log: Logger;
+  /** limits.parametersPerSet, limits.stringLength and the per-requester rate. */
+  limits?: { parametersPerSet: number; stringLength: number; limiter?: RequestLimiter };
 }) {
   const { transport, access, devices, log } = deps;
+  const maxParams = deps.limits?.parametersPerSet ?? 64;
+  const maxString = deps.limits?.stringLength ?? 1024;
+  const limiter = deps.limits?.limiter;
   const controllable = () => [...devices.values()].filter((d) => d.controlSpecs.length > 0);
 
   function targets(nodeIds: string[]): DeviceRunner[] {
@@ -205,7 +239,7 @@ export function createControlService(deps: {
     }
     return nodeIds.map((id) => {
       const d = devices.get(id);
-      if (!d) throw new ParamError('', 'item-not-found', `unknown node ${id}`);
+      if (!d) throw new ParamError('', 'item-not-found', `unknown node ${quote(id)}`);
       return d;
     });
   }
@@ -229,14 +263,26 @@ export function createControlService(deps: {
         const spec = device.controlSpecs.find((c) => c.name === p.name);
         try {
           if (!spec)
-            throw new ParamError(p.name, 'item-not-found', `node ${device.id} has no parameter ${p.name}`);
+            throw new ParamError(
+              p.name,
+              'item-not-found',
+              `node ${device.id} has no parameter ${quote(p.name)}`,
+            );
           if (p.element !== 'form' && !PARAMETER_ELEMENTS.has(p.element)) {
-            throw new ParamError(p.name, 'bad-request', `<${p.element}> is not a XEP-0325 parameter type`);
+            throw new ParamError(
+              p.name,
+              'bad-request',
+              `<${quote(p.element)}> is not a XEP-0325 parameter type`,
+            );
           }
           if (p.element !== 'form' && !ACCEPTED_ELEMENTS[spec.type].includes(p.element)) {
-            throw new ParamError(p.name, 'bad-request', `is a ${spec.type} parameter, not ${p.element}`);
+            throw new ParamError(
+              p.name,
+              'bad-request',
+              `is a ${spec.type} parameter, not ${quote(p.element)}`,
+            );
           }
-          values[p.name] = parseControlValue(spec, p.value);
+          values[p.name] = parseControlValue(spec, p.value, maxString);
         } catch (err) {
           if (!(err instanceof ParamError)) throw err;
           if (!errors.some((e) => e.param === err.param && e.message === err.message)) errors.push(err);
@@ -258,23 +304,27 @@ export function createControlService(deps: {
 
   function errorElement(err: unknown): Element {
     if (err instanceof AggregateParamError) {
-      // item-not-found when a parameter does not exist anywhere; bad-request for the rest (XEP-0325 §3.3).
+      // item-not-found when a parameter does not exist anywhere; bad-request for the rest (XEP-0325 §3.3);
+      // policy-violation when a value is over one of our limits.
       const condition = err.errors.some((e) => e.condition === 'item-not-found')
         ? 'item-not-found'
-        : 'bad-request';
+        : err.errors.some((e) => e.condition === 'policy-violation')
+          ? 'policy-violation'
+          : 'bad-request';
+      // Parameter names come from the peer: quoted, never echoed whole (issue 13, no amplification).
       return stanzaError(
         condition,
-        err.errors.map((e) => (e.param ? `${e.param}: ${e.message}` : e.message)).join('; '),
+        err.errors.map((e) => (e.param ? `${quote(e.param)}: ${e.message}` : e.message)).join('; '),
         ...err.errors
           .filter((e) => e.param)
-          .map((e) => xml('paramError', { xmlns: NS.control, var: e.param }, e.message)),
+          .map((e) => xml('paramError', { xmlns: NS.control, var: quote(e.param) }, e.message)),
       );
     }
     if (err instanceof ParamError) {
       return stanzaError(
         err.condition,
         err.message,
-        ...(err.param ? [xml('paramError', { xmlns: NS.control, var: err.param }, err.message)] : []),
+        ...(err.param ? [xml('paramError', { xmlns: NS.control, var: quote(err.param) }, err.message)] : []),
       );
     }
     return stanzaError('internal-server-error', errorMessage(err));
@@ -282,7 +332,7 @@ export function createControlService(deps: {
 
   /** Parses and asks access (owners, or provisioning with narrowing); throws ParamError when refused. */
   async function authorise(from: string, set: Element): Promise<{ parsed: ParsedSet; decision: Decision }> {
-    const parsed = parseSet(set);
+    const parsed = parseSet(set, maxParams);
     const decision = await access.canControl(from, {
       nodes: parsed.nodeIds,
       parameters: [...new Set(parsed.params.map((p) => p.name))],
@@ -294,6 +344,7 @@ export function createControlService(deps: {
 
   async function onIqSet(stanza: Element, set: Element): Promise<Element> {
     const from = stanza.attrs.from as string;
+    if (limiter && !limiter.take(from)) return limitError('requestRate', limiter.rate, 'too many requests');
     let outcomes: ControlOutcome[];
     let narrowed: boolean;
     try {
@@ -335,6 +386,11 @@ export function createControlService(deps: {
     const set = stanza.getChild('set', NS.control);
     if (!set) return;
     const from = stanza.attrs.from as string;
+    // A message set has no reply (XEP-0325 §3.1): over the rate it is dropped, without a receipt.
+    if (limiter && !limiter.take(from)) {
+      log.debug({ from }, 'control message over limits.requestRate dropped');
+      return;
+    }
     try {
       const { parsed, decision } = await authorise(from, set);
       await apply(validate(parsed, decision));
@@ -353,6 +409,8 @@ export function createControlService(deps: {
   }
 
   async function onGetForm(stanza: Element, getForm: Element): Promise<Element> {
+    if (limiter && !limiter.take(stanza.attrs.from as string))
+      return limitError('requestRate', limiter.rate, 'too many requests');
     let targetDevices: DeviceRunner[];
     let decision: Decision;
     try {

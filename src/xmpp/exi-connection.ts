@@ -49,6 +49,7 @@ import {
   encode,
   type CompiledSchema,
   type ExiEvent,
+  type ExiLimits,
   type ExiOptions,
   parseXml,
 } from '../exi/index.js';
@@ -60,6 +61,7 @@ import {
   schemaSet,
 } from '../exi/schema/iot.js';
 import { xsdTargetNamespace } from '../exi/schema/xsd.js';
+import { isNCName } from '../exi/names.js';
 import { XML_NS } from '../exi/types.js';
 import { serializeXml } from '../exi/xml.js';
 
@@ -69,8 +71,18 @@ export const CLIENT_NS = 'jabber:client';
 /** `$EXI` followed by the one-byte header: distinguishing bits 10, no options, final version 1. */
 export const EXI_HEADER = Uint8Array.from([0x24, 0x45, 0x58, 0x49, 0x80]);
 const HEADER_BYTE = 0x80;
-/** A body still incomplete after this many buffered bytes is an error, not a slow sender. */
-const MAX_BODY_BYTES = 1 << 20;
+/**
+ * The largest stanza the binding carries, in bytes of XML. An EXI body is smaller than its XML, so a body still
+ * incomplete after this many buffered bytes is an error, not a slow sender; and a body may decode to at most
+ * this many characters (`maxDecodedBytes`) and one event per 8 bytes of it (`<a/>` is 4 bytes and 2 events).
+ */
+export const MAX_STANZA_BYTES = 1 << 20;
+const MAX_BODY_BYTES = MAX_STANZA_BYTES;
+const BINDING_LIMITS: ExiLimits = {
+  maxDecodedBytes: MAX_STANZA_BYTES,
+  maxEvents: MAX_STANZA_BYTES / 8,
+  maxDepth: 128,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Schemas: identified by target namespace, byte size and MD5 of the exact file bytes (XEP-0322).
@@ -134,7 +146,12 @@ export const DEFAULT_BINDING: BindingOptions = { schemas: [] };
  * applied: we propose and accept only strict=false streams, whose undeclared elements need learning.
  */
 function codecOptions(b: BindingOptions): ExiOptions {
-  const o: ExiOptions = { alignment: 'bit-packed', strict: false, localValuePartitions: false };
+  const o: ExiOptions = {
+    alignment: 'bit-packed',
+    strict: false,
+    localValuePartitions: false,
+    limits: BINDING_LIMITS,
+  };
   const schema = canonicalSchema(b.schemas);
   if (schema) o.schema = schema;
   if (b.valueMaxLength !== undefined) o.valueMaxLength = b.valueMaxLength;
@@ -193,6 +210,8 @@ export class ExiBodyWriter {
  */
 export class ExiBodyReader {
   private buf: Uint8Array = new Uint8Array(0);
+  /** Bytes the incomplete body at the start of `buf` needs at least (its decoder said so). */
+  private needed = 0;
   private expectHeader = true;
   private opts: ExiOptions = codecOptions(DEFAULT_BINDING);
   private session: ExiSession | undefined;
@@ -235,13 +254,27 @@ export class ExiBodyReader {
         this.expectHeader = false;
         continue;
       }
+      if (this.buf.length > MAX_BODY_BYTES)
+        throw new ExiError(`EXI body larger than ${MAX_BODY_BYTES} bytes`);
+      // Each attempt decodes the body from its start: a long string arriving in TCP segments would be decoded
+      // again with every segment (900 kB in 1,460-byte segments: 14 s). The decoder says how many bytes a string
+      // that goes past the end needs at least; nothing can complete before they are here.
+      if (this.buf.length < this.needed) return;
       // A session's decodeBody leaves the session unchanged when the body is incomplete.
-      const res = this.session ? this.session.decodeBody(this.buf) : decodeBody(this.buf, this.opts);
+      let res: { events: ExiEvent[]; size: number } | undefined;
+      if (this.session) {
+        res = this.session.decodeBody(this.buf);
+        if (!res) this.needed = this.session.needed;
+      } else {
+        const incomplete = { needed: 0 };
+        res = decodeBody(this.buf, this.opts, incomplete);
+        if (!res) this.needed = incomplete.needed;
+      }
       if (!res) {
-        if (this.buf.length > MAX_BODY_BYTES)
-          throw new ExiError(`EXI body larger than ${MAX_BODY_BYTES} bytes`);
+        if (this.needed > MAX_BODY_BYTES) throw new ExiError(`EXI body larger than ${MAX_BODY_BYTES} bytes`);
         return;
       }
+      this.needed = 0;
       this.buf = this.buf.subarray(res.size);
       this.onBody(res.events, res.size);
     }
@@ -320,7 +353,11 @@ export function streamOpenTag(events: readonly ExiEvent[]): string {
   const decls = new Map<string, string>();
   for (const c of node.children) {
     if (c.uri === EXI_NS && c.localName === 'xmlns' && c.attrs.namespace !== undefined) {
-      decls.set(c.attrs.prefix ?? '', c.attrs.namespace);
+      const prefix = c.attrs.prefix ?? '';
+      // The prefix is an attribute value of the client's: written as a name, it must be one.
+      if (prefix !== '' && !isNCName(prefix))
+        throw new ExiError(`streamStart: bad prefix '${prefix.slice(0, 64)}'`);
+      decls.set(prefix, c.attrs.namespace);
     }
   }
   if (!decls.has('')) decls.set('', CLIENT_NS);
@@ -366,6 +403,11 @@ export interface SetupProposal {
  */
 export const SESSION_VALUE_MAX_LENGTH = 64;
 export const SESSION_VALUE_PARTITION_CAPACITY = 256;
+/**
+ * The most the server side accepts with sessionWideBuffers (less is taken as proposed; more, or none, is lowered
+ * to these): at most 1,024 values of at most 256 characters kept per direction of a connection.
+ */
+export const SESSION_VALUE_MAX = { valueMaxLength: 256, valuePartitionCapacity: 1024 } as const;
 
 /** The client's `<setup>`: our bit-packed, non-strict options and the schemas we have. */
 export function setupXml(
@@ -418,9 +460,15 @@ export function answerSetup(
   let extra = '';
   for (const k of ['valueMaxLength', 'valuePartitionCapacity'] as const) {
     const v = a[k];
-    if (v !== undefined && /^\d+$/.test(v)) {
-      agreed[k] = Number(v);
-      extra += ` ${k}='${v}'`;
+    let n = v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+    // A session's value table lives as long as the connection: its size is ours to bound, not the client's.
+    if (sessionWideBuffers && (n === undefined || n > SESSION_VALUE_MAX[k])) {
+      n = SESSION_VALUE_MAX[k];
+      agreement = false;
+    }
+    if (n !== undefined) {
+      agreed[k] = n;
+      extra += ` ${k}='${n}'`;
     }
   }
   const proposed: { attrs: string; id: IotSchemaId | undefined }[] = [];

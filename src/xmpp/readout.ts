@@ -11,7 +11,7 @@ import type { Logger } from '../core/logger.js';
 import { type Field, type FieldTypeFlag, HISTORICAL_FLAGS } from '../model/fields.js';
 import type { DeviceRunner } from '../runtime/runner.js';
 import type { ReadingStore } from '../store/store.js';
-import { type AccessPolicy, narrow } from './access.js';
+import { type AccessPolicy, narrow, type RequestLimiter } from './access.js';
 import { NS } from './ns.js';
 import {
   fieldsElement,
@@ -21,7 +21,7 @@ import {
   type ReadoutRequest,
   RequestError,
 } from './sensordata.js';
-import { stanzaError } from './stanza-errors.js';
+import { limitError, stanzaError } from './stanza-errors.js';
 import type { Transport } from './transport.js';
 
 export interface ReadoutOptions {
@@ -29,10 +29,17 @@ export interface ReadoutOptions {
   historyLimit?: number;
   /** Timestamps per `fields` message, to stay well under server stanza limits. */
   timestampsPerMessage?: number;
-  /** Concurrent sessions per requester. */
+  /** Concurrent momentary (not queued) sessions per requester: limits.readouts. */
   maxSessionsPerRequester?: number;
+  /** Queued (`when`) sessions per requester, counted apart so they cannot block momentary ones. */
+  maxQueuedPerRequester?: number;
+  /** `<node/>` and `<field/>` elements per request. */
+  maxNodes?: number;
+  maxFields?: number;
   /** Furthest `when` accepted. */
   maxScheduleMs?: number;
+  /** Per-requester request rate (shared with control, ad-hoc and chat). */
+  limiter?: RequestLimiter;
 }
 
 interface Session {
@@ -43,6 +50,7 @@ interface Session {
   timer?: NodeJS.Timeout;
   started: boolean;
   cancelled: boolean;
+  queued: boolean;
 }
 
 const LIVE_TYPES: FieldTypeFlag[] = ['momentary', 'peak', 'status', 'computed', 'identity'];
@@ -60,6 +68,10 @@ export function createReadoutService(deps: {
   const historyLimit = deps.options?.historyLimit ?? 10_000;
   const perMessage = deps.options?.timestampsPerMessage ?? 50;
   const maxSessions = deps.options?.maxSessionsPerRequester ?? 32;
+  const maxQueued = deps.options?.maxQueuedPerRequester ?? 8;
+  const maxNodes = deps.options?.maxNodes ?? 64;
+  const maxFields = deps.options?.maxFields ?? 256;
+  const limiter = deps.options?.limiter;
   const maxScheduleMs = deps.options?.maxScheduleMs ?? 7 * 86_400_000;
   const sessions = new Map<string, Session>();
   const keyOf = (from: string, seqnr: number) => `${from}\u0000${seqnr}`;
@@ -67,6 +79,12 @@ export function createReadoutService(deps: {
   async function onRequest(stanza: Element, req: Element): Promise<Element | boolean> {
     const from = stanza.attrs.from as string | undefined;
     if (!from) return stanzaError('bad-request', 'no sender');
+    if (limiter && !limiter.take(from)) return limitError('requestRate', limiter.rate, 'too many requests');
+    // Counted before parsing: a request with 100,000 nodes is refused without building them.
+    const nodeCount = req.getChildren('node').length;
+    if (nodeCount > maxNodes) return limitError('nodesPerRequest', maxNodes, 'too many nodes');
+    const fieldCount = req.getChildren('field').length;
+    if (fieldCount > maxFields) return limitError('fieldsPerRequest', maxFields, 'too many fields');
     let request: ReadoutRequest;
     try {
       request = parseReadoutRequest(req);
@@ -106,10 +124,15 @@ export function createReadoutService(deps: {
     }
     const key = keyOf(from, request.seqnr);
     if (sessions.has(key)) return stanzaError('conflict', `readout ${request.seqnr} is already in progress`);
-    const mine = [...sessions.values()].filter((s) => s.to === from).length;
-    if (mine >= maxSessions) return stanzaError('resource-constraint', 'too many readouts in progress');
     const delay = request.when === undefined ? 0 : request.when - Date.now();
     if (delay > maxScheduleMs) return stanzaError('bad-request', 'when is too far in the future');
+    const queued = delay > 0;
+    let mine = 0;
+    for (const s of sessions.values()) if (s.to === from && s.queued === queued) mine++;
+    if (queued && mine >= maxQueued)
+      return limitError('queuedReadouts', maxQueued, 'too many queued readouts');
+    if (!queued && mine >= maxSessions)
+      return limitError('readouts', maxSessions, 'too many readouts in progress');
     const session: Session = {
       key,
       to: from,
@@ -117,9 +140,9 @@ export function createReadoutService(deps: {
       devices: selected.length ? selected : [...devices.values()],
       started: false,
       cancelled: false,
+      queued,
     };
     sessions.set(key, session);
-    const queued = delay > 0;
     // Run after the IQ result has been sent (setImmediate follows the promise chain that sends it): the
     // requester must see `accepted` before any `fields`. A cancelled session is skipped by run().
     if (queued) session.timer = setTimeout(() => void run(session, queued), delay);
@@ -133,6 +156,7 @@ export function createReadoutService(deps: {
 
   function onCancel(stanza: Element, cancel: Element): Element {
     const from = stanza.attrs.from as string;
+    if (limiter && !limiter.take(from)) return limitError('requestRate', limiter.rate, 'too many requests');
     let seqnr: number;
     try {
       seqnr = parseSeqnr(cancel.attrs.seqnr as string | undefined);

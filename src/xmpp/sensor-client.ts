@@ -15,6 +15,20 @@ import { NS } from './ns.js';
 import { type ParsedField, parseBoolean, parseFields, readoutRequestElement } from './sensordata.js';
 import type { Transport } from './transport.js';
 
+/**
+ * The agent's marker for a historical readout it cut at its limit (issue 12; XEP-0323 has no way to say so).
+ * On the message that carries the readout's last `fields` (or inside that `fields`):
+ *   <truncated xmlns='urn:xmpp-iot:readout' seqnr='7' limit='10000' resume='2026-11-24T06:00:00Z'/>
+ * `limit`: readings sent; `resume` (optional): the `from` of a request that continues where this one stopped.
+ * Other clients ignore the unknown element.
+ */
+export const NS_READOUT = 'urn:xmpp-iot:readout';
+
+export interface Truncation {
+  limit?: number;
+  resume?: string;
+}
+
 export interface ReadoutResult {
   accepted: boolean;
   queued: boolean;
@@ -22,6 +36,8 @@ export interface ReadoutResult {
   fields: ParsedField[];
   failures: { nodeId: string; timestamp: string; message: string }[];
   done: boolean;
+  /** Set when the device said it cut the answer (history over its limit). */
+  truncated?: Truncation;
 }
 
 export interface ReadoutParams {
@@ -51,8 +67,11 @@ export interface Notification {
 export function createSensorClient(deps: {
   transport: Transport;
   log: Logger;
-  /** Approve presence subscription requests from these bare JIDs (the devices we own). */
-  approve?: (bareJid: string) => boolean;
+  /**
+   * Whose presence subscription requests to approve (the devices we own): `true` approves, `false` refuses,
+   * `undefined` leaves the request pending on the server (a later session may approve it). Default: refuse.
+   */
+  approve?: (bareJid: string) => boolean | undefined;
 }) {
   const { transport } = deps;
   let nextSeqnr = Math.floor(Math.random() * 1000) + 1;
@@ -81,7 +100,8 @@ export function createSensorClient(deps: {
     if (!from) return;
     if (stanza.is('presence') && stanza.attrs.type === 'subscribe') {
       const bare = bareOf(from);
-      const ok = deps.approve?.(bare) ?? false;
+      const ok = deps.approve ? deps.approve(bare) : false;
+      if (ok === undefined) return;
       void transport.send(xml('presence', { to: bare, type: ok ? 'subscribed' : 'unsubscribed' }));
       return;
     }
@@ -112,7 +132,16 @@ export function createSensorClient(deps: {
       }
       return;
     }
-    for (const child of stanza.getChildElements()) {
+    const children = stanza.getChildElements();
+    // The cut marker first: `done` on the same message ends the readout.
+    for (const child of children) {
+      const markers = [
+        ...(child.name === 'truncated' && child.attrs.xmlns === NS_READOUT ? [child] : []),
+        ...(child.attrs.xmlns === NS.sensordata ? child.getChildren('truncated', NS_READOUT) : []),
+      ];
+      for (const m of markers) waiters.get(`${from}\u0000${m.attrs.seqnr ?? child.attrs.seqnr}`)?.(m);
+    }
+    for (const child of children) {
       if (child.attrs.xmlns !== NS.sensordata) continue;
       waiters.get(`${from}\u0000${child.attrs.seqnr}`)?.(child);
     }
@@ -167,6 +196,14 @@ export function createSensorClient(deps: {
       waiters.set(key, (el) => {
         // Data before `accepted` means accepted (XEP-0323 §3.2).
         result.accepted = true;
+        if (el.name === 'truncated' && el.attrs.xmlns === NS_READOUT) {
+          const limit = Number(el.attrs.limit);
+          result.truncated = {
+            ...(Number.isFinite(limit) && el.attrs.limit !== undefined ? { limit } : {}),
+            ...(el.attrs.resume ? { resume: el.attrs.resume as string } : {}),
+          };
+          return;
+        }
         if (el.name === 'started') result.started = true;
         if (el.name === 'fields') result.fields.push(...parseFields(el));
         if (el.name === 'failure') {

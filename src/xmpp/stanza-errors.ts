@@ -18,6 +18,7 @@ export type Condition =
   | 'not-acceptable'
   | 'not-allowed'
   | 'not-authorized'
+  | 'policy-violation'
   | 'remote-server-timeout'
   | 'resource-constraint'
   | 'service-unavailable'
@@ -34,6 +35,8 @@ const DEFAULT_TYPE: Record<Condition, ErrorType> = {
   'not-acceptable': 'modify',
   'not-allowed': 'cancel',
   'not-authorized': 'auth',
+  // A request over one of our limits (README "Limits"): change the request (RFC 6120 §8.3.3.12).
+  'policy-violation': 'modify',
   'remote-server-timeout': 'wait',
   'resource-constraint': 'wait',
   'service-unavailable': 'cancel',
@@ -63,9 +66,23 @@ export const CONDITION_OF: Record<IotErrorCode, Condition> = {
   IOT_ERR_STOPPED: 'service-unavailable',
   IOT_ERR_EXI: 'bad-request',
   IOT_ERR_EXI_UNSUPPORTED: 'feature-not-implemented',
+  IOT_ERR_EXI_LIMIT: 'policy-violation',
 };
 
 /** The defined condition of an error reply (`<iq type='error'>` or a caught XMPPError), if any. */
 export function conditionOf(error: Element | undefined): string | undefined {
   return error?.getChildElements().find((c) => c.attrs.xmlns === NS.stanzas && c.name !== 'text')?.name;
+}
+
+/**
+ * The error for a request over one of the agent's limits (README "Limits"): names the setting and its value, never
+ * echoes the request. Sizes and counts are `policy-violation` (modify: ask for less); momentary capacity and the
+ * request rate are `resource-constraint` (wait: the same request succeeds later).
+ */
+export function limitError(setting: string, limit: number, what: string): Element {
+  const transient = setting === 'readouts' || setting === 'queuedReadouts' || setting === 'requestRate';
+  return stanzaError(
+    transient ? 'resource-constraint' : 'policy-violation',
+    `${what}: over limits.${setting} (${limit})`,
+  );
 }

@@ -31,7 +31,7 @@ describe.skipIf(!requireProsody() || !requireSlixmpp() || !requireRoot() || !req
       });
       expect(code).toBe(0);
       const json = JSON.parse(readFileSync(`${dir.path}/results.json`, 'utf8')) as {
-        rows: { scenario: string; ours: number }[];
+        rows: { scenario: string; metric: string; ours: number; baselineValue?: number }[];
         failures: string[];
       };
       expect(json.failures).toEqual([]);
@@ -41,11 +41,17 @@ describe.skipIf(!requireProsody() || !requireSlixmpp() || !requireRoot() || !req
         'latency',
         'footprint',
         'fleet',
+        'hostile',
       ]);
       expect(json.rows.every((r) => Number.isFinite(r.ours) && r.ours > 0)).toBe(true);
       expect(readFileSync(`${dir.path}/results.md`, 'utf8')).toMatch(
         /\| readout \| readouts\/s, sequential \|/,
       );
+      // The hostile flood (small): every IQ answered exactly once.
+      const answered = json.rows.find(
+        (r) => r.scenario === 'hostile' && r.metric === 'IQs answered exactly once',
+      );
+      expect(answered?.ours).toBe(answered?.baselineValue);
     }, 240_000);
   },
 );

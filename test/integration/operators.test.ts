@@ -75,6 +75,93 @@ describe.each(servers())('operators: ad-hoc commands and chat commands (%s)', (k
     ).rejects.toMatchObject({ condition: 'forbidden' });
   });
 
+  describe('"Set parameter" as Profanity submits it (every field, untouched ones empty)', () => {
+    const SET = 'urn:xmpp-iot:command:set';
+    const command = (attrs: Record<string, string>, ...children: ReturnType<typeof xml>[]) =>
+      fx.owner.transport
+        .request(
+          xml(
+            'iq',
+            { type: 'set', to: fx.jid },
+            xml('command', { xmlns: NS_COMMANDS, node: SET, ...attrs }, ...children),
+          ),
+        )
+        .then((r) => r.getChild('command', NS_COMMANDS) as ReturnType<typeof xml>);
+    /** Opens the relay's control form: { sessionid, fields: var → { label, value } }. */
+    const openForm = async () => {
+      const choice = await command({ action: 'execute' });
+      const sessionid = choice.attrs.sessionid as string;
+      const form = await command(
+        { sessionid, action: 'next' },
+        xml(
+          'x',
+          { xmlns: NS.dataForms, type: 'submit' },
+          xml('field', { var: 'device' }, xml('value', {}, 'relay')),
+        ),
+      );
+      const fields = Object.fromEntries(
+        (form.getChild('x', NS.dataForms)?.getChildren('field') ?? []).map((f) => [
+          f.attrs.var as string,
+          { label: f.attrs.label as string | undefined, value: f.getChildText('value') ?? undefined },
+        ]),
+      );
+      return { sessionid, fields };
+    };
+    const submit = async (sessionid: string, values: Record<string, string>) => {
+      const done = await command(
+        { sessionid, action: 'complete' },
+        xml(
+          'x',
+          { xmlns: NS.dataForms, type: 'submit' },
+          ...Object.entries(values).map(([k, v]) => xml('field', { var: k }, xml('value', {}, v))),
+        ),
+      );
+      return done.getChildText('note');
+    };
+
+    it('pre-fills current values and shows ranges in labels', async () => {
+      memoryActuatorState.set('relay', { level: 40, setpoint: 21.5, mode: 'manual' });
+      const { fields } = await openForm();
+      expect(fields.state?.value).toBe('0');
+      expect(fields.level).toEqual({ label: 'Dimmer level (0–100)', value: '40' });
+      expect(fields.setpoint).toEqual({ label: 'Temperature setpoint (5–30 °C)', value: '21.5' });
+      expect(fields.mode?.value).toBe('manual');
+    });
+
+    it('applies only the changed field when untouched ones come back empty', async () => {
+      const { sessionid, fields } = await openForm();
+      const all = Object.fromEntries(Object.keys(fields).map((k) => [k, '']));
+      expect(await submit(sessionid, { ...all, FORM_TYPE: NS.control, level: '30' })).toBe(
+        'relay: set level',
+      );
+      expect(memoryActuatorWrites).toEqual([{ deviceId: 'relay', values: { level: 30 } }]);
+    });
+
+    it('applies only the changed field when untouched ones come back pre-filled, and nothing when none changed', async () => {
+      let { sessionid, fields } = await openForm();
+      const echoed = Object.fromEntries(Object.entries(fields).map(([k, f]) => [k, f.value ?? '']));
+      expect(await submit(sessionid, { ...echoed, setpoint: '22.5' })).toBe('relay: set setpoint');
+      expect(memoryActuatorWrites).toEqual([{ deviceId: 'relay', values: { setpoint: 22.5 } }]);
+      ({ sessionid, fields } = await openForm());
+      expect(
+        await submit(
+          sessionid,
+          Object.fromEntries(Object.entries(fields).map(([k, f]) => [k, f.value ?? ''])),
+        ),
+      ).toBe('Nothing changed.');
+      expect(memoryActuatorWrites).toHaveLength(1);
+    });
+
+    it('pre-fills a parameter without a field with the value last set through the form', async () => {
+      let { sessionid, fields } = await openForm();
+      expect(fields.fade?.value).toBeUndefined();
+      expect(await submit(sessionid, { fade: 'PT2S' })).toBe('relay: set fade');
+      ({ sessionid, fields } = await openForm());
+      expect(fields.fade?.value).toBe('PT2S');
+      await command({ sessionid, action: 'cancel' });
+    });
+  });
+
   describe.skipIf(!requireSlixmpp())(
     "with slixmpp's xep_0050 and chat, standing in for Gajim and Conversations",
     () => {

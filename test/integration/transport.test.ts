@@ -58,9 +58,10 @@ function xmppConfig(yaml: string) {
  * /etc/hosts maps it to 127.0.0.1 or 127.0.1.1). A forwarder listens on the address it resolves to and
  * passes bytes to the server on 127.0.0.1, recording what the client sent. No system file is edited.
  */
-type LoopbackAlias =
-  { reason: string } | { name: string; port: number; fromClient(): string; close(): Promise<void> };
-async function loopbackAlias(port: number): Promise<LoopbackAlias> {
+/** A name for this machine that is not loopback by name, forwarding to `port`; or why there is none. */
+type LoopbackAlias = { name: string; port: number; fromClient(): string; close(): Promise<void> };
+
+async function loopbackAlias(port: number): Promise<LoopbackAlias | { reason: string }> {
   const name = os.hostname();
   if (!name || isLoopbackHost(name)) return { reason: `host name "${name}" is loopback by name` };
   const address = await dns

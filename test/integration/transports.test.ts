@@ -275,7 +275,11 @@ devices:
             .slice(seen)
             .find((n) => n.fields.some((f) => f.name === 'level' && f.value === String(level))),
         20_000,
-      );
+      ).catch((err: Error) => {
+        throw new Error(
+          `${err.message}; notifications: ${JSON.stringify(owner.notifications)}; presences: ${owner.presences.map((p) => p.toString()).join('\n')}; agent:\n${agent.text().slice(-4000)}`,
+        );
+      });
 
       await server.kill();
       await server.start();

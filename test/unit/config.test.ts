@@ -64,6 +64,19 @@ describe('agent config', () => {
     });
   });
 
+  it('refuses an open access model for the pubsub node, saying why', () => {
+    expect(issuesOf(VALID.replace('service: pep', 'service: pep\n  accessModel: open'))).toEqual([
+      {
+        path: 'publish.accessModel',
+        message:
+          'open is refused: anyone could read the readings; use presence (PEP default), roster, whitelist or authorize',
+      },
+    ]);
+    expect(
+      parse(VALID.replace('service: pep', 'service: pep\n  accessModel: roster')).publish.accessModel,
+    ).toBe('roster');
+  });
+
   it('accepts cron expressions', () => {
     const c = parse(VALID.replace('interval: 10s', 'interval: "*/5 * * * *"'));
     expect(c.devices[0]?.schedule).toEqual({ kind: 'cron', expression: '*/5 * * * *' });

@@ -8,9 +8,9 @@ import { client, xml } from '@xmpp/client';
 import { type Element, Parser } from '@xmpp/xml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
-import { decode, type ExiEvent, iotSchemas, parseXml } from '../../src/exi/index.js';
+import { decode, ExiError, type ExiEvent, iotSchemas, parseXml } from '../../src/exi/index.js';
 import { serializeXml } from '../../src/exi/xml.js';
-import { startExiGateway } from '../../src/hub/exi-gateway.js';
+import { startExiGateway, upstreamXml } from '../../src/hub/exi-gateway.js';
 import {
   answerSetup,
   canonicalSchema,
@@ -20,6 +20,7 @@ import {
   exiSocketParameters,
   knownSchemas,
   readSetupResponse,
+  SESSION_VALUE_MAX,
   SESSION_VALUE_MAX_LENGTH,
   SESSION_VALUE_PARTITION_CAPACITY,
   setupExiTransport,
@@ -208,6 +209,38 @@ describe('EXI/XMPP framing', () => {
     expect(canonicalSchema(['xep-0323.xsd'])?.globalElements.size).toBe(
       iotSchemas()['xep-0323.xsd'].globalElements.size,
     );
+  });
+
+  it('a long string cut into TCP segments is decoded once it can be complete, not again with every segment', () => {
+    const w = new ExiBodyWriter();
+    const big = `<message xmlns='jabber:client' id='x'><body>${'y'.repeat(900_000)}</body></message>`;
+    const wire = w.element(big);
+    const { r, got } = collect((cb) => new ExiBodyReader(cb));
+    const t0 = performance.now();
+    for (let i = 0; i < wire.length; i += 1460) r.push(wire.subarray(i, i + 1460));
+    // Decoded again with each of its 617 segments this took 14 s; now about 0.1 s.
+    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(got.map(canon)).toEqual([canon(big)]);
+    // A string that declares more than the binding's maximum stanza is refused as soon as it says so.
+    const huge = new ExiBodyReader(() => undefined);
+    const claim = new ExiBodyWriter().element(
+      `<message xmlns='jabber:client'><body>${'z'.repeat(1_100_000)}</body></message>`,
+    );
+    expect(() => huge.push(claim.subarray(0, 64))).toThrow(/maxDecodedBytes/);
+  });
+
+  it('sessionWideBuffers: the server bounds the value tables the client proposes', () => {
+    const proposal = setupXml(knownSchemas(), { sessionWideBuffers: true })
+      .replace(`valueMaxLength='${SESSION_VALUE_MAX_LENGTH}'`, "valueMaxLength='100000'")
+      .replace(` valuePartitionCapacity='${SESSION_VALUE_PARTITION_CAPACITY}'`, '');
+    const answer = answerSetup(toTree(parseXml(proposal)));
+    expect(answer.agreement).toBe(false);
+    expect(answer.agreed).toMatchObject({
+      sessionWideBuffers: true,
+      valueMaxLength: SESSION_VALUE_MAX.valueMaxLength,
+      valuePartitionCapacity: SESSION_VALUE_MAX.valuePartitionCapacity,
+    });
+    expect(readSetupResponse(toTree(parseXml(answer.xml)))).toEqual(answer.agreed);
   });
 
   it('translates stream open tags and inherited namespaces', () => {
@@ -426,15 +459,70 @@ describe('EXI gateway and exi:// transport against a scripted XML server', () =>
     expect(s.elementsUp).toBeGreaterThanOrEqual(6); // 2 stream opens, auth, bind, publish, message
   });
 
-  it('refuses a client that does not speak EXI', async () => {
-    const { fake, gw } = await gatewayToFakeServer();
+  /** A raw client of the gateway: what it sends, and the bodies it got (as XML) until the gateway closed it. */
+  async function rawClient(port: number, send: (write: (bytes: Uint8Array) => void) => void) {
     const { connect } = await import('node:net');
-    const sock = connect({ host: '127.0.0.1', port: gw.port });
-    const closed = new Promise<void>((r) => sock.on('close', () => r()));
+    const sock = connect({ host: '127.0.0.1', port });
+    const got: string[] = [];
+    const reader = new ExiBodyReader((events) => got.push(serializeXml(events)));
+    sock.on('data', (chunk: Buffer) => reader.push(chunk));
     sock.on('error', () => undefined);
-    sock.write(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' to='localhost'>`);
+    const closed = new Promise<void>((r) => sock.on('close', () => r()));
+    await new Promise<void>((r) => sock.on('connect', () => r()));
+    send((bytes) => sock.write(bytes));
     await closed;
+    return got;
+  }
+
+  it('refuses a client that does not speak EXI with a stream error', async () => {
+    const { fake, gw } = await gatewayToFakeServer();
+    const got = await rawClient(gw.port, (write) =>
+      write(Buffer.from(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' to='localhost'>`)),
+    );
     expect(fake.received).toEqual([]);
+    expect(got.join('')).toContain('<bad-format xmlns="urn:ietf:params:xml:ns:xmpp-streams"/>');
     await expect.poll(() => gw.stats().open).toBe(0);
+    expect(gw.stats().rejected).toBe(1);
+  });
+
+  it('upstreamXml: the text of exactly the decoded element, or an ExiError', () => {
+    const events = parseXml(fieldsXml);
+    expect(canon(upstreamXml(events))).toBe(canon(fieldsXml));
+    const bad: ExiEvent[] = [
+      { type: 'SD' },
+      { type: 'SE', uri: 'jabber:client', localName: 'a/><injected' },
+      { type: 'EE' },
+      { type: 'ED' },
+    ];
+    expect(() => upstreamXml(bad)).toThrow(ExiError);
+  });
+
+  it('never relays a decoded name that is not a name: the element is refused, the stream ends with bad-format', async () => {
+    const { fake, gw } = await gatewayToFakeServer();
+    const w = new ExiBodyWriter();
+    const got = await rawClient(gw.port, (write) => {
+      write(w.element(streamStartXml({ xmlns: 'jabber:client', to: 'localhost', version: '1.0' })));
+      // A message first, then an element whose name would end its own tag and open <injected/>.
+      write(
+        w.element(`<message xmlns='jabber:client' to='alice@localhost' id='ok'><body>fine</body></message>`),
+      );
+      write(
+        w.body([
+          { type: 'SD' },
+          { type: 'SE', uri: 'jabber:client', localName: 'a x="1"/><injected/><b' },
+          { type: 'EE' },
+          { type: 'ED' },
+        ]),
+      );
+      write(w.element(`<message xmlns='jabber:client' to='alice@localhost' id='after'/>`));
+    });
+    await expect.poll(() => gw.stats().open).toBe(0);
+    // Upstream saw the stream, the first message, and then only the end of the stream.
+    expect(fake.opens).toBe(1);
+    expect(fake.received.map((el) => el.attrs.id)).toEqual(['ok']);
+    expect(fake.received.some((el) => el.toString().includes('injected'))).toBe(false);
+    expect(got.join('')).toContain('<bad-format xmlns="urn:ietf:params:xml:ns:xmpp-streams"/>');
+    expect(got.at(-1)).toContain('streamEnd');
+    expect(gw.stats().rejected).toBe(1);
   });
 });

@@ -12,6 +12,7 @@
  */
 import { BitReader, BitWriter, bitsFor, ExiError, ExiUnsupportedError } from '../bits.js';
 import { BodyReader, BodyWriter } from '../body-stream.js';
+import { readCommentOrPi } from '../limits.js';
 import {
   type CodeTable,
   type ElementGrammar,
@@ -645,17 +646,42 @@ export class SchemaBodyDecoder extends BodyReader<PendingValue> {
   ) {
     super(opts, bytes, headerReader);
     this.c = new SchemaContext(opts, schema, session);
+    this.c.tables.budget = this.budget;
   }
 
   /** Pushes a value event; its value is read now, or with its block's channels (§9). */
   private value(events: ExiEvent[], e: ValueEvent, key: string, read: (r: BitReader) => string): void {
     events.push(e);
-    if (!this.reordered) e.value = read(this.r);
-    else this.queue(key, { e, read });
+    if (!this.reordered) {
+      const v = read(this.r);
+      this.budget.text(v.length);
+      e.value = v;
+    } else this.queue(key, { e, read });
   }
 
   protected readChannel(r: BitReader, items: PendingValue[]): void {
-    for (const it of items) it.e.value = it.read(r);
+    for (const it of items) {
+      const v = it.read(r);
+      this.budget.text(v.length);
+      it.e.value = v;
+    }
+  }
+
+  /**
+   * Counts the events one step of `decode` added (values are counted when they are read, comments and PIs by
+   * `readCommentOrPi`).
+   */
+  private count(events: readonly ExiEvent[], from: number): void {
+    const budget = this.budget;
+    for (let i = from; i < events.length; i++) {
+      const e = events[i] as ExiEvent;
+      if (e.type === 'SE') {
+        budget.event(e.localName.length);
+        budget.depth(this.c.stack.length);
+      } else if (e.type === 'AT') budget.event(e.localName.length);
+      else if (e.type === 'NS') budget.event(e.prefix.length);
+      else if (e.type !== 'CM' && e.type !== 'PI') budget.event(0);
+    }
   }
 
   private str(events: ExiEvent[], e: ValueEvent, key: string): void {
@@ -663,10 +689,10 @@ export class SchemaBodyDecoder extends BodyReader<PendingValue> {
     this.value(events, e, key, (r) => tables.readValue(r, key));
   }
 
-  private qname(): { uri: string; localName: string; key: string } {
+  private qname(typeName = false): { uri: string; localName: string; key: string } {
     const id = this.c.tables.readUri(this.r);
     const uri = this.c.tables.uri(id);
-    const localName = this.c.tables.readLocalName(this.r, id);
+    const localName = this.c.tables.readLocalName(this.r, id, typeName);
     return { uri, localName, key: qnameKey(uri, localName) };
   }
 
@@ -678,9 +704,7 @@ export class SchemaBodyDecoder extends BodyReader<PendingValue> {
   }
 
   private cmpi(kind: 'CM' | 'PI'): ExiEvent {
-    if (kind === 'CM') return { type: 'CM', text: this.r.readString() };
-    const target = this.r.readString();
-    return { type: 'PI', target, data: this.r.readString() };
+    return readCommentOrPi(this.r, kind, this.budget);
   }
 
   decode(): ExiEvent[] {
@@ -689,6 +713,7 @@ export class SchemaBodyDecoder extends BodyReader<PendingValue> {
     for (;;) {
       const r = this.r;
       const top = c.top;
+      const from = events.length;
       if (!top) {
         const n = c.globals.length;
         if (!c.docEnded) {
@@ -705,6 +730,7 @@ export class SchemaBodyDecoder extends BodyReader<PendingValue> {
           } else if (code === n + 1 && c.hasDocSecond) {
             events.push(this.cmpi(c.third[r.readNBit(bitsFor(c.third.length))] as 'CM' | 'PI'));
           } else throw new ExiError(`invalid event code ${code}`);
+          this.count(events, from);
         } else {
           const code = r.readNBit(c.docEndWidth());
           if (code === 0) {
@@ -718,6 +744,7 @@ export class SchemaBodyDecoder extends BodyReader<PendingValue> {
       }
       if (top.mode === 'b') this.builtin(top, events);
       else this.schemaInformed(top, events);
+      this.count(events, from);
     }
   }
 
@@ -782,7 +809,7 @@ export class SchemaBodyDecoder extends BodyReader<PendingValue> {
    * NS event declaring that prefix; the element continues with the type's grammar if known.
    */
   private xsiTypeValue(events: ExiEvent[]): void {
-    const q = this.qname();
+    const q = this.qname(true);
     let value = q.localName;
     if (q.uri !== '') {
       const prefix = `xt${++this.typePrefixes}`;
