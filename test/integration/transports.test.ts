@@ -11,7 +11,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
 import { findExecutable } from '../../src/devtools/system-deps.js';
 import { createControlClient } from '../../src/xmpp/control-client.js';
@@ -21,7 +21,11 @@ import { selfSignedLocalhost } from '../helpers/certificates.js';
 import { servers } from '../helpers/servers.js';
 
 const DIST = fileURLToPath(new URL('../../dist/', import.meta.url));
-const AGENT = 'hall@localhost';
+/**
+ * One agent account per transport: a fresh roster pair with the owner each time. (ejabberd killed with SIGKILL
+ * can lose a subscription made seconds before; a later agent on the same account then publishes to nobody.)
+ */
+const agentUser = (c: Case) => `hall-${c.transport}`;
 
 /** An agent with an in-memory relay (control set → new state published), logging JSON lines to stdout. */
 const AGENT_SCRIPT = `
@@ -76,7 +80,7 @@ function startAgentProcess(configFile: string, caFile: string): AgentProcess {
       NODE_EXTRA_CA_CERTS: caFile,
       XIOT_DIST: DIST,
       XIOT_CONFIG: configFile,
-      AGENT_PASSWORD: 'hall-secret',
+      AGENT_PASSWORD: 'agent-secret',
     },
   });
   let text = '';
@@ -114,7 +118,7 @@ function checkOnline(configFile: string, caFile: string) {
       process.execPath,
       [path.join(DIST, 'src/cli.js'), 'check', '--config', configFile, '--online'],
       {
-        env: { ...process.env, NODE_EXTRA_CA_CERTS: caFile, AGENT_PASSWORD: 'hall-secret' },
+        env: { ...process.env, NODE_EXTRA_CA_CERTS: caFile, AGENT_PASSWORD: 'agent-secret' },
       },
     );
     let out = '';
@@ -188,11 +192,15 @@ describe.each(servers())('transports on %s', (kind) => {
     server = await startServer(kind, {
       tls: pem,
       accounts: [
-        { username: 'hall', password: 'hall-secret' },
+        ...CASES.map((c) => ({ username: agentUser(c), password: 'agent-secret' })),
+        { username: 'hall', password: 'agent-secret' },
         { username: 'alice', password: 'alice-secret' },
       ],
     });
-    owner = await startClient(server, 'alice', 'alice-secret', { approve: [AGENT], tls: 'off' });
+    owner = await startClient(server, 'alice', 'alice-secret', {
+      approve: CASES.map((c) => `${agentUser(c)}@localhost`),
+      tls: 'off',
+    });
   }, 60_000);
 
   afterAll(async () => {
@@ -213,7 +221,7 @@ describe.each(servers())('transports on %s', (kind) => {
 xmpp:
   service: ${c.service(server)}
   domain: localhost
-  username: hall
+  username: ${agentUser(c)}
   password: \${AGENT_PASSWORD}
   tls: ${c.tls}
 owners: [alice@localhost]
@@ -235,7 +243,7 @@ devices:
 xmpp:
   service: ${c.service(server)}
   domain: localhost
-  username: hall
+  username: ${agentUser(c)}
   password: \${AGENT_PASSWORD}
   resource: agent
   tls: ${c.tls}
@@ -248,6 +256,7 @@ devices:
       );
       const agent = startAgentProcess(configFile, cert);
       agents.push(agent);
+      onTestFinished(() => agent.stop());
       const onlines = () => agent.lines().filter((l) => l.msg === 'online');
       const first = await waitFor('the agent online', () => onlines()[0], 30_000).catch((err: Error) => {
         throw new Error(`${err.message}; agent output:\n${agent.text().slice(-3000)}`);
@@ -255,8 +264,9 @@ devices:
       expect(first.transport).toBe(c.transport);
       if (c.encrypted) expect(first.tls).toMatch(/^TLSv1\.[23]$/);
       else expect(first.tls).toBeUndefined();
-      const full = `${AGENT}/agent`;
-      await owner.sensors.subscribe(AGENT);
+      const bare = `${agentUser(c)}@localhost`;
+      const full = `${bare}/agent`;
+      await owner.sensors.subscribe(bare);
 
       const before = await owner.sensors.readout(full, { fields: ['level'], timeoutMs: 20_000 });
       expect(before.fields.map((f) => f.name)).toEqual(['level']);
@@ -290,7 +300,6 @@ devices:
       await waitFor('the owner online again', () => owner.transport.online, 30_000);
       const after = await owner.sensors.readout(full, { fields: ['level'], timeoutMs: 20_000 });
       expect(after.fields.find((f) => f.name === 'level')?.value).toBe(String(level));
-      await agent.stop();
       console.info(`${kind} ${c.name}: ${Date.now() - t0} ms (online again ${back} ms after the restart)`);
     },
     120_000,
@@ -306,7 +315,7 @@ devices:
         service: `wss://localhost:${server.httpsPort}/xmpp-websocket`,
         domain: 'localhost',
         username: 'hall',
-        password: 'hall-secret',
+        password: 'agent-secret',
         reconnect: { minMs: 100, maxMs: 300 },
       },
       log,
@@ -337,7 +346,7 @@ devices:
         service: `ws://127.0.0.1:${server.httpPort}/not-websocket`,
         domain: 'localhost',
         username: 'hall',
-        password: 'hall-secret',
+        password: 'agent-secret',
         reconnect: { minMs: 100, maxMs: 300 },
       },
       log,
