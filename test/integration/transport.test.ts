@@ -198,6 +198,53 @@ describe.each(servers())('connection to %s', (kind) => {
     }
   });
 
+  it('refuses ws:// to a non-loopback name by default, and logs in with tls: optional', async (ctx) => {
+    const alias = await loopbackAlias(server.httpPort);
+    if (!('name' in alias)) {
+      ctx.skip(alias.reason);
+      return;
+    }
+    try {
+      const service = `ws://${alias.name}:${alias.port}/xmpp-websocket`;
+      const log = recordingLogger();
+      const config = xmppConfig(`
+  service: ${service}
+  domain: localhost
+  username: kitchen
+  password: kitchen-secret
+  reconnect: { min: 200ms, max: 1s }`);
+      expect(config.tls).toBe('required');
+      const t = createTransport(config, log);
+      transports.push(t);
+      void t.start();
+      const refusals = () =>
+        log.lines.filter((l) => l.level === 'warn' && /xmpp.tls/.test(String(l.fields.reason)));
+      await waitFor('two refusals logged', () => refusals().length >= 2, 15_000);
+      expect(refusals()[0]!.fields.reason).toBe(
+        `${alias.name}: ws:// is not encrypted and xmpp.tls is "required": not logging in over an unencrypted ` +
+          'stream (use wss://, or set xmpp.tls: optional)',
+      );
+      // Client frames are masked (RFC 6455), so the bytes cannot show the absence of SASL; the upgrade can.
+      expect(alias.fromClient()).toMatch(/^GET \/xmpp-websocket HTTP\/1.1\r\n/);
+      await t.stop();
+
+      const optional = createTransport(
+        xmppConfig(`
+  service: ${service}
+  domain: localhost
+  username: kitchen
+  password: kitchen-secret
+  tls: optional`),
+        recordingLogger(),
+      );
+      transports.push(optional);
+      await optional.start();
+      expect(optional.connection).toMatchObject({ transport: 'websocket', encrypted: false });
+    } finally {
+      await alias.close();
+    }
+  });
+
   it('fails the first start on a wrong password with a clear error', async () => {
     const t = createTransport(
       xmppConfig(`
