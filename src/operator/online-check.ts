@@ -20,7 +20,10 @@ const TRANSPORT_NAMES = {
   exi: 'EXI (XEP-0322)',
 } as const;
 
-/** Exit code 0 once logged in (whatever PEP says), 1 when no session came within `waitMs`. */
+/**
+ * Exit code 0 once logged in (whatever PEP says); 1 at the first failed attempt (with its reason: a check
+ * has no reason to retry) or when no session came within `waitMs`.
+ */
 export async function runOnlineCheck(
   xmppConfig: AgentConfig['xmpp'],
   io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream },
@@ -29,12 +32,20 @@ export async function runOnlineCheck(
   const { resource: _ignored, ...options } = xmppConfig;
   const transport = createTransport(options, silentLogger());
   let timer: NodeJS.Timeout | undefined;
-  const gaveUp = new Promise<'timeout'>((resolve) => {
+  let poll: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<'timeout' | 'failed'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), waitMs);
+    poll = setInterval(() => {
+      if (transport.lastFailure !== undefined) resolve('failed');
+    }, 50);
   });
   try {
     const outcome = await Promise.race([transport.start().then(() => 'online' as const), gaveUp]);
     const info = transport.connection;
+    if (outcome === 'failed') {
+      io.stderr.write(`online: cannot log in with ${xmppConfig.service}: ${transport.lastFailure}\n`);
+      return 1;
+    }
     if (outcome === 'timeout' || !info) {
       io.stderr.write(
         `online: no session with ${xmppConfig.service} within ${Math.round(waitMs / 1000)} s: ` +
@@ -57,6 +68,7 @@ export async function runOnlineCheck(
     return 1;
   } finally {
     clearTimeout(timer);
+    clearInterval(poll);
     await transport.stop();
   }
 }

@@ -667,8 +667,7 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
             : ''),
       );
     }
-    if (e.code === 'IOT_ERR_WEBSOCKET')
-      return new ConnectFailure('refused', e.message ?? 'WebSocket refused');
+    if (e.code === 'WEBSOCKET_SETUP') return new ConnectFailure('refused', e.message ?? 'WebSocket refused');
     if (e.code && /CERT|SIGNATURE|ALTNAME|ERR_TLS|SSL|ISSUER/.test(e.code)) {
       return new ConnectFailure(
         'refused',

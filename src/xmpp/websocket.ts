@@ -23,7 +23,7 @@ import { WebSocket } from 'ws';
 
 /** A refused upgrade or a protocol problem: retrying soon will not fix it (see `classify` in transport.ts). */
 export class WebSocketSetupError extends Error {
-  readonly code = 'IOT_ERR_WEBSOCKET';
+  readonly code = 'WEBSOCKET_SETUP';
 }
 
 export interface WebSocketOptions {

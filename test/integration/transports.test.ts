@@ -112,13 +112,16 @@ function startAgentProcess(configFile: string, caFile: string): AgentProcess {
 }
 
 /** `xiot check --config FILE --online` (the built CLI), trusting `caFile`. */
-function checkOnline(configFile: string, caFile: string) {
+function checkOnline(configFile: string, caFile?: string) {
+  const env: NodeJS.ProcessEnv = { ...process.env, AGENT_PASSWORD: 'agent-secret' };
+  if (caFile) env.NODE_EXTRA_CA_CERTS = caFile;
+  else delete env.NODE_EXTRA_CA_CERTS;
   return new Promise<{ code: number | null; out: string }>((resolve) => {
     const child = spawn(
       process.execPath,
       [path.join(DIST, 'src/cli.js'), 'check', '--config', configFile, '--online'],
       {
-        env: { ...process.env, NODE_EXTRA_CA_CERTS: caFile, AGENT_PASSWORD: 'agent-secret' },
+        env,
       },
     );
     let out = '';
@@ -335,6 +338,29 @@ devices:
     }
     expect(t.online).toBe(false);
     await t.stop();
+  }, 30_000);
+
+  it('xiot check --online without the CA: exit 1 at the first attempt, naming the domain and the fix', async () => {
+    const file = path.join(dir.path, 'untrusted-check.yaml');
+    writeFileSync(
+      file,
+      `
+xmpp:
+  service: xmpps://127.0.0.1:${server.directTlsPort}
+  domain: localhost
+  username: hall
+  password: \${AGENT_PASSWORD}
+owners: [alice@localhost]
+store: ${path.join(dir.path, 'check.db')}
+devices:
+  - { id: host, type: system }
+`,
+    );
+    const r = await checkOnline(file);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(
+      /online: cannot log in with xmpps:\/\/127\.0\.0\.1:\d+: TLS handshake with 127\.0\.0\.1 failed \([A-Z_]+: .*\): the certificate for localhost is not signed by a CA this machine trusts \(for a private CA, start with NODE_EXTRA_CA_CERTS=/,
+    );
   }, 30_000);
 
   it('a WebSocket path that is not the endpoint: the HTTP status and where the endpoint lives, at every attempt', async () => {
