@@ -131,6 +131,30 @@ function checkOnline(configFile: string, caFile?: string) {
   });
 }
 
+/** `xiot read JID --field level --json` (the operator CLI, built) as alice over `service`, trusting `caFile`. */
+function operatorRead(jid: string, service: string, caFile: string) {
+  return new Promise<{ code: number | null; out: string }>((resolve) => {
+    const child = spawn(
+      process.execPath,
+      [path.join(DIST, 'src/cli.js'), 'read', jid, '--field', 'level', '--json'],
+      {
+        env: {
+          ...process.env,
+          NODE_EXTRA_CA_CERTS: caFile,
+          XIOT_JID: 'alice@localhost',
+          XIOT_PASSWORD: 'alice-secret',
+          XIOT_SERVICE: service,
+          HOME: path.dirname(caFile), // no operator.yaml of the machine's user
+        },
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => resolve({ code, out }));
+  });
+}
+
 interface Case {
   name: string;
   service: (s: XmppServer) => string;
@@ -293,6 +317,13 @@ devices:
           `${err.message}; notifications: ${JSON.stringify(owner.notifications)}; presences: ${owner.presences.map((p) => p.toString()).join('\n')}; agent:\n${agent.text().slice(-4000)}`,
         );
       });
+
+      if (c.transport === 'websocket-tls') {
+        // The operator CLI shares the transport: a readout over wss:// as well.
+        const read = await operatorRead(full, c.service(server), cert);
+        expect(read.out).toContain(`"value":"${level}"`);
+        expect(read.code).toBe(0);
+      }
 
       await server.kill();
       await server.start();
