@@ -34,7 +34,7 @@ export interface WebSocketOptions {
 }
 
 /** The socket interface @xmpp/connection drives: connect/write/end, events connect/data/error/close. */
-class WsSocket extends EventEmitter {
+export class WsSocket extends EventEmitter {
   url: string | null = null;
   secure = false;
   socket: WebSocket | null = null;
@@ -72,7 +72,7 @@ class WsSocket extends EventEmitter {
     });
     ws.on('error', (err: Error & { url?: string }) => {
       err.url = url;
-      this.emit('error', describeError(url, err));
+      this.emit('error', describeError(url, err, this.options.maxPayload));
     });
     ws.on('close', (code: number, reason: Buffer) => {
       if (this.socket === ws) this.socket = null;
@@ -119,7 +119,14 @@ function refusedUpgrade(url: string, status: number): WebSocketSetupError {
 }
 
 /** ws's own errors, made to say what to fix; TLS and network errors (with a `code`) pass unchanged. */
-function describeError(url: string, err: Error & { code?: string }): Error {
+function describeError(url: string, err: Error & { code?: string }, maxPayload: number): Error {
+  if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH')
+    return Object.assign(
+      new Error(
+        `${url} sent a WebSocket frame over ${maxPayload} bytes (4 × maxStanzaBytes): connection dropped`,
+      ),
+      { code: err.code },
+    );
   if (/subprotocol/i.test(err.message))
     return new WebSocketSetupError(
       `${url} is not an XMPP WebSocket endpoint (${err.message}: RFC 7395 needs the "xmpp" subprotocol; ${endpointHint(url)})`,
