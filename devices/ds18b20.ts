@@ -12,8 +12,11 @@ export const W1_DEVICES = '/sys/bus/w1/devices';
 export const POWER_ON_RESET_MILLI = 85_000;
 
 const options = v.strictObject({
-  /** The sensor's 1-Wire id (`28-0316a2795bff`); default: the first DS18B20 found. */
-  id: v.optional(
+  /**
+   * The sensor's 1-Wire id (`28-0316a2795bff`); default: the first DS18B20 found. Not `id`, which every device
+   * entry already uses for its node id (issue 17: an `id` option could never be set).
+   */
+  sensor: v.optional(
     v.pipe(v.string(), v.regex(/^[0-9a-f]{2}-[0-9a-f]{12}$/i, 'expected a 1-Wire id like "28-0316a2795bff"')),
   ),
 });
@@ -69,7 +72,7 @@ export default defineDevice({
     kind: 'poll',
     defaultInterval: '30s',
     async read({ hal, options }) {
-      const id = await findSensor(hal.files, options.id);
+      const id = await findSensor(hal.files, options.sensor);
       const dir = `${W1_DEVICES}/${id}`;
       const slave = await hal.files.readTextIfExists(`${dir}/w1_slave`);
       let milli: number;

@@ -96,7 +96,7 @@ export async function startSimulatedHardware(config: AgentConfig): Promise<Simul
       throw new Error('ds18b20 devices: set hardware.sysRoot to a folder for the simulated 1-Wire tree');
     const w1 = startOneWireSimulator({ root: config.hardware.sysRoot, intervalMs: 1000 });
     probes.forEach((d, i) => {
-      const id = (d.options as { id?: string }).id ?? `28-00000000000${i + 1}`;
+      const id = (d.options as { sensor?: string }).sensor ?? `28-00000000000${i + 1}`;
       w1.add({ id, celsius: (ms) => 21 + 2 * Math.sin(ms / 30_000) + i });
       summary.push(`${d.id} (ds18b20): probe ${id} in ${w1.devices}`);
     });

@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { parseDuration } from './core/duration.js';
 import { ConfigError, errorMessage, IotError } from './core/errors.js';
+import { chooseLogFormat } from './core/log-format.js';
 import { createLogger, type LogLevel } from './core/logger.js';
 import { OPERATOR_COMMAND_NAMES, OPERATOR_HELP, UsageError } from './operator/usage.js';
 import { tuneHeapForAgent } from './runtime/heap.js';
@@ -14,10 +15,14 @@ import { VERSION } from './version.js';
 const HELP = `xiot ${VERSION}: XMPP IoT agent
 
 Usage:
-  xiot check --config FILE     validate a config file and print what would run
-        [--online]             also log in once: transport, TLS version, PEP support
+  xiot init [--non-interactive ...]   write a commented config and its secrets file (xiot init --help)
+  xiot check --config FILE [--online]   validate a config and print what would run; --online also logs in
+                               and reports TLS, PEP and the owners' subscriptions
   xiot agent --config FILE     run the agent (Ctrl-C stops gracefully, twice forces)
   xiot sim --config FILE       start the simulated hardware the config needs (serial ptys, 1-Wire tree)
+  xiot service print|install|uninstall --config FILE   run the agent under systemd (xiot service --help)
+  xiot status --config FILE    devices, availability, last readings, outbox (from the running agent or its store)
+  xiot history DEVICE --config FILE [--since 1h] [--csv]   readings kept in the local store
   xiot demo [--for 30s]        throwaway Prosody + agent on simulated devices + an owner watching readings
   xiot read | set | form | watch | devices ...   operate devices (xiot read --help)
   xiot --version | --help
@@ -25,6 +30,7 @@ Usage:
 Options:
   -c, --config FILE            agent configuration (YAML); \${VAR} is replaced from the environment
       --log-level LEVEL        trace|debug|info|warn|error|silent (overrides log.level)
+      --log-format FORMAT      pretty (default on a terminal) or json (default otherwise, e.g. under systemd)
 
 Examples:
   xiot check --config kitchen.yaml
@@ -59,16 +65,29 @@ async function main(argv: string[]): Promise<number> {
       env: process.env,
     });
   }
-  let values: { config?: string; 'log-level'?: string; for?: string; help?: boolean; online?: boolean };
+  const io = { stdout: process.stdout, stderr: process.stderr, env: process.env };
+  if (command === 'init') return (await import('./cli/init.js')).runInit(rest, io);
+  if (command === 'service') return (await import('./cli/service.js')).runService(rest, io);
+  if (command === 'status') return (await import('./cli/status.js')).runStatus(rest, io);
+  if (command === 'history') return (await import('./cli/history.js')).runHistory(rest, io);
+  let values: {
+    config?: string;
+    'log-level'?: string;
+    'log-format'?: string;
+    online?: boolean;
+    for?: string;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       args: rest,
       options: {
         config: { type: 'string', short: 'c' },
         'log-level': { type: 'string' },
+        'log-format': { type: 'string' },
+        online: { type: 'boolean' },
         for: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
-        online: { type: 'boolean' },
       },
       strict: true,
       allowPositionals: false,
@@ -85,22 +104,25 @@ async function main(argv: string[]): Promise<number> {
     usage(`--log-level: expected trace, debug, info, warn, error or silent, got "${level}"`);
   }
   if (command === 'agent') tuneHeapForAgent(); // before the agent's modules load
-  const { describeConfig, loadAgentConfig } = await import('./runtime/load-config.js');
+  const { loadAgentConfig } = await import('./runtime/load-config.js');
   switch (command) {
     case 'check': {
       if (!values.config) usage('check needs --config FILE');
-      const config = loadAgentConfig(values.config);
-      process.stdout.write(`${values.config}: valid\n${describeConfig(config)}\n`);
-      if (!values.online) return 0;
-      const { runOnlineCheck } = await import('./operator/online-check.js');
-      return runOnlineCheck(config.xmpp, { stdout: process.stdout, stderr: process.stderr });
+      return (await import('./cli/check.js')).runCheck(values.config, io, { online: values.online === true });
     }
     case 'agent': {
       if (!values.config) usage('agent needs --config FILE');
       const config = loadAgentConfig(values.config);
-      const log = createLogger({ level: (level as LogLevel | undefined) ?? config.log.level });
-      const { createAgent } = await import('./runtime/agent.js');
-      const agent = createAgent(config, { log });
+      const format = values['log-format'];
+      if (format !== undefined && format !== 'json' && format !== 'pretty')
+        usage(`--log-format: expected json or pretty, got "${format}"`);
+      const log = createLogger({
+        level: (level as LogLevel | undefined) ?? config.log.level,
+        format: chooseLogFormat(format, process.stderr),
+      });
+      const { superviseAgent } = await import('./cli/agent.js');
+      const agent = superviseAgent(values.config, config, log, process.env);
+      process.on('SIGHUP', () => void agent.reload()); // systemctl reload
       return await runUntilSignal(
         () => agent.start(),
         () => agent.stop(),
@@ -109,7 +131,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'sim': {
       if (!values.config) usage('sim needs --config FILE');
-      const config = loadAgentConfig(values.config);
+      const config = loadAgentConfig(values.config, process.env, { allowMissingEnv: true });
       const { startSimulatedHardware } = await import('../firmware-sim/launcher.js');
       let hardware: Awaited<ReturnType<typeof startSimulatedHardware>> | undefined;
       return await runUntilSignal(

@@ -7,16 +7,30 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { parseDuration } from '../core/duration.js';
-import { ConfigError, type ConfigIssue } from '../core/errors.js';
+import { ConfigError, type ConfigIssue, errorMessage } from '../core/errors.js';
 import { type FilterSpec, filterName, filterSpecSchema, NUMERIC_ONLY_FILTERS } from '../filters/index.js';
 import type { ControlSpec, DeviceDefinition, FieldSpec } from '../sdk/index.js';
 import { defaultTlsPolicy, TLS_POLICIES, type TlsPolicy } from '../xmpp/transport.js';
-import { durationOption, type OptionIssue, v, validate } from '../sdk/options.js';
+import { durationOption, type OptionIssue, showValue, v, validate } from '../sdk/options.js';
 import { substituteEnv } from './env.js';
+import { sharedHardwareIssues } from './resources.js';
+import { readSecretsFile } from './secrets.js';
 import { formatPath } from './path.js';
 import { parseSchedule, SCHEDULE_HINT, type Schedule } from './schedule.js';
 
 const duration = durationOption;
+/**
+ * A duration that bounds a wait (a read, a reconnect): at most `max`. Anything longer is a typo or a
+ * misunderstanding (`30d` for a read timeout), and past 24.8 days setTimeout would fire at once.
+ */
+const waitAtMost = (max: string, what: string) =>
+  v.pipe(
+    duration(),
+    v.check(
+      (s) => (parseDuration(s) ?? 0) <= (parseDuration(max) as number),
+      `${what} longer than ${max} is refused; expected a duration up to ${max} like "30s"`,
+    ),
+  );
 const nonEmpty = v.pipe(v.string(), v.minLength(1));
 const bareJid = v.pipe(
   v.string(),
@@ -50,14 +64,20 @@ const xmppSchema = v.strictObject({
   ),
   resource: v.optional(nonEmpty),
   reconnect: v.optional(
-    v.strictObject({ min: v.optional(duration(), '1s'), max: v.optional(duration(), '8s') }),
+    v.strictObject({
+      min: v.optional(waitAtMost('1h', 'a reconnect delay'), '1s'),
+      max: v.optional(waitAtMost('1h', 'a reconnect delay'), '8s'),
+    }),
     { min: '1s', max: '8s' },
   ),
   timeout: v.optional(duration(), '10s'),
   /** Default: `required` unless the service's host is loopback (src/xmpp/transport.ts defaultTlsPolicy). */
   tls: v.optional(v.picklist(TLS_POLICIES, 'expected "required", "optional" or "off"')),
   keepalive: v.optional(
-    v.strictObject({ interval: v.optional(duration(), '60s'), timeout: v.optional(duration(), '30s') }),
+    v.strictObject({
+      interval: v.optional(waitAtMost('1h', 'a keepalive interval'), '60s'),
+      timeout: v.optional(waitAtMost('1h', 'a keepalive timeout'), '30s'),
+    }),
     { interval: '60s', timeout: '30s' },
   ),
 });
@@ -119,6 +139,8 @@ const baseSchema = v.strictObject({
   xmpp: xmppSchema,
   owners: v.optional(v.array(bareJid), []),
   store: v.optional(nonEmpty),
+  /** `NAME=value` file whose values `${NAME}` may reference (src/config/secrets.ts). */
+  secretsFile: v.optional(nonEmpty),
   publish: v.optional(publishSchema, { service: 'pep', enabled: true }),
   history: v.optional(v.strictObject({ retention: v.optional(duration(), '30d') }), { retention: '30d' }),
   hardware: v.optional(
@@ -154,7 +176,7 @@ const deviceBaseSchema = v.object({
   ),
   type: v.string(),
   interval: v.optional(v.string(SCHEDULE_HINT)),
-  timeout: v.optional(duration()),
+  timeout: v.optional(waitAtMost('1h', 'a read timeout')),
   fields: v.optional(
     v.record(
       v.string(),
@@ -203,6 +225,8 @@ export interface AgentConfig {
   };
   owners: string[];
   store: string;
+  /** Absolute path of `secretsFile`, when the config names one. */
+  secretsFile?: string;
   publish: { service: string; node: string; accessModel: string; enabled: boolean };
   history: { retentionMs: number };
   /** `gpioChipBase`: added to BCM line numbers instead of reading it from /sys/class/gpio/gpiochip*. */
@@ -224,6 +248,8 @@ export interface ParseOptions {
   env?: Record<string, string | undefined>;
   /** The file the text came from: relative paths (store) resolve against its folder, errors name it. */
   sourcePath?: string;
+  /** Leave `${NAME}` as written when NAME is unset (`xiot sim` never logs in, so it needs no password). */
+  allowMissingEnv?: boolean;
 }
 
 function configIssues(issues: readonly OptionIssue[], prefix: (string | number)[]): ConfigIssue[] {
@@ -234,15 +260,24 @@ function configIssues(issues: readonly OptionIssue[], prefix: (string | number)[
 export function parseAgentConfig(text: string, options: ParseOptions): AgentConfig {
   const issues: ConfigIssue[] = [];
   const doc = parseDocument(text, { prettyErrors: true });
-  for (const err of doc.errors) {
+  // After a handful, YAML errors are mostly echoes of the first (a file that is not YAML at all).
+  for (const err of doc.errors.slice(0, 10)) {
     const pos = err.linePos?.[0];
-    issues.push({
-      path: pos ? `line ${pos.line}, column ${pos.col}` : '',
-      message: err.message.split('\n')[0] ?? 'YAML syntax error',
-    });
+    // The yaml package ends its message with the position we already put in the path: say it once.
+    const first = (err.message.split('\n')[0] ?? 'YAML syntax error').replace(
+      / at line \d+, column \d+:?$/,
+      '',
+    );
+    const message = first.length > 100 ? `${first.slice(0, 97)}...` : first;
+    issues.push({ path: pos ? `line ${pos.line}, column ${pos.col}` : '', message });
   }
+  if (doc.errors.length > 10)
+    issues.push({ path: '', message: `${doc.errors.length - 10} more YAML errors` });
   if (issues.length) throw new ConfigError(issues, options.sourcePath);
-  const raw = substituteEnv(doc.toJS(), options.env ?? process.env, issues);
+  const baseDir = options.sourcePath ? dirname(resolve(options.sourcePath)) : process.cwd();
+  const parsed: unknown = doc.toJS();
+  const env = withSecrets(parsed, baseDir, options.env ?? process.env, issues);
+  const raw = substituteEnv(parsed, env, options.allowMissingEnv ? [] : issues);
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(
       [{ path: '', message: 'expected a mapping with xmpp, owners and devices' }],
@@ -253,6 +288,7 @@ export function parseAgentConfig(text: string, options: ParseOptions): AgentConf
   if (!base.ok) issues.push(...configIssues(base.issues, []));
   const rawDevices = (raw as { devices?: unknown }).devices;
   const devices: DeviceConfig[] = [];
+  const claimants: Parameters<typeof sharedHardwareIssues>[0][number][] = [];
   if (Array.isArray(rawDevices)) {
     const seen = new Map<string, number>();
     rawDevices.forEach((entry, index) => {
@@ -268,12 +304,15 @@ export function parseAgentConfig(text: string, options: ParseOptions): AgentConf
         seen.set(id, index);
       }
       const device = parseDevice(entry, index, options.definitions, issues);
-      if (device) devices.push(device);
+      if (device) {
+        devices.push(device);
+        claimants.push({ index, id: device.id, type: device.type, options: device.options });
+      }
     });
+    issues.push(...sharedHardwareIssues(claimants));
   }
   if (issues.length || !base.ok) throw new ConfigError(issues, options.sourcePath);
   const c = base.value;
-  const baseDir = options.sourcePath ? dirname(resolve(options.sourcePath)) : process.cwd();
   const store = c.store
     ? isAbsolute(c.store)
       ? c.store
@@ -300,6 +339,9 @@ export function parseAgentConfig(text: string, options: ParseOptions): AgentConf
     },
     owners: [...new Set(c.owners)],
     store,
+    ...(c.secretsFile
+      ? { secretsFile: isAbsolute(c.secretsFile) ? c.secretsFile : resolve(baseDir, c.secretsFile) }
+      : {}),
     publish: {
       service: c.publish.service,
       // On a shared pubsub service, nodes are named after the agent so several agents do not collide.
@@ -317,6 +359,29 @@ export function parseAgentConfig(text: string, options: ParseOptions): AgentConf
     limits: c.limits,
     devices,
   };
+}
+
+/** The environment with the values of `secretsFile` added underneath (the environment wins). */
+function withSecrets(
+  parsed: unknown,
+  baseDir: string,
+  env: Record<string, string | undefined>,
+  issues: ConfigIssue[],
+): Record<string, string | undefined> {
+  const file = (parsed as { secretsFile?: unknown } | null)?.secretsFile;
+  if (typeof file !== 'string' || !file) return env;
+  const path = isAbsolute(file) ? file : resolve(baseDir, file);
+  try {
+    const secrets = readSecretsFile(path);
+    // Its mode (should be 600) is `xiot check`'s business: a warning, not a reason to stop the agent.
+    return { ...secrets.values, ...env };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : errorMessage(err);
+    issues.push({ path: 'secretsFile', message: `cannot read ${path}: ${why}` });
+    return env;
+  }
 }
 
 function parseDevice(
@@ -345,7 +410,7 @@ function parseDevice(
     return undefined;
   }
   const optionInput = Object.fromEntries(Object.entries(record).filter(([k]) => !DEVICE_BASE_KEYS.has(k)));
-  const parsedOptions = validate(definition.options, optionInput);
+  const parsedOptions = validate(definition.options, optionInput, [...DEVICE_BASE_KEYS]);
   if (!parsedOptions.ok) issues.push(...configIssues(parsedOptions.issues, at));
   // Field names are still checked when the options are wrong, as long as the fields do not depend on them.
   const fieldSpecs = parsedOptions.ok
@@ -359,7 +424,11 @@ function parseDevice(
   let schedule: Schedule | undefined;
   if (definition.source.kind === 'poll') {
     schedule = parseSchedule(d.interval ?? definition.source.defaultInterval);
-    if (!schedule) issues.push({ path: formatPath([...at, 'interval']), message: SCHEDULE_HINT });
+    if (!schedule)
+      issues.push({
+        path: formatPath([...at, 'interval']),
+        message: `${SCHEDULE_HINT}, got ${showValue(d.interval)}`,
+      });
   } else if (d.interval !== undefined) {
     issues.push({
       path: formatPath([...at, 'interval']),

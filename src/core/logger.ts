@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { type LogFormat, prettyStream } from './log-format.js';
 
 /**
  * The logger interface every module receives (a pino logger satisfies it). Structured fields first,
@@ -28,8 +29,11 @@ export const REDACTED_PATHS = [
 ];
 
 export function createLogger(
-  options: { level?: LogLevel; destination?: NodeJS.WritableStream } = {},
+  options: { level?: LogLevel; destination?: NodeJS.WritableStream; format?: LogFormat } = {},
 ): Logger {
+  const out = options.destination ?? process.stderr;
+  const destination =
+    options.format === 'pretty' ? prettyStream(out, (out as { isTTY?: boolean }).isTTY === true) : out;
   return pino(
     {
       level: options.level ?? 'info',
@@ -37,7 +41,7 @@ export function createLogger(
       base: undefined,
     },
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- pino's destination type is a stream of its own
-    (options.destination ?? process.stderr) as any,
+    destination as any,
   );
 }
 

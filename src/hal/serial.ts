@@ -1,7 +1,7 @@
 /**
  * The real serial adapter over serialport, imported lazily so the agent installs and runs where it is absent.
  * Never calls `SerialPort.list()`: it spawns udevadm and, where that is missing, throws outside any try/catch
- * (see ../shared/reference/environment.md).
+ * (it kills the process on a machine without udev).
  *
  * A vanished port is noticed two ways. Usually a read fails (EIO) and serialport closes with `disconnected`.
  * But once the kernel has hung the tty up, reads return 0 bytes, which @serialport/bindings-cpp 13 retries in
@@ -46,11 +46,21 @@ export function createSerialLinkFactory(options: SerialLinkFactoryOptions = {}):
       } catch (err) {
         port.removeAllListeners();
         port.on('error', () => undefined);
-        throw new DeviceError(`cannot open ${opts.path}: ${errorMessage(err)}`, { cause: err });
+        throw new DeviceError(`cannot open ${opts.path}: ${openFailure(err, opts.path)}`, { cause: err });
       }
       return wrap(port, opts, identity, options.watchIntervalMs ?? 500);
     },
   };
+}
+
+/**
+ * serialport's own text already names the path and its class ("Error: No such file or directory, cannot open
+ * /dev/ttyUSB0"): keep only the reason, so the message says each thing once.
+ */
+export function openFailure(err: unknown, path: string): string {
+  const text = errorMessage(err).replace(/^Error: /, '');
+  const suffix = `, cannot open ${path}`;
+  return text.endsWith(suffix) ? text.slice(0, -suffix.length) : text;
 }
 
 function wrap(

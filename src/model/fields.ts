@@ -1,5 +1,5 @@
 /**
- * The XEP-0323 data model (§2.4 of ../shared/reference/iot-xeps.md): ten value types, fourteen field-type
+ * The XEP-0323 data model (https://xmpp.org/extensions/xep-0323.html §2.4): ten value types, fourteen field-type
  * flags, the QoS flags. Pure data; encoding to XML lives in src/xmpp/sensordata.ts.
  */
 export const VALUE_TYPES = [

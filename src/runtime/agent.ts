@@ -3,8 +3,8 @@
  * and the protocol handlers, in order; shutdown runs in reverse. Everything else receives its collaborators.
  */
 import { xml } from '@xmpp/client';
-import type { AgentConfig } from '../config/agent-config.js';
-import { errorMessage } from '../core/errors.js';
+import type { AgentConfig, DeviceConfig } from '../config/agent-config.js';
+import { errorMessage, IotError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { createFileSource } from '../hal/files.js';
 import { createGpioPortFactory } from '../hal/gpio.js';
@@ -26,6 +26,7 @@ import { createRosterPolicy } from '../xmpp/roster.js';
 import { createTransport, type Transport } from '../xmpp/transport.js';
 import type { CommandDeps } from './commands.js';
 import { createPresenceStatus, presenceStatusLine } from './presence-status.js';
+import { type ReloadPlan, planReload } from './reload.js';
 import { createDeviceRunner, type DeviceRunner } from './runner.js';
 
 export interface Agent {
@@ -39,6 +40,11 @@ export interface Agent {
   status(): AgentStatus;
   /** Called for every stored reading (tests, the demo). */
   onReading(listener: (reading: Reading) => void): void;
+  /**
+   * Applies a new config's device list in place (src/runtime/reload.ts): added devices start, removed ones stop,
+   * changed ones restart, the connection stays. Throws when the plan needs a full restart instead.
+   */
+  reloadDevices(next: AgentConfig): Promise<ReloadPlan>;
 }
 
 export interface AgentStatus {
@@ -52,7 +58,8 @@ export interface AgentStatus {
   devices: Record<string, ReturnType<DeviceRunner['status']>>;
 }
 
-export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal }): Agent {
+export function createAgent(initialConfig: AgentConfig, deps: { log: Logger; hal?: Hal }): Agent {
+  let config = initialConfig; // devices replaced by reloadDevices
   const { log } = deps;
   const startedAt = Date.now();
   const hal: Hal = deps.hal ?? {
@@ -100,7 +107,8 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
     : undefined;
 
   const devices = new Map<string, DeviceRunner>();
-  for (const device of config.devices) {
+  let running = false;
+  const addDevice = (device: DeviceConfig) => {
     const runner = createDeviceRunner({
       config: device,
       hal,
@@ -118,7 +126,9 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
       onAvailability: () => presence.changed(),
     });
     devices.set(device.id, runner);
-  }
+    return runner;
+  };
+  for (const device of config.devices) addDevice(device);
 
   const hasControls = [...devices.values()].some((d) => d.controlSpecs.length > 0);
   const disco = createDisco(transport, {
@@ -209,10 +219,48 @@ export function createAgent(config: AgentConfig, deps: { log: Logger; hal?: Hal 
       prune();
       pruneTimer = setInterval(prune, Math.min(3_600_000, config.history.retentionMs));
       pruneTimer.unref();
+      running = true;
       for (const d of devices.values()) d.start();
       await transport.start();
     },
+    async reloadDevices(next) {
+      const plan = planReload(config, next);
+      if (plan.restartBecause.length)
+        throw new IotError(
+          'IOT_ERR_CONFIG',
+          `a full restart is needed (${plan.restartBecause.join(', ')} changed)`,
+        );
+      await Promise.all(
+        [...plan.removed, ...plan.changed.map((d) => d.id)].map(async (id) => {
+          await devices.get(id)?.stop();
+          devices.delete(id);
+        }),
+      );
+      // The map keeps the config's order (disco items, status), so rebuild it in the new order.
+      const kept = new Map(devices);
+      devices.clear();
+      for (const d of next.devices) {
+        const existing = kept.get(d.id);
+        if (existing) devices.set(d.id, existing);
+        else {
+          const runner = addDevice(d);
+          if (running) runner.start();
+        }
+      }
+      config = { ...config, devices: next.devices };
+      presence.changed(); // the status line counts the devices
+      log.info(
+        {
+          added: plan.added.map((d) => d.id),
+          removed: plan.removed,
+          restarted: plan.changed.map((d) => d.id),
+        },
+        'devices reloaded',
+      );
+      return plan;
+    },
     async stop({ drainMs = 2000 } = {}) {
+      running = false;
       clearInterval(pruneTimer);
       await Promise.all([...devices.values()].map((d) => d.stop()));
       readout.stop();

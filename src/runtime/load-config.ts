@@ -7,6 +7,7 @@ import { ConfigError } from '../core/errors.js';
 export function loadAgentConfig(
   path: string,
   env: Record<string, string | undefined> = process.env,
+  options: { allowMissingEnv?: boolean } = {},
 ): AgentConfig {
   let text: string;
   try {
@@ -14,7 +15,7 @@ export function loadAgentConfig(
   } catch (err) {
     throw new ConfigError([{ path: '', message: `cannot read the file: ${(err as Error).message}` }], path);
   }
-  return parseAgentConfig(text, { definitions: builtinDevices, env, sourcePath: path });
+  return parseAgentConfig(text, { definitions: builtinDevices, env, sourcePath: path, ...options });
 }
 
 /** What `xiot check` prints: everything that would run, secrets left out. */

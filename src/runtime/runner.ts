@@ -5,7 +5,7 @@
  */
 import schedule from 'node-schedule';
 import type { DeviceConfig } from '../config/agent-config.js';
-import { backoffDelay } from '../core/duration.js';
+import { backoffDelay, type LongTimer, setLongTimeout } from '../core/duration.js';
 import { DeviceError, DeviceTimeoutError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { createFilterChain, type FilterChain } from '../filters/index.js';
@@ -79,8 +79,9 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
         : 30_000);
   const retryBaseMs = Math.min(deps.retry?.baseMs ?? 500, retryMaxMs);
   let stopped = true;
-  let timer: NodeJS.Timeout | undefined;
-  let retryTimer: NodeJS.Timeout | undefined;
+  // Long timers: an interval (and so the retry ceiling) may be weeks, past setTimeout's 24.8 days.
+  let timer: LongTimer | undefined;
+  let retryTimer: LongTimer | undefined;
   let job: schedule.Job | undefined;
   let inFlight: Promise<Values> | undefined;
   let setting: Promise<void> | undefined;
@@ -126,7 +127,7 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
   function markAvailable(): void {
     consecutiveFailures = 0;
     if (status.available !== true) {
-      if (status.available === false) log.info({ device: config.id }, 'device recovered');
+      if (status.available === false) log.info({}, 'device recovered'); // `device` is the logger's binding
       status.available = true;
       deps.onAvailability?.(true);
     }
@@ -138,10 +139,7 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
     status.lastError = { message: err.message, at: now() };
     if (status.available !== false) {
       // Logged once per transition; retries stay quiet until the device recovers.
-      log.warn(
-        { device: config.id, code: (err as { code?: string }).code, err: err.message },
-        'device unavailable',
-      );
+      log.warn({ code: (err as { code?: string }).code, err: err.message }, 'device unavailable');
       status.available = false;
       deps.onAvailability?.(false, err);
     }
@@ -180,7 +178,7 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
       status.overruns++;
       return;
     }
-    clearTimeout(retryTimer);
+    retryTimer?.clear();
     try {
       const values = await readWithTimeout();
       if (!stopped) accept(values);
@@ -188,7 +186,7 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
       if (stopped) return;
       markFailed(err as Error);
       // Retry sooner than the next scheduled read, with backoff; the schedule goes on regardless.
-      retryTimer = setTimeout(
+      retryTimer = setLongTimeout(
         () => void poll(),
         backoffDelay(consecutiveFailures - 1, retryBaseMs, retryMaxMs),
       );
@@ -203,7 +201,7 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
       // Skip missed slots (suspend, long GC) instead of bursting to catch up.
       const t = now();
       if (next <= t) next = t + ms - ((t - next) % ms);
-      timer = setTimeout(tick, next - t);
+      timer = setLongTimeout(tick, next - t);
     };
     tick();
   }
@@ -218,7 +216,7 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
       const handle = streamHandle;
       streamHandle = undefined;
       void Promise.resolve(handle?.stop()).catch(() => undefined);
-      retryTimer = setTimeout(
+      retryTimer = setLongTimeout(
         () => void startStream(),
         backoffDelay(consecutiveFailures - 1, retryBaseMs, retryMaxMs),
       );
@@ -250,8 +248,8 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
     async stop() {
       stopped = true;
       abort.abort();
-      clearTimeout(timer);
-      clearTimeout(retryTimer);
+      timer?.clear();
+      retryTimer?.clear();
       job?.cancel();
       const handle = streamHandle;
       streamHandle = undefined;
@@ -301,7 +299,13 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
       }
       const handle = streamHandle;
       if (!handle?.set)
-        throw new DeviceError(handle ? 'this device accepts no parameters' : 'device is not running');
+        throw new DeviceError(
+          handle
+            ? 'this device accepts no parameters'
+            : status.lastError
+              ? `device is not running: it failed to start (${status.lastError.message}) and is retried`
+              : 'device is not running: it is still starting',
+        );
       await handle.set(values);
       if (handle.read) accept(await handle.read());
     },

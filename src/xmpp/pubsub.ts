@@ -292,7 +292,9 @@ export function createPublisher(deps: {
       do {
         again = false;
         while (!stopped && transport.online) {
-          const batch = store.outbox(window);
+          // While publishing fails, one publish probes per retry: a window re-sent to a service that refuses it
+          // would fill a shaped link (ejabberd: 3000 B/s) and delay everything else we send, readouts included.
+          const batch = store.outbox(failures > 0 ? 1 : window);
           if (batch.length === 0) break;
           if (!prepared) {
             configureAfterPublish = !(await prepareNode());

@@ -6,6 +6,7 @@
  */
 import { xml } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
+import { type LongTimer, setLongTimeout } from '../core/duration.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { type Field, type FieldTypeFlag, HISTORICAL_FLAGS } from '../model/fields.js';
@@ -15,6 +16,7 @@ import { type AccessPolicy, narrow, type RequestLimiter } from './access.js';
 import { NS } from './ns.js';
 import {
   fieldsElement,
+  historyTruncated,
   nodeElement,
   parseReadoutRequest,
   parseSeqnr,
@@ -47,7 +49,7 @@ interface Session {
   to: string;
   request: ReadoutRequest;
   devices: DeviceRunner[];
-  timer?: NodeJS.Timeout;
+  timer?: LongTimer;
   started: boolean;
   cancelled: boolean;
   queued: boolean;
@@ -145,7 +147,7 @@ export function createReadoutService(deps: {
     sessions.set(key, session);
     // Run after the IQ result has been sent (setImmediate follows the promise chain that sends it): the
     // requester must see `accepted` before any `fields`. A cancelled session is skipped by run().
-    if (queued) session.timer = setTimeout(() => void run(session, queued), delay);
+    if (queued) session.timer = setLongTimeout(() => void run(session, queued), delay);
     else setImmediate(() => void run(session, queued));
     return xml('accepted', {
       xmlns: NS.sensordata,
@@ -166,7 +168,7 @@ export function createReadoutService(deps: {
     const session = sessions.get(keyOf(from, seqnr));
     if (!session) return stanzaError('item-not-found', `no readout ${seqnr} in progress`);
     session.cancelled = true;
-    clearTimeout(session.timer);
+    session.timer?.clear();
     sessions.delete(session.key);
     return xml('cancelled', { xmlns: NS.sensordata, seqnr: String(seqnr) });
   }
@@ -209,13 +211,20 @@ export function createReadoutService(deps: {
             nodes.push(nodeElement(device.id, [{ timestamp: result.value.timestamp, fields }]));
         });
       }
+      // Set when the history asked for holds more than historyLimit readings (see historyTruncated).
+      let restFrom: number | undefined;
       if (wantsHistory) {
         const rows = store.history({
           deviceIds: session.devices.map((d) => d.id),
           ...(request.from !== undefined ? { fromMs: request.from } : {}),
           ...(request.to !== undefined ? { toMs: request.to } : {}),
-          limit: historyLimit,
+          limit: historyLimit + 1,
         });
+        if (rows.length > historyLimit) {
+          restFrom = (rows[historyLimit] as (typeof rows)[number]).timestamp;
+          rows.length = historyLimit;
+          log.info({ seqnr: request.seqnr, limit: historyLimit }, 'historical readout truncated');
+        }
         // Stored samples are raw readings, not per-period aggregates: report them as historicalOther,
         // keeping their other type flags (a stored status value is a historical status value).
         const byDevice = new Map<string, { timestamp: number; fields: Field[] }[]>();
@@ -243,6 +252,8 @@ export function createReadoutService(deps: {
           : []),
         ...(nodes.length ? chunk(nodes, 1).map((group) => fieldsElement(request.seqnr, false, group)) : []),
       ];
+      if (restFrom !== undefined)
+        messages.push(historyTruncated(request.seqnr, session.devices, historyLimit, restFrom));
       if (messages.length === 0) messages.push(fieldsElement(request.seqnr, false, []));
       for (const [i, payload] of messages.entries()) {
         if (session.cancelled) return;
@@ -273,7 +284,7 @@ export function createReadoutService(deps: {
     /** Readouts in progress or queued. */
     pending: () => sessions.size,
     stop() {
-      for (const s of sessions.values()) clearTimeout(s.timer);
+      for (const s of sessions.values()) s.timer?.clear();
       sessions.clear();
     },
   };

@@ -12,17 +12,15 @@ import { CAPS_NODE } from '../version.js';
 import { bareOf } from './access.js';
 import { createDisco } from './disco.js';
 import { NS } from './ns.js';
-import { type ParsedField, parseBoolean, parseFields, readoutRequestElement } from './sensordata.js';
+import {
+  HISTORY_TRUNCATED,
+  NS_READOUT,
+  type ParsedField,
+  parseBoolean,
+  parseFields,
+  readoutRequestElement,
+} from './sensordata.js';
 import type { Transport } from './transport.js';
-
-/**
- * The agent's marker for a historical readout it cut at its limit (issue 12; XEP-0323 has no way to say so).
- * On the message that carries the readout's last `fields` (or inside that `fields`):
- *   <truncated xmlns='urn:xmpp-iot:readout' seqnr='7' limit='10000' resume='2026-11-24T06:00:00Z'/>
- * `limit`: readings sent; `resume` (optional): the `from` of a request that continues where this one stopped.
- * Other clients ignore the unknown element.
- */
-export const NS_READOUT = 'urn:xmpp-iot:readout';
 
 export interface Truncation {
   limit?: number;
@@ -208,6 +206,8 @@ export function createSensorClient(deps: {
         if (el.name === 'fields') result.fields.push(...parseFields(el));
         if (el.name === 'failure') {
           for (const e of el.getChildren('error')) {
+            // A cut history is said twice (to people and to programs): keep it in `truncated` only.
+            if (result.truncated && e.text().startsWith(HISTORY_TRUNCATED)) continue;
             result.failures.push({
               nodeId: (e.attrs.nodeId as string) ?? '',
               timestamp: (e.attrs.timestamp as string) ?? '',

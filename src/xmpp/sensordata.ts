@@ -259,3 +259,35 @@ export function typedValue(field: Pick<ParsedField, 'type' | 'value'>): FieldVal
   if (field.type === 'boolean') return parseBoolean(field.value) ?? field.value;
   return field.value;
 }
+
+/** Our namespace for what XEP-0323 cannot say (issue 12): a historical readout cut at the agent's limit. */
+export const NS_READOUT = 'urn:xmpp-iot:readout';
+
+/** The prefix of the error text that says a historical readout was cut (clients match on it). */
+export const HISTORY_TRUNCATED = 'history truncated';
+
+/**
+ * The message that ends a historical readout cut at `limit` readings (oldest first): a XEP-0323 `failure`, one
+ * `error` per node read, saying where the rest begins. It is the last message and carries done='true'.
+ * Readings are sent oldest first, so asking again with from = `restFrom` gets the rest (readings at that very
+ * timestamp may come twice: a field is unique per node, name and timestamp, §3.3). The `failure` says it to
+ * people in any client; a `truncated` marker inside it says it to programs (the xiot CLI):
+ *   <truncated xmlns='urn:xmpp-iot:readout' seqnr='7' limit='10000' resume='2026-11-24T06:00:00Z'/>
+ */
+export function historyTruncated(
+  seqnr: number,
+  devices: readonly { id: string }[],
+  limit: number,
+  restFrom: number,
+): Element {
+  const from = new Date(restFrom).toISOString();
+  const text = `${HISTORY_TRUNCATED}: more than ${limit} readings; sent the oldest ${limit}, the rest starts at ${from}: ask again with from='${from}'`;
+  const timestamp = new Date().toISOString();
+  return xml(
+    'failure',
+    { xmlns: NS.sensordata, seqnr: String(seqnr) },
+    ...devices.map((d) => xml('error', { nodeId: d.id, timestamp }, text)),
+    // The same, for programs: other clients ignore an element of an unknown namespace.
+    xml('truncated', { xmlns: NS_READOUT, seqnr: String(seqnr), limit: String(limit), resume: from }),
+  );
+}

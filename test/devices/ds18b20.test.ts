@@ -68,22 +68,25 @@ describe('ds18b20 on a simulated 1-Wire tree', () => {
     });
     writeFileSync(join(sim.devices, '10-000000000001'), ''); // a DS18S20 (family 10) is not picked by default
     expect(await read({})).toEqual({ temperature: 19.5, sensorId: '28-0000000000a1' });
-    expect(await read({ id: '28-0000000000b2' })).toEqual({ temperature: 30, sensorId: '28-0000000000b2' });
+    expect(await read({ sensor: '28-0000000000b2' })).toEqual({
+      temperature: 30,
+      sensorId: '28-0000000000b2',
+    });
   });
 
   it('fails on a CRC error, a brown-out, a vanished probe, an empty bus; recovers when the fault clears', async () => {
     const id = '28-0316a2795bff';
     sim = startOneWireSimulator({ probes: [{ id, celsius: (ms) => 20 + ms / 1e6 }] });
-    expect((await read({ id })).temperature).toBeCloseTo(20, 1);
+    expect((await read({ sensor: id })).temperature).toBeCloseTo(20, 1);
     sim.setCrcFailure(id, true);
-    await expect(read({ id })).rejects.toThrow(/CRC/);
+    await expect(read({ sensor: id })).rejects.toThrow(/CRC/);
     sim.setCrcFailure(id, false);
     sim.setPowerOnReset(id, true);
-    await expect(read({ id })).rejects.toThrow(/85 °C/);
+    await expect(read({ sensor: id })).rejects.toThrow(/85 °C/);
     sim.setPowerOnReset(id, false);
-    expect((await read({ id })).temperature).toBeCloseTo(20, 1);
+    expect((await read({ sensor: id })).temperature).toBeCloseTo(20, 1);
     sim.remove(id);
-    await expect(read({ id })).rejects.toThrow(/not on the bus/);
+    await expect(read({ sensor: id })).rejects.toThrow(/not on the bus/);
     await expect(read({})).rejects.toThrow(/dtoverlay=w1-gpio/);
   });
 
@@ -91,11 +94,11 @@ describe('ds18b20 on a simulated 1-Wire tree', () => {
     const id = '28-00000000c0de';
     sim = startOneWireSimulator({ probes: [{ id, celsius: -10.0625 }], intervalMs: 60_000 });
     rmSync(join(sim.devices, id, 'w1_slave'));
-    expect(await read({ id })).toEqual({ temperature: -10.062, sensorId: id }); // truncated, as the kernel does
+    expect(await read({ sensor: id })).toEqual({ temperature: -10.062, sensorId: id }); // truncated, as the kernel does
   });
 
   it('validates the id option', () => {
-    expect(validate(ds18b20.options, { id: '28-xyz' }).ok).toBe(false);
+    expect(validate(ds18b20.options, { sensor: '28-xyz' }).ok).toBe(false);
     expect(validate(ds18b20.options, {}).ok).toBe(true);
   });
 });

@@ -87,3 +87,8 @@ export function requireFuse(): boolean {
     requirement(findExecutable('unshare') !== undefined, 'unshare', 'util-linux')
   );
 }
+
+/** `systemd-analyze verify` checks the unit `xiot service` writes (Debian package systemd). */
+export function requireSystemdAnalyze(): boolean {
+  return requirement(findExecutable('systemd-analyze') !== undefined, 'systemd-analyze', 'systemd');
+}

@@ -1,7 +1,7 @@
 /**
  * `xiot read --historical` when the device cut the history at its limit (issue 12): a notice on stderr that
  * says how to get the rest, exit 0, `truncated` in the JSON. A scripted device sends the marker
- * (src/xmpp/sensor-client.ts, NS_READOUT) so the CLI side is proven whatever the agent's limit is.
+ * (src/xmpp/sensordata.ts, NS_READOUT) so the CLI side is proven whatever the agent's limit is.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,7 +11,7 @@ import type { Element } from '@xmpp/xml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
 import { NS } from '../../src/xmpp/ns.js';
-import { NS_READOUT } from '../../src/xmpp/sensor-client.js';
+import { NS_READOUT } from '../../src/xmpp/sensordata.js';
 import { startClient, type TestClient, tempDir } from '../helpers/agent.js';
 import { servers } from '../helpers/servers.js';
 

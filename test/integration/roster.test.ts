@@ -1,15 +1,15 @@
 import { xml } from '@xmpp/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ProsodyServer, startProsody } from '../../src/devtools/prosody.js';
+import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
 import { type Agent, createAgent } from '../../src/runtime/agent.js';
 import { agentConfig, startClient, type TestClient, tempDir, waitFor } from '../helpers/agent.js';
 import { captureLogger, type LogEntry, sentStanzas } from '../helpers/log-capture.js';
-import { requireProsody } from '../helpers/requirements.js';
+import { servers } from '../helpers/servers.js';
 
 const NS_ROSTER = 'jabber:iq:roster';
 
-describe.skipIf(!requireProsody())('the roster of an agent', () => {
-  let server: ProsodyServer;
+describe.each(servers())('the roster of an agent (%s)', (kind) => {
+  let server: XmppServer;
   let owner: TestClient;
   let sibling: TestClient;
   let stranger: TestClient;
@@ -42,7 +42,7 @@ describe.skipIf(!requireProsody())('the roster of an agent', () => {
     ).then(() => new Promise((r) => setTimeout(r, 500)));
 
   beforeAll(async () => {
-    server = await startProsody({
+    server = await startServer(kind, {
       accounts: ['kitchen', 'alice', 'mallory'].map((u) => ({ username: u, password: `${u}-pw` })),
     });
     owner = await startClient(server, 'alice', 'alice-pw', { approve: ['kitchen@localhost'] });

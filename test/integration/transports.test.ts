@@ -171,7 +171,7 @@ const CASES: Case[] = [
     service: (s) => `xmpp://127.0.0.1:${s.c2sPort}`,
     tls: 'required',
     transport: 'starttls',
-    described: 'TCP with STARTTLS',
+    described: 'TCP with STARTTLS (xmpp://)',
     encrypted: true,
   },
   {
@@ -179,7 +179,7 @@ const CASES: Case[] = [
     service: (s) => `xmpps://127.0.0.1:${s.directTlsPort}`,
     tls: 'required',
     transport: 'direct-tls',
-    described: 'direct TLS',
+    described: 'direct TLS (xmpps://)',
     encrypted: true,
   },
   {
@@ -187,7 +187,7 @@ const CASES: Case[] = [
     service: (s) => `ws://127.0.0.1:${s.httpPort}/xmpp-websocket`,
     tls: 'optional',
     transport: 'websocket',
-    described: 'WebSocket, no TLS',
+    described: 'WebSocket (ws://), no TLS',
     encrypted: false,
   },
   {
@@ -195,7 +195,7 @@ const CASES: Case[] = [
     service: (s) => `wss://localhost:${s.httpsPort}/xmpp-websocket`,
     tls: 'required',
     transport: 'websocket-tls',
-    described: 'WebSocket over TLS',
+    described: 'WebSocket over TLS (wss://)',
     encrypted: true,
   },
 ];
@@ -259,9 +259,13 @@ devices:
       const checkFile = path.join(dir.path, `${c.transport}-check.yaml`);
       writeFileSync(checkFile, xmppSection);
       const check = await checkOnline(checkFile, cert);
-      expect(check.out).toContain(`transport: ${c.described} (${c.service(server)})`);
-      expect(check.out).toMatch(c.encrypted ? /\nTLS: TLSv1\.[23]\n/ : /\nTLS: none/);
-      expect(check.out).toContain('PEP: supported');
+      expect(check.out).toContain(`  transport ${c.described}: ${c.service(server)}\n`);
+      expect(check.out).toMatch(
+        c.encrypted
+          ? /\n {2}security {2}TLSv1\.[23], certificate verified\n/
+          : /\n {2}security {2}NOT encrypted \(allowed by xmpp\.tls: optional\)\n/,
+      );
+      expect(check.out).toContain('  pep       ok: the account has a PEP service\n');
       expect(check.code).toBe(0);
 
       writeFileSync(
@@ -390,7 +394,7 @@ devices:
     const r = await checkOnline(file);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(
-      /online: cannot log in with xmpps:\/\/127\.0\.0\.1:\d+: TLS handshake with 127\.0\.0\.1 failed \([A-Z_]+: .*\): the certificate for localhost is not signed by a CA this machine trusts \(for a private CA, start with NODE_EXTRA_CA_CERTS=/,
+      / {2}login {5}FAILED: TLS handshake with 127\.0\.0\.1 failed \([A-Z_]+: .*\): the certificate for localhost is not signed by a CA this machine trusts \(for a private CA, start with NODE_EXTRA_CA_CERTS=/,
     );
   }, 30_000);
 

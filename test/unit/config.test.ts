@@ -60,7 +60,9 @@ describe('agent config', () => {
     );
     expect(issuesOf(text)).toContainEqual({
       path: 'devices[1].interval',
-      message: 'expected a duration like "30s" or a cron expression like "*/5 * * * *"',
+      message: expect.stringMatching(
+        /^expected a duration like "30s" or a cron expression like "\*\/5 \* \* \* \*", got /,
+      ) as string,
     });
   });
 
@@ -77,6 +79,36 @@ describe('agent config', () => {
     ).toBe('roster');
   });
 
+  it('accepts an interval of weeks (scheduled with chained timers), and refuses a read timeout over an hour', () => {
+    expect(parse(VALID.replace('interval: 10s', 'interval: 4w')).devices[0]?.schedule).toEqual({
+      kind: 'every',
+      ms: 28 * 86_400_000,
+    });
+    expect(issuesOf(VALID.replace('interval: 10s', 'interval: 10s\n    timeout: 30d'))).toEqual([
+      {
+        path: 'devices[0].timeout',
+        message: 'a read timeout longer than 1h is refused; expected a duration up to 1h like "30s"',
+      },
+    ]);
+    expect(
+      parse(VALID.replace('interval: 10s', 'interval: 10s\n    timeout: 1h')).devices[0]?.timeoutMs,
+    ).toBe(3_600_000);
+  });
+
+  it('refuses reconnect and keepalive waits over an hour, and reports a malformed one once', () => {
+    const text = VALID.replace(
+      'resource: agent',
+      'resource: agent\n  reconnect: { max: 30d }\n  keepalive: { interval: soon }',
+    );
+    expect(issuesOf(text)).toEqual([
+      {
+        path: 'xmpp.reconnect.max',
+        message: 'a reconnect delay longer than 1h is refused; expected a duration up to 1h like "30s"',
+      },
+      { path: 'xmpp.keepalive.interval', message: 'expected a duration like "30s"' },
+    ]);
+  });
+
   it('accepts cron expressions', () => {
     const c = parse(VALID.replace('interval: 10s', 'interval: "*/5 * * * *"'));
     expect(c.devices[0]?.schedule).toEqual({ kind: 'cron', expression: '*/5 * * * *' });
@@ -87,7 +119,7 @@ describe('agent config', () => {
       .replace('[alice@localhost]', '[alice]')
       .replace('type: system', 'type: toaster');
     const paths = issuesOf(text).map((i) => i.path);
-    expect(paths).toEqual(expect.arrayContaining(['xmpp', 'owners[0]', 'devices[0].type']));
+    expect(paths).toEqual(expect.arrayContaining(['xmpp.colour', 'owners[0]', 'devices[0].type']));
   });
 
   it('names a missing environment variable instead of using an empty password', () => {
@@ -107,7 +139,7 @@ describe('agent config', () => {
       expect.arrayContaining([
         'devices[0].fields.nope',
         'devices[0].fields.hostname.filters[0]',
-        'devices[0]',
+        'devices[0].colour',
         'devices[1].id',
       ]),
     );
@@ -121,9 +153,12 @@ describe('agent config', () => {
     expect(issues).toEqual(
       expect.arrayContaining([
         { path: 'xmpp.username', message: 'is required' },
-        { path: 'xmpp', message: 'unknown key "colour"' },
-        { path: 'xmpp.timeout', message: 'expected a duration like "30s"' },
-        { path: 'devices[0].fields.load1.filters[0]', message: 'unknown key "ofset"' },
+        {
+          path: 'xmpp.colour',
+          message: 'unknown key (known: service, domain, username, password, resource, reconnect, timeout)',
+        },
+        { path: 'xmpp.timeout', message: 'expected a duration like "30s", got 3' },
+        { path: 'devices[0].fields.load1.filters[0].ofset', message: 'unknown key (did you mean "offset"?)' },
         {
           path: 'devices[0].fields.load1.filters[1]',
           message: expect.stringContaining('a filter is a map with one key') as string,

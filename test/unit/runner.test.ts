@@ -57,6 +57,40 @@ afterEach(async () => {
 });
 
 describe('device runner', () => {
+  it("reads once, not in a loop, with an interval past setTimeout's 24.8 days (4w)", async () => {
+    const proc = fakeProc();
+    proc.plug();
+    cleanups.push(proc.remove);
+    const readings: Reading[] = [];
+    const runner = createDeviceRunner({
+      config: deviceConfig('  - { id: host, type: system, interval: 4w }'),
+      hal: { files: createFileSource({ proc: proc.root, sys: join(proc.root, 'empty') }) },
+      log: recordingLogger().log,
+      onReading: (r) => readings.push(r),
+    });
+    cleanups.push(() => runner.stop());
+    runner.start();
+    await sleep(300);
+    expect(runner.status().reads).toBe(1);
+    expect(readings).toHaveLength(1);
+  });
+
+  it('retries a failing device with an interval of weeks with backoff, not in a loop', async () => {
+    const proc = fakeProc();
+    cleanups.push(proc.remove); // never plugged: every read fails
+    const runner = createDeviceRunner({
+      config: deviceConfig('  - { id: host, type: system, interval: 5w }'),
+      hal: { files: createFileSource({ proc: proc.root, sys: join(proc.root, 'empty') }) },
+      log: recordingLogger().log,
+      onReading: () => undefined,
+    });
+    cleanups.push(() => runner.stop());
+    runner.start();
+    await sleep(300);
+    expect(runner.status().failures).toBeGreaterThanOrEqual(1);
+    expect(runner.status().failures).toBeLessThanOrEqual(2); // the first retry is 250–500 ms later
+  });
+
   it('reads on its interval, marks an unplugged device unavailable once, retries, and recovers', async () => {
     const proc = fakeProc();
     proc.plug();
