@@ -13,11 +13,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
-import { findExecutable } from '../../src/devtools/system-deps.js';
 import { createControlClient } from '../../src/xmpp/control-client.js';
 import { createTransport, type Transport } from '../../src/xmpp/transport.js';
 import { startClient, type TestClient, tempDir, waitFor } from '../helpers/agent.js';
 import { selfSignedLocalhost } from '../helpers/certificates.js';
+import { requireOpenssl } from '../helpers/requirements.js';
 import { servers } from '../helpers/servers.js';
 
 const DIST = fileURLToPath(new URL('../../dist/', import.meta.url));
@@ -200,7 +200,7 @@ const CASES: Case[] = [
   },
 ];
 
-describe.each(servers())('transports on %s', (kind) => {
+describe.skipIf(!requireOpenssl()).each(servers())('transports on %s', (kind) => {
   const dir = tempDir();
   let server: XmppServer;
   let owner: TestClient;
@@ -211,7 +211,6 @@ describe.each(servers())('transports on %s', (kind) => {
   const transports: Transport[] = [];
 
   beforeAll(async () => {
-    if (!findExecutable('openssl')) throw new Error('openssl is missing: apt-get install -y openssl');
     if (!existsSync(path.join(DIST, 'src/runtime/agent.js')))
       throw new Error(`${DIST} is missing: run \`npm run build\` first (npm test does)`);
     const pem = selfSignedLocalhost(dir.path);
