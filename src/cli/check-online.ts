@@ -9,7 +9,7 @@ import type { Element } from '@xmpp/xml';
 import type { AgentConfig } from '../config/agent-config.js';
 import { errorMessage } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
-import { createTransport } from '../xmpp/transport.js';
+import { type ConnectionInfo, createTransport } from '../xmpp/transport.js';
 
 export interface OnlineReport {
   ok: boolean;
@@ -17,6 +17,16 @@ export interface OnlineReport {
 }
 
 const NS_DISCO_INFO = 'http://jabber.org/protocol/disco#info';
+
+/** How `transport.connection` (issue 18: what was really used, not what the URI suggests) is printed. */
+const TRANSPORT_NAMES: Record<ConnectionInfo['transport'], string> = {
+  tcp: 'TCP (xmpp://), no STARTTLS',
+  starttls: 'TCP with STARTTLS (xmpp://)',
+  'direct-tls': 'direct TLS (xmpps://)',
+  websocket: 'WebSocket (ws://), no TLS',
+  'websocket-tls': 'WebSocket over TLS (wss://)',
+  exi: "EXI through the hub's gateway (exi://), no TLS",
+};
 const NS_ROSTER = 'jabber:iq:roster';
 
 export async function checkOnline(config: AgentConfig, timeoutMs = 15_000): Promise<OnlineReport> {
@@ -28,6 +38,7 @@ export async function checkOnline(config: AgentConfig, timeoutMs = 15_000): Prom
   const jid = `${config.xmpp.username}@${config.xmpp.domain}`;
   try {
     let timer: NodeJS.Timeout | undefined;
+    let poll: NodeJS.Timeout | undefined;
     await Promise.race([
       transport.start(),
       new Promise((_, reject) => {
@@ -35,27 +46,36 @@ export async function checkOnline(config: AgentConfig, timeoutMs = 15_000): Prom
           () =>
             reject(
               new Error(
-                `no session with ${config.xmpp.service} within ${timeoutMs / 1000} s (server down or unreachable?)`,
+                `no session with ${config.xmpp.service} within ${timeoutMs / 1000} s (` +
+                  `${transport.lastFailure ?? 'server down or unreachable?'})`,
               ),
             ),
           timeoutMs,
         );
+        // A failed attempt has its reason (certificate, TLS policy, WebSocket path…): a check need not retry.
+        poll = setInterval(() => {
+          if (transport.lastFailure !== undefined) reject(new Error(transport.lastFailure));
+        }, 50);
       }),
-    ]).finally(() => clearTimeout(timer));
+    ]).finally(() => {
+      clearTimeout(timer);
+      clearInterval(poll);
+    });
   } catch (err) {
     await transport.stop().catch(() => undefined);
     return { ok: false, lines: [`login     FAILED: ${errorMessage(err)}`] };
   }
   try {
     lines.push(`login     ok: ${jid} logged in (${transport.jid})`);
-    const scheme = config.xmpp.service.split(':')[0];
-    lines.push(
-      scheme === 'xmpps' || scheme === 'wss'
-        ? `security  TLS from the first byte (${scheme}://)`
-        : scheme === 'xmpp'
-          ? 'security  STARTTLS when the server offers it (xmpp://); use xmpps:// to require TLS'
-          : `security  ${scheme}:// (the hub's gateway decides)`,
-    );
+    const info = transport.connection;
+    if (info) {
+      lines.push(`transport ${TRANSPORT_NAMES[info.transport]}: ${info.service}`);
+      lines.push(
+        info.tlsVersion
+          ? `security  ${info.tlsVersion}, certificate verified`
+          : `security  NOT encrypted (allowed by xmpp.tls: ${config.xmpp.tls})`,
+      );
+    }
     let ok = true;
     if (config.publish.service === 'pep') {
       try {

@@ -8,7 +8,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chownSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,7 +29,10 @@ import { findExecutable } from './system-deps.js';
 import type { XmppServer, XmppServerOptions } from './xmpp-server.js';
 
 export interface EjabberdOptions extends XmppServerOptions {
-  /** PEM file(s) with certificate and key: STARTTLS is offered (not required). Without, no STARTTLS. */
+  /**
+   * PEM file(s) with certificate and key, readable by user ejabberd: STARTTLS is offered (not required).
+   * Without (and without `tls`), no STARTTLS. `tls` also opens the direct TLS and HTTPS listeners.
+   */
   certfiles?: string[];
 }
 
@@ -74,8 +77,9 @@ function ids(name: string): { uid: number; gid: number } {
 const LOG_LEVELS = { debug: 'debug', info: 'info', warn: 'warning', error: 'error' } as const;
 
 function renderConfig(
-  ports: { c2s: number; http: number; component: number },
+  ports: { c2s: number; http: number; component: number; directTls: number; https: number },
   options: EjabberdOptions,
+  certfiles: string[],
 ): string {
   const c2s: Record<string, unknown> = {
     port: ports.c2s,
@@ -85,7 +89,7 @@ function renderConfig(
     shaper: 'c2s_shaper',
     access: 'c2s',
   };
-  if (options.certfiles?.length) c2s.starttls = true;
+  if (certfiles.length) c2s.starttls = true;
   const listen: Record<string, unknown>[] = [
     c2s,
     {
@@ -96,6 +100,16 @@ function renderConfig(
       request_handlers: { '/xmpp-websocket': 'ejabberd_http_ws', '/api': 'mod_http_api' },
     },
   ];
+  if (ports.directTls) listen.push({ ...c2s, port: ports.directTls, starttls: false, tls: true });
+  if (ports.https) {
+    listen.push({
+      port: ports.https,
+      ip: HOST,
+      module: 'ejabberd_http',
+      tls: true,
+      request_handlers: { '/xmpp-websocket': 'ejabberd_http_ws' },
+    });
+  }
   if (options.components?.length) {
     listen.push({
       port: ports.component,
@@ -124,7 +138,7 @@ function renderConfig(
     hosts: [DOMAIN],
     loglevel: LOG_LEVELS[options.logLevel ?? 'info'],
     log_rotate_count: 0,
-    ...(options.certfiles?.length ? { certfiles: options.certfiles } : {}),
+    ...(certfiles.length ? { certfiles } : {}),
     listen,
     // SCRAM-SHA-1 with ejabberd's fixed 4096 iterations (no option lowers it in 23.01): each @xmpp/client login
     // costs ~0.5 s of CPU, and PLAIN is no way out (@xmpp/client never uses it on an unencrypted stream).
@@ -168,6 +182,8 @@ class Instance implements EjabberdServer {
   c2sPort = 0;
   httpPort = 0;
   componentPort = 0;
+  directTlsPort = 0;
+  httpsPort = 0;
   private distPort = 0;
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
@@ -217,15 +233,38 @@ class Instance implements EjabberdServer {
       path.join(this.dir, 'inetrc'),
       '{lookup,["file","native"]}.\n{host,{127,0,0,1}, ["localhost"]}.\n',
     );
+    const certfiles = [...(this.options.certfiles ?? [])];
+    const { tls } = this.options;
+    if (tls) {
+      // ejabberd runs as user ejabberd: a copy of certificate and key it can read, in its own dir.
+      const pem = path.join(this.dir, 'localhost.pem');
+      await writeFile(pem, `${await readFile(tls.cert, 'utf8')}\n${await readFile(tls.key, 'utf8')}`, {
+        mode: 0o600,
+      });
+      chownSync(pem, uid, gid);
+      certfiles.push(pem);
+    }
     for (let attempt = 1; ; attempt++) {
-      const [c2s, http, component, dist] = await freePorts(4);
+      const [c2s, http, component, dist, directTls, https] = await freePorts(6);
       this.c2sPort = c2s!;
       this.httpPort = http!;
       this.componentPort = this.options.components?.length ? component! : 0;
       this.distPort = dist!;
+      this.directTlsPort = tls ? directTls! : 0;
+      this.httpsPort = tls ? https! : 0;
       await writeFile(
         path.join(this.dir, 'ejabberd.yml'),
-        renderConfig({ c2s: this.c2sPort, http: this.httpPort, component: this.componentPort }, this.options),
+        renderConfig(
+          {
+            c2s: this.c2sPort,
+            http: this.httpPort,
+            component: this.componentPort,
+            directTls: this.directTlsPort,
+            https: this.httpsPort,
+          },
+          this.options,
+          certfiles,
+        ),
       );
       // Our own ejabberdctl.cfg: without it Debian's (/etc/ejabberd) would name the system config and pid file.
       // A fixed ERL_DIST_PORT means no epmd; the cookie keeps other nodes out.
@@ -317,7 +356,7 @@ class Instance implements EjabberdServer {
         throw new IotError('IOT_ERR_XMPP', `ejabberd ${exitInfo} before it started; log:\n${this.logTail()}`);
       }
       // "is started" comes before the listeners accept: wait for both.
-      if (log.includes(STARTED) && (await canConnect(this.c2sPort))) return;
+      if (log.includes(STARTED) && (await this.listening())) return;
       if (Date.now() > deadline) {
         throw new IotError(
           'IOT_ERR_XMPP',
@@ -326,6 +365,12 @@ class Instance implements EjabberdServer {
       }
       await sleep(POLL_MS);
     }
+  }
+
+  private async listening(): Promise<boolean> {
+    for (const port of [this.c2sPort, this.directTlsPort, this.httpsPort])
+      if (port && !(await canConnect(port))) return false;
+    return true;
   }
 
   async kill(): Promise<void> {

@@ -74,6 +74,12 @@ export const SYSTEM_DEPENDENCIES: readonly SystemDependency[] = [
     present: hasSlixmpp,
   },
   {
+    name: 'openssl',
+    debianPackage: 'openssl',
+    purpose: 'throwaway certificates for the TLS transport tests (STARTTLS, xmpps://, wss://)',
+    present: () => findExecutable('openssl') !== undefined,
+  },
+  {
     name: 'FUSE 3',
     debianPackage: 'fuse3',
     purpose: 'fusermount3, which mounts the GPIO sysfs simulator (firmware-sim/gpio) for the GPIO tests',

@@ -26,6 +26,11 @@ export interface XmppServerOptions {
   inBandRegistration?: boolean;
   /** Minimum level written to the log file (default 'info'). */
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /**
+   * PEM files of a certificate for `localhost` and its key: STARTTLS is offered (not required) on the c2s port,
+   * and direct TLS (`directTlsPort`) and WebSocket over HTTPS (`httpsPort`) listen too. Without: no TLS at all.
+   */
+  tls?: { cert: string; key: string };
 }
 
 export interface XmppServer {
@@ -35,6 +40,10 @@ export interface XmppServer {
   readonly c2sPort: number;
   /** HTTP port (WebSocket at `/xmpp-websocket`). */
   readonly httpPort: number;
+  /** Direct TLS c2s port (XEP-0368 style, `xmpps://`); 0 without the `tls` option. */
+  readonly directTlsPort: number;
+  /** HTTPS port (WebSocket at `/xmpp-websocket`, `wss://`); 0 without the `tls` option. */
+  readonly httpsPort: number;
   /** For @xmpp/client: `xmpp://127.0.0.1:PORT`. */
   readonly service: string;
   /** Temp dir holding config, data and logs. */

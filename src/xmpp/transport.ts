@@ -11,8 +11,12 @@
  *   `request(iq, 0)` waits without a timer while the stream is up; going offline rejects with
  *   XmppOfflineError. Liveness is judged by XEP-0199 keepalive pings and "no inbound bytes at all".
  * - Bounded memory (issue 13): stanzas over `maxStanzaBytes` are never buffered whole nor parsed (see
- *   stanza-framer.ts), reading stops while more than `maxQueuedBytes` wait to be written, and error replies
- *   never echo the request's payload (RFC 6120 §8.3.1 makes it optional).
+ *   stanza-framer.ts; over WebSocket a frame is one stanza: frames over 4 × `maxStanzaBytes` close the
+ *   connection, smaller ones over the limit are dropped unparsed), reading stops while more than
+ *   `maxQueuedBytes` wait to be written, and error replies never echo the request's payload (RFC 6120 §8.3.1).
+ * - Transports (issue 18): `xmpp://` (STARTTLS), `xmpps://` (direct TLS), `ws://`/`wss://` (RFC 7395, through
+ *   the `ws` package on every Node version: websocket.ts), `exi://` (XEP-0322, exi-connection.ts). The last two
+ *   are loaded on first start only when used.
  * - TCP_NODELAY on the socket: without it Nagle adds ~20 ms per round trip (environment.md, latency table).
  * - XEP-0198 is not negotiated: 0.14's stream management miscounts iq results and Prosody then kills the
  *   stream (environment.md). Delivery is guaranteed by acked publishes and the store's outbox instead.
@@ -90,6 +94,8 @@ export interface Transport {
   readonly lastFailure?: string | undefined;
   /** Inbound flow control: paused while more than `maxQueuedBytes` wait to be written. */
   readonly flow?: { readingPaused: boolean; queuedBytes: number };
+  /** How the current session is carried (while online), for `xiot check --online` and logs. */
+  readonly connection?: ConnectionInfo | undefined;
   /**
    * Resolves once the first session is online (or when stop() is called first); reconnects on its own
    * afterwards until stop(). Rejects when the first attempt is refused as `not-authorized`.
@@ -111,6 +117,16 @@ export interface Transport {
   on(event: 'stanza', listener: (stanza: Element) => void): void;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- mirrors EventEmitter
   off(event: string, listener: (...args: any[]) => void): void;
+}
+
+export interface ConnectionInfo {
+  /** `starttls` is `xmpp://` upgraded; `tcp` is `xmpp://` without TLS. */
+  transport: 'tcp' | 'starttls' | 'direct-tls' | 'websocket' | 'websocket-tls' | 'exi';
+  encrypted: boolean;
+  /** `TLSv1.3`, `TLSv1.2`, … when encrypted. */
+  tlsVersion?: string;
+  /** The service URI connected to. */
+  service: string;
 }
 
 /** An IQ error answer, with its defined condition (`forbidden`, `item-not-found`, …). */
@@ -219,7 +235,10 @@ export function redactStanza(el: Element): string {
   return el.toString();
 }
 
-/** The node stream under xmpp.js's socket wrappers (net.Socket, @xmpp/tls's Socket, ExiSocket), if any. */
+/**
+ * The node stream under xmpp.js's socket wrappers (net.Socket, @xmpp/tls's Socket, ExiSocket, the WebSocket's
+ * TCP/TLS socket), if any.
+ */
 interface RawStream {
   writableLength: number;
   pause(): void;
@@ -231,9 +250,9 @@ interface RawStream {
 function rawStream(socket: unknown): RawStream | undefined {
   if (!socket) return undefined;
   if (socket instanceof net.Socket) return socket;
-  const inner =
-    (socket as { socket?: unknown; sock?: unknown }).socket ?? (socket as { sock?: unknown }).sock;
-  return inner instanceof net.Socket ? inner : undefined;
+  const { socket: inner, sock, stream } = socket as { socket?: unknown; sock?: unknown; stream?: unknown };
+  for (const candidate of [inner, sock, stream]) if (candidate instanceof net.Socket) return candidate;
+  return undefined;
 }
 
 type XmppClient = ReturnType<typeof client> & {
@@ -260,13 +279,29 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
     ...(options.resource ? { resource: options.resource } : {}),
     timeout: timeoutMs,
   }) as XmppClient;
-  // XEP-0322 binary binding (issue 7): `exi://HUB:PORT` goes through the hub's EXI gateway.
-  // Loaded on first start only when used: agents without EXI do not pay for the codec's memory.
-  let exiReady: Promise<void> | undefined;
-  const ensureExi = () =>
-    (exiReady ??= options.service.startsWith('exi://')
+  // XEP-0322 binary binding (issue 7): `exi://HUB:PORT` goes through the hub's EXI gateway. WebSocket
+  // (issue 18): `ws`-based, see websocket.ts. Each is loaded on first start only when used: agents without
+  // them do not pay for their memory.
+  let transportReady: Promise<void> | undefined;
+  const ensureTransport = () =>
+    (transportReady ??= options.service.startsWith('exi://')
       ? import('./exi-connection.js').then(({ setupExiTransport }) => setupExiTransport(xmpp))
-      : Promise.resolve());
+      : /^wss?:\/\//.test(options.service)
+        ? import('./websocket.js').then(
+            ({ setupWebSocketTransport }) =>
+              setupWebSocketTransport(xmpp, {
+                maxPayload: 4 * maxStanzaBytes,
+                handshakeTimeoutMs: Math.max(timeoutMs, 10_000),
+              }),
+            (err: unknown) => {
+              throw new IotError(
+                'IOT_ERR_CONFIG',
+                `${options.service}: WebSocket needs the "ws" package, which did not load ` +
+                  `(${errorMessage(err)}): reinstall with npm ci, or use xmpp:// or xmpps://`,
+              );
+            },
+          )
+        : Promise.resolve());
   // We schedule reconnects ourselves (backoff); the built-in one would retry every second forever.
   xmpp.reconnect.stop();
   let stopping = false;
@@ -292,12 +327,45 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
     }
   };
 
-  const isEncrypted = () => {
-    const s = xmpp.socket as { socket?: unknown; url?: unknown } | null;
-    if (!s) return false;
-    if (s instanceof tls.TLSSocket || s.socket instanceof tls.TLSSocket) return true;
-    return typeof s.url === 'string' && s.url.startsWith('wss:');
+  const tlsSocket = (): tls.TLSSocket | undefined => {
+    const s = xmpp.socket as { socket?: unknown; stream?: unknown } | null;
+    if (!s) return undefined;
+    for (const candidate of [s, s.socket, s.stream]) if (candidate instanceof tls.TLSSocket) return candidate;
+    return undefined;
   };
+  const isEncrypted = () => {
+    const s = xmpp.socket as { url?: unknown } | null;
+    if (!s) return false;
+    return tlsSocket() !== undefined || (typeof s.url === 'string' && s.url.startsWith('wss:'));
+  };
+  const scheme = options.service.slice(0, Math.max(0, options.service.indexOf(':')));
+  const connectionInfo = (): ConnectionInfo => {
+    const secured = tlsSocket();
+    const tlsVersion = secured?.getProtocol() ?? undefined;
+    const transport: ConnectionInfo['transport'] =
+      scheme === 'ws' || scheme === 'wss'
+        ? secured
+          ? 'websocket-tls'
+          : 'websocket'
+        : scheme === 'xmpps'
+          ? 'direct-tls'
+          : scheme === 'exi'
+            ? 'exi'
+            : secured
+              ? 'starttls'
+              : 'tcp';
+    return {
+      transport,
+      encrypted: isEncrypted(),
+      ...(tlsVersion ? { tlsVersion } : {}),
+      service: options.service,
+    };
+  };
+  /** The name a certificate must carry: the XMPP domain (RFC 6120 §13.7.2), for wss:// the URL's host. */
+  const certificateName = () =>
+    scheme === 'ws' || scheme === 'wss' || net.isIP(options.domain)
+      ? serviceHost(options.service)
+      : options.domain;
   const destroySocket = () => {
     const s = xmpp.socket as { destroy?(): void; socket?: { destroy?(): void; close?(): void } } | null;
     if (!s) return;
@@ -364,11 +432,18 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
     if (el.getChild('starttls', TLS_NS) && canUpgrade) return; // @xmpp/starttls upgrades before SASL
     // Nothing may happen on this stream: no SASL, no binding.
     el.children = [];
+    const host = serviceHost(options.service);
     attemptFail?.(
       new ConnectFailure(
         'refused',
-        `${serviceHost(options.service)} offers no TLS (STARTTLS) and xmpp.tls is "required": not logging in ` +
-          'over an unencrypted stream (enable TLS on the server, use xmpps://, or set xmpp.tls: optional)',
+        scheme === 'ws'
+          ? `${host}: ws:// is not encrypted and xmpp.tls is "required": not logging in over an unencrypted ` +
+              'stream (use wss://, or set xmpp.tls: optional)'
+          : scheme === 'exi'
+            ? `${host}: exi:// is not encrypted and xmpp.tls is "required": not logging in over an ` +
+              'unencrypted stream (reach the EXI gateway on loopback, or set xmpp.tls: optional)'
+            : `${host} offers no TLS (STARTTLS) and xmpp.tls is "required": not logging in ` +
+              'over an unencrypted stream (enable TLS on the server, use xmpps:// or wss://, or set xmpp.tls: optional)',
       ),
     );
   };
@@ -495,7 +570,11 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
     lastFailure = undefined;
     lastStreamError = undefined;
     currentJid = address.toString();
-    log.info({ jid: currentJid }, 'online');
+    const info = connectionInfo();
+    log.info(
+      { jid: currentJid, transport: info.transport, ...(info.tlsVersion ? { tls: info.tlsVersion } : {}) },
+      'online',
+    );
     startKeepalive();
     emit('online', currentJid);
   });
@@ -588,10 +667,11 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
             : ''),
       );
     }
-    if (e.code && /CERT|SIGNATURE|ALTNAME|ERR_TLS|SSL/.test(e.code)) {
+    if (e.code === 'WEBSOCKET_SETUP') return new ConnectFailure('refused', e.message ?? 'WebSocket refused');
+    if (e.code && /CERT|SIGNATURE|ALTNAME|ERR_TLS|SSL|ISSUER/.test(e.code)) {
       return new ConnectFailure(
         'refused',
-        `TLS handshake with ${serviceHost(options.service)} failed (${e.code}: ${e.message})`,
+        `TLS handshake with ${serviceHost(options.service)} failed (${e.code}: ${e.message}): ${tlsHint(e.code)}`,
       );
     }
     if (
@@ -605,6 +685,24 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
     if (e.name === 'StanzaError' && e.condition)
       return new ConnectFailure('refused', `resource binding refused (${reason})`);
     return new ConnectFailure('network', reason || 'connection failed');
+  };
+
+  const tlsHint = (code: string): string => {
+    const name = certificateName();
+    if (/ALTNAME/.test(code)) return `the server's certificate must name ${name}`;
+    if (/EXPIRED|NOT_YET_VALID/.test(code))
+      return `the certificate for ${name} is outside its validity period (or this machine's clock is wrong)`;
+    if (/SELF_SIGNED|UNABLE_TO|ISSUER|UNTRUSTED|SIGNATURE/.test(code))
+      return (
+        `the certificate for ${name} is not signed by a CA this machine trusts ` +
+        '(for a private CA, start with NODE_EXTRA_CA_CERTS=/path/to/ca.pem)'
+      );
+    if (/WRONG_VERSION|PACKET_LENGTH|HTTP_REQUEST/.test(code))
+      return (
+        `${serviceHost(options.service)} does not speak TLS on that port (xmpps:// needs the direct TLS port, ` +
+        'usually 5223; wss:// the HTTPS port)'
+      );
+    return `check the server's TLS set-up for ${name}`;
   };
 
   /** One attempt: socket, stream, features (TLS, SASL, bind) up to 'online'. Rejects with why it failed. */
@@ -755,11 +853,14 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
     get lastFailure() {
       return lastFailure;
     },
+    get connection() {
+      return online ? connectionInfo() : undefined;
+    },
     get flow() {
       return { readingPaused, queuedBytes: rawStream(xmpp.socket)?.writableLength ?? 0 };
     },
     async start() {
-      await ensureExi();
+      await ensureTransport();
       stopping = false;
       if (online) return;
       try {

@@ -10,7 +10,7 @@ import type { XmppServer } from '../../src/devtools/xmpp-server.js';
 import { type Agent, createAgent } from '../../src/runtime/agent.js';
 import type { DeviceDefinition } from '../../src/sdk/index.js';
 import { createSensorClient, type Notification } from '../../src/xmpp/sensor-client.js';
-import { createTransport, type Transport } from '../../src/xmpp/transport.js';
+import { createTransport, type TlsPolicy, type Transport } from '../../src/xmpp/transport.js';
 
 export function testLogger(): Logger {
   return process.env.XIOT_TEST_LOG
@@ -77,7 +77,7 @@ export async function startClient(
   server: XmppServer,
   username: string,
   password: string,
-  opts: { approve?: string[]; resource?: string } = {},
+  opts: { approve?: string[]; resource?: string; tls?: TlsPolicy } = {},
 ): Promise<TestClient> {
   const transport = createTransport(
     {
@@ -87,6 +87,7 @@ export async function startClient(
       password,
       resource: opts.resource ?? 'client',
       reconnect: { minMs: 100, maxMs: 500 },
+      ...(opts.tls ? { tls: opts.tls } : {}),
     },
     testLogger(),
   );

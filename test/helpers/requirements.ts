@@ -46,6 +46,11 @@ export function requireSlixmpp(): boolean {
   return requirement(hasSlixmpp(), `slixmpp (for ${SYSTEM_PYTHON})`, 'python3-slixmpp');
 }
 
+/** openssl makes the throwaway certificates of the TLS transport tests. */
+export function requireOpenssl(): boolean {
+  return requirement(findExecutable('openssl') !== undefined, 'openssl', 'openssl');
+}
+
 export function requireSocat(): boolean {
   return requirement(findExecutable('socat') !== undefined, 'socat', 'socat');
 }

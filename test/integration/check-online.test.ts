@@ -43,7 +43,8 @@ describe.skipIf(!requireProsody())('xiot check --online (real Prosody)', () => {
       new RegExp(
         [
           '^ {2}login {5}ok: agent@localhost logged in \\(agent@localhost/check-\\d+\\)',
-          '  security  STARTTLS when the server offers it \\(xmpp://\\); use xmpps:// to require TLS',
+          '  transport TCP \\(xmpp://\\), no STARTTLS: xmpp://127\\.0\\.0\\.1:\\d+',
+          '  security  NOT encrypted \\(allowed by xmpp\\.tls: optional\\)',
           '  pep       ok: the account has a PEP service',
           '  owner     alice@localhost: NOT subscribed \\(none\\): the agent asks at start; alice@localhost must accept it to receive readings\n$',
         ].join('\n'),

@@ -2,7 +2,7 @@
  * The connection against real servers (Prosody and ejabberd): TLS policy by name, reconnect after a server
  * restart with default settings, a wrong password at first start, and `conflict`.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import dns from 'node:dns/promises';
 import net from 'node:net';
@@ -19,6 +19,7 @@ import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js'
 import { findExecutable } from '../../src/devtools/system-deps.js';
 import { createTransport, isLoopbackHost, type Transport } from '../../src/xmpp/transport.js';
 import { tempDir, waitFor } from '../helpers/agent.js';
+import { selfSignedLocalhost } from '../helpers/certificates.js';
 import { requireEjabberd } from '../helpers/requirements.js';
 import { type ScriptedServer, startScriptedServer } from '../helpers/scripted-server.js';
 import { servers } from '../helpers/servers.js';
@@ -99,21 +100,6 @@ async function loopbackAlias(port: number): Promise<LoopbackAlias | { reason: st
         proxy.close(() => resolve());
       }),
   };
-}
-
-/** A throwaway self-signed certificate for `localhost` (SAN DNS:localhost only: not valid for 127.0.0.1). */
-function selfSignedLocalhost(dir: string): { key: string; cert: string } {
-  const key = path.join(dir, 'key.pem');
-  const cert = path.join(dir, 'cert.pem');
-  const subject = ['-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'];
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', ...subject, '-keyout', key, '-out', cert],
-    {
-      stdio: 'ignore',
-    },
-  );
-  return { key, cert };
 }
 
 /**
@@ -207,6 +193,53 @@ describe.each(servers())('connection to %s', (kind) => {
       transports.push(optional);
       await optional.start();
       expect(optional.online).toBe(true);
+    } finally {
+      await alias.close();
+    }
+  });
+
+  it('refuses ws:// to a non-loopback name by default, and logs in with tls: optional', async (ctx) => {
+    const alias = await loopbackAlias(server.httpPort);
+    if (!('name' in alias)) {
+      ctx.skip(alias.reason);
+      return;
+    }
+    try {
+      const service = `ws://${alias.name}:${alias.port}/xmpp-websocket`;
+      const log = recordingLogger();
+      const config = xmppConfig(`
+  service: ${service}
+  domain: localhost
+  username: kitchen
+  password: kitchen-secret
+  reconnect: { min: 200ms, max: 1s }`);
+      expect(config.tls).toBe('required');
+      const t = createTransport(config, log);
+      transports.push(t);
+      void t.start();
+      const refusals = () =>
+        log.lines.filter((l) => l.level === 'warn' && /xmpp.tls/.test(String(l.fields.reason)));
+      await waitFor('two refusals logged', () => refusals().length >= 2, 15_000);
+      expect(refusals()[0]!.fields.reason).toBe(
+        `${alias.name}: ws:// is not encrypted and xmpp.tls is "required": not logging in over an unencrypted ` +
+          'stream (use wss://, or set xmpp.tls: optional)',
+      );
+      // Client frames are masked (RFC 6455), so the bytes cannot show the absence of SASL; the upgrade can.
+      expect(alias.fromClient()).toMatch(/^GET \/xmpp-websocket HTTP\/1.1\r\n/);
+      await t.stop();
+
+      const optional = createTransport(
+        xmppConfig(`
+  service: ${service}
+  domain: localhost
+  username: kitchen
+  password: kitchen-secret
+  tls: optional`),
+        recordingLogger(),
+      );
+      transports.push(optional);
+      await optional.start();
+      expect(optional.connection).toMatchObject({ transport: 'websocket', encrypted: false });
     } finally {
       await alias.close();
     }
