@@ -71,7 +71,7 @@ describe('agent config', () => {
       {
         path: 'publish.accessModel',
         message:
-          'open is refused: anyone could read the readings; use presence (PEP default), roster, whitelist or authorize',
+          'open is refused: anyone could read the readings; use presence (PEP default), roster, whitelist or authorize, got "open"',
       },
     ]);
     expect(
@@ -87,7 +87,8 @@ describe('agent config', () => {
     expect(issuesOf(VALID.replace('interval: 10s', 'interval: 10s\n    timeout: 30d'))).toEqual([
       {
         path: 'devices[0].timeout',
-        message: 'a read timeout longer than 1h is refused; expected a duration up to 1h like "30s"',
+        message:
+          'a read timeout longer than 1h is refused; expected a duration up to 1h like "30s", got "30d"',
       },
     ]);
     expect(
@@ -103,9 +104,10 @@ describe('agent config', () => {
     expect(issuesOf(text)).toEqual([
       {
         path: 'xmpp.reconnect.max',
-        message: 'a reconnect delay longer than 1h is refused; expected a duration up to 1h like "30s"',
+        message:
+          'a reconnect delay longer than 1h is refused; expected a duration up to 1h like "30s", got "30d"',
       },
-      { path: 'xmpp.keepalive.interval', message: 'expected a duration like "30s"' },
+      { path: 'xmpp.keepalive.interval', message: 'expected a duration like "30s", got "soon"' },
     ]);
   });
 
@@ -155,7 +157,8 @@ describe('agent config', () => {
         { path: 'xmpp.username', message: 'is required' },
         {
           path: 'xmpp.colour',
-          message: 'unknown key (known: service, domain, username, password, resource, reconnect, timeout)',
+          message:
+            'unknown key (known: service, domain, username, password, resource, reconnect, timeout, tls, keepalive)',
         },
         { path: 'xmpp.timeout', message: 'expected a duration like "30s", got 3' },
         { path: 'devices[0].fields.load1.filters[0].ofset', message: 'unknown key (did you mean "offset"?)' },
