@@ -6,8 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createDeflate, deflateRawSync, constants as zlibConstants } from 'node:zlib';
-import { createExiSession, decode, encode, parseXml, serializeXml } from '../src/exi/index.js';
-import { IOT_SCHEMA_IDS, schemaSet } from '../src/exi/schema/iot.js';
+import { createExiSession, decode, encode, parseXml, serializeXml, IOT_SCHEMA_IDS, schemaSet } from 'exi4js';
 
 /** Schema-informed columns: the schema set the XEP-0322 binding agrees (envelope, pubsub, IoT). */
 const allSchemas = schemaSet(IOT_SCHEMA_IDS);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { builtinDevices } from '../devices/index.js';
 import { parseAgentConfig } from '../src/config/agent-config.js';
 import { silentLogger } from '../src/core/logger.js';
-import { type Agent, createAgent } from '../src/runtime/agent.js';
+import { type Agent, createAgent } from '../src/agent/agent.js';
 import { benchRelay } from './fleet-device.js';
 
 const [service, countText, dir, owner] = process.argv.slice(2) as [string, string, string, string];

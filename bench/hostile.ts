@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { xml } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
 import { NS } from '../src/xmpp/ns.js';
-import type { createSensorClient } from '../src/xmpp/sensor-client.js';
+import type { createSensorClient } from '../src/operator/sensor-client.js';
 import type { Transport } from '../src/xmpp/transport.js';
 
 const NS_COMMANDS = 'http://jabber.org/protocol/commands';

@@ -2,8 +2,8 @@
 import { fileURLToPath } from 'node:url';
 import { silentLogger } from '../../src/core/logger.js';
 import type { ProsodyServer } from '../../src/devtools/prosody.js';
-import { createControlClient } from '../../src/xmpp/control-client.js';
-import { createSensorClient } from '../../src/xmpp/sensor-client.js';
+import { createControlClient } from '../../src/operator/control-client.js';
+import { createSensorClient } from '../../src/operator/sensor-client.js';
 import {
   type BenchOptions,
   median,

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/core/logger.js';
 import type { ProsodyOptions, ProsodyServer } from '../../src/devtools/prosody.js';
-import { createSensorClient } from '../../src/xmpp/sensor-client.js';
+import { createSensorClient } from '../../src/operator/sensor-client.js';
 import { hostileAgentYaml, hostileFlood } from '../hostile.js';
 import {
   type BenchOptions,

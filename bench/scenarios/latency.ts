@@ -13,7 +13,7 @@ import { silentLogger } from '../../src/core/logger.js';
 import type { ProsodyServer } from '../../src/devtools/prosody.js';
 import { findExecutable } from '../../src/devtools/system-deps.js';
 import { NS } from '../../src/xmpp/ns.js';
-import { createSensorClient } from '../../src/xmpp/sensor-client.js';
+import { createSensorClient } from '../../src/operator/sensor-client.js';
 import {
   agentYaml,
   type BenchOptions,

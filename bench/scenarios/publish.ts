@@ -12,9 +12,9 @@ import type { ProsodyServer } from '../../src/devtools/prosody.js';
 import type { Reading } from '../../src/model/fields.js';
 import { openStore } from '../../src/store/store.js';
 import { NS } from '../../src/xmpp/ns.js';
-import { publishElement } from '../../src/xmpp/pubsub.js';
-import { createSensorClient } from '../../src/xmpp/sensor-client.js';
-import { readingPayload } from '../../src/xmpp/sensordata.js';
+import { publishElement } from '../../src/agent/publisher.js';
+import { createSensorClient } from '../../src/operator/sensor-client.js';
+import { readingPayload } from '../../src/iot/sensordata.js';
 import type { Transport } from '../../src/xmpp/transport.js';
 import {
   agentYaml,

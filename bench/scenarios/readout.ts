@@ -9,7 +9,7 @@ import { xml } from '@xmpp/client';
 import { silentLogger } from '../../src/core/logger.js';
 import type { ProsodyServer } from '../../src/devtools/prosody.js';
 import { NS } from '../../src/xmpp/ns.js';
-import { createSensorClient } from '../../src/xmpp/sensor-client.js';
+import { createSensorClient } from '../../src/operator/sensor-client.js';
 import {
   agentYaml,
   type BenchOptions,

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { silentLogger } from '../../src/core/logger.js';
 import type { ProsodyServer } from '../../src/devtools/prosody.js';
-import { createSensorClient } from '../../src/xmpp/sensor-client.js';
+import { createSensorClient } from '../../src/operator/sensor-client.js';
 import {
   agentYaml,
   type BenchOptions,

@@ -6,9 +6,9 @@
 import type { AgentConfig } from '../config/agent-config.js';
 import { ConfigError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { type Agent, createAgent } from '../runtime/agent.js';
-import { loadAgentConfig } from '../runtime/load-config.js';
-import { planReload } from '../runtime/reload.js';
+import { type Agent, createAgent } from '../agent/agent.js';
+import { loadAgentConfig } from '../agent/load-config.js';
+import { planReload } from '../agent/reload.js';
 import { startLocalStatus } from './status.js';
 
 export interface SupervisedAgent {

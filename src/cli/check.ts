@@ -5,6 +5,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentConfig } from '../config/agent-config.js';
+import { UsageError } from '../operator/usage.js';
+import { type CliIo, parseCommand } from './args.js';
 
 const SERIAL_TYPES = new Set(['sds011', 'pms5003', 'mhz19', 'nmea_gps', 'line_serial']);
 
@@ -46,7 +48,7 @@ export async function runCheck(
   },
   options: { online?: boolean } = {},
 ): Promise<number> {
-  const { describeConfig, loadAgentConfig } = await import('../runtime/load-config.js');
+  const { describeConfig, loadAgentConfig } = await import('../agent/load-config.js');
   const config = loadAgentConfig(configPath, io.env);
   io.stdout.write(`${configPath}: valid\n${describeConfig(config)}\n`);
   for (const w of configWarnings(config)) io.stderr.write(`warning: ${w}\n`);
@@ -55,4 +57,24 @@ export async function runCheck(
   const report = await checkOnline(config);
   io.stdout.write(`online check:\n${report.lines.map((l) => `  ${l}`).join('\n')}\n`);
   return report.ok ? 0 : 1;
+}
+
+export const CHECK_HELP = `Usage: xiot check --config FILE [--online]
+Validates a config as the agent would (errors: exit 1) and prints what would run; warns about what is legal but
+probably wrong on this machine (no owners, serial ports or 1-Wire sensors not found, a readable secrets file).
+  -c, --config FILE      agent configuration (YAML)
+  --online               also log in and report the transport, TLS, PEP support and the owners' subscriptions
+  -h, --help             this help`;
+
+export async function runCheckCommand(argv: string[], io: CliIo): Promise<number> {
+  const values = parseCommand(
+    'check',
+    argv,
+    { config: { type: 'string', short: 'c' }, online: { type: 'boolean' } },
+    CHECK_HELP,
+    io,
+  );
+  if (!values) return 0;
+  if (!values.config) throw new UsageError('check needs --config FILE');
+  return runCheck(values.config, io, { online: values.online === true });
 }

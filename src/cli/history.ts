@@ -64,7 +64,7 @@ export async function runHistory(argv: string[], io: Io): Promise<number> {
   const limit = Number(values.limit ?? '1000');
   if (!Number.isInteger(limit) || limit < 1)
     throw new UsageError(`--limit: expected a positive integer, got "${values.limit}"`);
-  const { loadAgentConfig } = await import('../runtime/load-config.js');
+  const { loadAgentConfig } = await import('../agent/load-config.js');
   const config = loadAgentConfig(values.config, io.env, { allowMissingEnv: true });
   const known = config.devices.map((d) => d.id);
   const view = openStoreView(config.store);

@@ -140,7 +140,7 @@ export async function runService(argv: string[], io: ServiceIo): Promise<number>
 
   if (!values.config) throw new UsageError(`service ${action} needs --config FILE`);
   const configPath = resolve(values.config);
-  const { loadAgentConfig } = await import('../runtime/load-config.js');
+  const { loadAgentConfig } = await import('../agent/load-config.js');
   const config = loadAgentConfig(configPath, io.env);
   const storeDir = dirname(config.store);
   const unit = renderUnit({ configPath, storeDir, user, node: process.execPath, cli: cliPath() });

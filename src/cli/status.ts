@@ -8,7 +8,7 @@ import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Field } from '../model/fields.js';
 import { UsageError } from '../operator/usage.js';
-import { controlSocketPath, queryControlSocket, startControlSocket } from '../runtime/control-socket.js';
+import { controlSocketPath, queryControlSocket, startControlSocket } from '../agent/control-socket.js';
 import { openStoreView } from './store-view.js';
 
 export const STATUS_HELP = `Usage: xiot status --config FILE [--json]
@@ -90,7 +90,7 @@ export async function runStatus(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   if (!values.config) throw new UsageError('status needs --config FILE');
-  const { loadAgentConfig } = await import('../runtime/load-config.js');
+  const { loadAgentConfig } = await import('../agent/load-config.js');
   // Only the store's path and the device list are needed: no password.
   const config = loadAgentConfig(values.config, io.env, { allowMissingEnv: true });
   const now = io.now?.() ?? Date.now();

@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { errorMessage, MissingDependencyError } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
-import { createSensorClient } from '../xmpp/sensor-client.js';
-import { type ParsedField, typedValue } from '../xmpp/sensordata.js';
+import { createSensorClient } from '../operator/sensor-client.js';
+import { type ParsedField, typedValue } from '../iot/sensordata.js';
 import { createTransport } from '../xmpp/transport.js';
 import { startSimulatedHardware } from '../../firmware-sim/launcher.js';
-import { loadAgentConfig } from '../runtime/load-config.js';
+import { loadAgentConfig } from '../agent/load-config.js';
 import { findProsody, startProsody } from './prosody.js';
 import { findExecutable } from './system-deps.js';
 

@@ -30,8 +30,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { type Element, Parser } from '@xmpp/xml';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { ExiError, type ExiEvent, parseXml } from '../exi/index.js';
-import { serializeXml } from '../exi/xml.js';
+import { ExiError, type ExiEvent, parseXml, serializeXml } from 'exi4js';
 import {
   answerSetup,
   EXI_NS,

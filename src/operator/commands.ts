@@ -12,17 +12,17 @@ import { ConfigError, errorMessage, IotError } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
 import { FIELD_TYPE_FLAGS, type FieldTypeFlag } from '../model/fields.js';
 import type { ControlType } from '../sdk/index.js';
-import { bareOf } from '../xmpp/access.js';
-import { createControlClient, type ParameterValue } from '../xmpp/control-client.js';
+import { bareOf } from '../xmpp/jid.js';
+import { createControlClient, type ParameterValue } from './control-client.js';
 import { parseDiscoInfo } from '../xmpp/disco.js';
 import { NS } from '../xmpp/ns.js';
-import { createSensorClient, type ReadoutParams, type Truncation } from '../xmpp/sensor-client.js';
-import { type ParsedField, parseDateTime, parseFields } from '../xmpp/sensordata.js';
+import { createSensorClient, type ReadoutParams, type Truncation } from './sensor-client.js';
+import { type ParsedField, parseDateTime, parseFields } from '../iot/sensordata.js';
 import { createTransport, type Transport } from '../xmpp/transport.js';
 import { createOperatorContacts, type Friendship, type OperatorContacts } from './contacts.js';
 import { loadOperatorCredentials } from './credentials.js';
 import { formatTable } from './table.js';
-import { EXIT, OPERATOR_HELP, UsageError } from './usage.js';
+import { EXIT, OPERATOR_COMMAND_HELP, OPERATOR_HELP, UsageError } from './usage.js';
 
 export { EXIT, OPERATOR_HELP, UsageError } from './usage.js';
 
@@ -230,7 +230,7 @@ async function cmdRead(argv: string[], io: Io): Promise<number> {
     from: { type: 'string' },
     to: { type: 'string' },
   });
-  if (values.help) return help(io);
+  if (values.help) return help(io, 'read');
   if (positionals.length === 0) throw new UsageError('read needs at least one JID');
   const types = (values.types?.split(',').map((t) => t.trim()) ?? []) as FieldTypeFlag[];
   for (const t of types)
@@ -325,7 +325,7 @@ async function cmdSet(argv: string[], io: Io): Promise<number> {
     node: { type: 'string', multiple: true },
     message: { type: 'boolean' },
   });
-  if (values.help) return help(io);
+  if (values.help) return help(io, 'set');
   const jids = positionals.filter((p) => !p.includes('='));
   const assignments = positionals.filter((p) => p.includes('='));
   if (jids.length === 0 || assignments.length === 0)
@@ -372,7 +372,7 @@ async function cmdSet(argv: string[], io: Io): Promise<number> {
 
 async function cmdForm(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(argv, { node: { type: 'string', multiple: true } });
-  if (values.help) return help(io);
+  if (values.help) return help(io, 'form');
   if (positionals.length !== 1) throw new UsageError('form needs exactly one JID');
   const timeoutMs = duration('timeout', values.timeout, 10_000);
   const session = await connect(values, io, timeoutMs, positionals);
@@ -402,7 +402,7 @@ async function cmdForm(argv: string[], io: Io): Promise<number> {
 
 async function cmdWatch(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(argv, { for: { type: 'string' } });
-  if (values.help) return help(io);
+  if (values.help) return help(io, 'watch');
   const forMs = values.for === undefined ? undefined : duration('for', values.for, 0);
   const timeoutMs = duration('timeout', values.timeout, 10_000);
   const session = await connect(values, io, timeoutMs, positionals);
@@ -484,7 +484,7 @@ async function cmdWatch(argv: string[], io: Io): Promise<number> {
 
 async function cmdDevices(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(argv, {});
-  if (values.help) return help(io);
+  if (values.help) return help(io, 'devices');
   const timeoutMs = duration('timeout', values.timeout, 10_000);
   // JIDs on the command line (and `agents:` of the operator file) are added: asked for their presence.
   const session = await connect(values, io, timeoutMs, positionals);
@@ -567,8 +567,8 @@ async function cmdDevices(argv: string[], io: Io): Promise<number> {
   }
 }
 
-function help(io: Io): number {
-  io.stdout.write(`${OPERATOR_HELP}\n`);
+function help(io: Io, command: string): number {
+  io.stdout.write(`${OPERATOR_COMMAND_HELP[command] ?? OPERATOR_HELP}\n`);
   return EXIT.ok;
 }
 

@@ -17,7 +17,7 @@
  */
 import { xml } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
-import { bareOf } from '../xmpp/access.js';
+import { bareOf } from '../xmpp/jid.js';
 import type { Transport } from '../xmpp/transport.js';
 
 const NS_ROSTER = 'jabber:iq:roster';

@@ -25,3 +25,41 @@ Exit codes: 0 done, 1 refused or failed, 2 bad usage, 3 cannot connect or log in
 
 /** The operator subcommands of `xiot` (src/operator/commands.ts implements them). */
 export const OPERATOR_COMMAND_NAMES: readonly string[] = ['read', 'set', 'form', 'watch', 'devices'];
+
+const COMMON = `Common options:
+  --jid USER@DOMAIN      the operator's account (or XIOT_JID; the password from XIOT_PASSWORD or the operator file)
+  --service URI          the server (xmpp://, xmpps://, ws(s)://; or XIOT_SERVICE)
+  --operator FILE        the operator file (default ~/.config/xiot/operator.yaml)
+  --timeout 10s          how long to wait for each answer
+  --json                 machine-readable output
+  -h, --help             this help`;
+
+/** Each operator command's own `--help`: its usage line, its options, then the options all of them take. */
+export const OPERATOR_COMMAND_HELP: Record<string, string> = {
+  read: `Usage: xiot read JID... [options]
+Reads devices (XEP-0323): momentary values by default, or the history an agent keeps.
+  --node N               only this device (repeatable)
+  --field F              only this field (repeatable)
+  --types T,T            field types: momentary, status, identity, historicalOther, ...
+  --historical           read the agent's history (with --from and --to, ISO 8601 times)
+A history the agent cut at its limit is printed with a notice on stderr naming the command that fetches the rest.
+${COMMON}`,
+  set: `Usage: xiot set JID... name=value... [options]
+Sets control parameters (XEP-0325); every parameter is checked before any is applied.
+  --node N               the device (repeatable; needed when the agent has several controllable devices)
+  --message              send the set as a message (no answer, a receipt when the agent gives one)
+${COMMON}`,
+  form: `Usage: xiot form JID [options]
+Shows the control form of a device (XEP-0325 getForm): parameters, types, ranges and current values.
+  --node N               the device (repeatable)
+${COMMON}`,
+  watch: `Usage: xiot watch [JID...] [options]
+Prints readings as agents publish them (PEP notifications), until Ctrl-C or --for.
+  --for 30s              stop after this long
+Without JIDs: every agent in your contacts and in agents: (operator file) or XIOT_AGENTS.
+${COMMON}`,
+  devices: `Usage: xiot devices [JID...] [options]
+Lists agents, whether they are online, what they offer (sensor data, control) and their devices.
+JIDs given are added to your contacts (a presence subscription the agent approves for its owners).
+${COMMON}`,
+};

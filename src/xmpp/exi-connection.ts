@@ -52,18 +52,16 @@ import {
   type ExiLimits,
   type ExiOptions,
   parseXml,
-} from '../exi/index.js';
-import {
   IOT_SCHEMA_IDS,
   type IotSchemaId,
   SCHEMA_DEPENDENCIES,
   schemaFileBytes,
   schemaSet,
-} from '../exi/schema/iot.js';
-import { xsdTargetNamespace } from '../exi/schema/xsd.js';
-import { isNCName } from '../exi/names.js';
-import { XML_NS } from '../exi/types.js';
-import { serializeXml } from '../exi/xml.js';
+  xsdTargetNamespace,
+  isNCName,
+  XML_NS,
+  serializeXml,
+} from 'exi4js';
 
 export const EXI_NS = 'http://jabber.org/protocol/compress/exi';
 export const STREAM_NS = 'http://etherx.jabber.org/streams';

@@ -6,9 +6,7 @@
  * attributes, bad namespace declarations) takes that text path instead, so events and errors stay exactly the same.
  */
 import { Element } from '@xmpp/xml';
-import { type ExiEvent, parseXml } from '../exi/index.js';
-import { XML_NS, XMLNS_NS } from '../exi/types.js';
-import { asciiName } from '../exi/xml.js';
+import { type ExiEvent, parseXml, XML_NS, XMLNS_NS, asciiName } from 'exi4js';
 import { standaloneXml } from './exi-connection.js';
 
 /** Namespace bindings in scope, innermost first (as in parseXml). */

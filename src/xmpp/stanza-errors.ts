@@ -86,3 +86,8 @@ export function limitError(setting: string, limit: number, what: string): Elemen
     `${what}: over limits.${setting} (${limit})`,
   );
 }
+
+/** At most `max` characters of peer input for a reply: longer text is cut and marked with "…" (no amplification). */
+export function quote(text: string, max = 64): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
+}

@@ -20,7 +20,7 @@ import {
   type XmppServer,
   type XmppServerOptions,
 } from '../../src/devtools/xmpp-server.js';
-import type { Agent } from '../../src/runtime/agent.js';
+import type { Agent } from '../../src/agent/agent.js';
 import { agentConfig, startAgent, startClient, type TestClient, tempDir } from './agent.js';
 
 type TempDir = ReturnType<typeof tempDir>;

@@ -7,9 +7,9 @@ import { builtinDevices } from '../../devices/index.js';
 import { type AgentConfig, parseAgentConfig } from '../../src/config/agent-config.js';
 import { createLogger, type Logger, silentLogger } from '../../src/core/logger.js';
 import type { XmppServer } from '../../src/devtools/xmpp-server.js';
-import { type Agent, createAgent } from '../../src/runtime/agent.js';
+import { type Agent, createAgent } from '../../src/agent/agent.js';
 import type { DeviceDefinition } from '../../src/sdk/index.js';
-import { createSensorClient, type Notification } from '../../src/xmpp/sensor-client.js';
+import { createSensorClient, type Notification } from '../../src/operator/sensor-client.js';
 import { createTransport, type TlsPolicy, type Transport } from '../../src/xmpp/transport.js';
 
 export function testLogger(): Logger {

@@ -11,7 +11,7 @@ import { builtinDevices } from '../../devices/index.js';
 import { parseAgentConfig } from '../../src/config/agent-config.js';
 import { errorMessage } from '../../src/core/errors.js';
 import { createLogger, silentLogger } from '../../src/core/logger.js';
-import { createAgent } from '../../src/runtime/agent.js';
+import { createAgent } from '../../src/agent/agent.js';
 import type { ControlValues } from '../../src/sdk/index.js';
 
 type Request = { op: 'set'; ref: number; device: string; values: ControlValues } | { op: 'stop' };

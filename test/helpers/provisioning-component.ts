@@ -10,7 +10,7 @@ import { xml } from '@xmpp/client';
 import { Parser } from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
 import { NS } from '../../src/xmpp/ns.js';
-import { NS_PROVISIONING } from '../../src/xmpp/provisioning.js';
+import { NS_PROVISIONING } from '../../src/iot/provisioning.js';
 import { provisioningAnswerer } from './provisioning-server.js';
 
 const NS_ACCEPT = 'jabber:component:accept';

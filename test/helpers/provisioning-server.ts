@@ -5,8 +5,8 @@
 import { xml } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
 import type { XmppServer } from '../../src/devtools/xmpp-server.js';
-import { bareOf } from '../../src/xmpp/access.js';
-import { NS_PROVISIONING } from '../../src/xmpp/provisioning.js';
+import { bareOf } from '../../src/xmpp/jid.js';
+import { NS_PROVISIONING } from '../../src/iot/provisioning.js';
 import { createTransport, type Transport } from '../../src/xmpp/transport.js';
 import { testLogger } from './agent.js';
 

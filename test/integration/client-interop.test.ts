@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
-import { createControlClient } from '../../src/xmpp/control-client.js';
+import { createControlClient } from '../../src/operator/control-client.js';
 import { startClient, type TestClient, waitFor } from '../helpers/agent.js';
 import { requireSlixmpp } from '../helpers/requirements.js';
 import { servers } from '../helpers/servers.js';

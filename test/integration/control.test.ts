@@ -1,6 +1,6 @@
 import { xml } from '@xmpp/client';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { type ControlError, createControlClient } from '../../src/xmpp/control-client.js';
+import { type ControlError, createControlClient } from '../../src/operator/control-client.js';
 import { parseDiscoInfo } from '../../src/xmpp/disco.js';
 import { NS } from '../../src/xmpp/ns.js';
 import { waitFor } from '../helpers/agent.js';

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
 import { type ExiGateway, startExiGateway } from '../../src/hub/exi-gateway.js';
-import type { Agent } from '../../src/runtime/agent.js';
+import type { Agent } from '../../src/agent/agent.js';
 import {
   agentConfig,
   startAgent,

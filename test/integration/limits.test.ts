@@ -1,7 +1,7 @@
 import { xml } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { NS_COMMANDS } from '../../src/xmpp/adhoc.js';
+import { NS_COMMANDS } from '../../src/agent/adhoc.js';
 import { NS } from '../../src/xmpp/ns.js';
 import { XmppStanzaError } from '../../src/xmpp/transport.js';
 import { type TestClient, waitFor } from '../helpers/agent.js';

@@ -11,7 +11,7 @@ import type { Element } from '@xmpp/xml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
 import { NS } from '../../src/xmpp/ns.js';
-import { NS_READOUT } from '../../src/xmpp/sensordata.js';
+import { NS_READOUT } from '../../src/iot/sensordata.js';
 import { startClient, type TestClient, tempDir } from '../helpers/agent.js';
 import { servers } from '../helpers/servers.js';
 

@@ -1,7 +1,7 @@
 import { xml } from '@xmpp/client';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { NS_COMMANDS } from '../../src/xmpp/adhoc.js';
-import { REFUSAL } from '../../src/xmpp/chat.js';
+import { NS_COMMANDS } from '../../src/agent/adhoc.js';
+import { REFUSAL } from '../../src/agent/chat.js';
 import { NS } from '../../src/xmpp/ns.js';
 import { type TestClient, waitFor } from '../helpers/agent.js';
 import { useAgentFixture } from '../helpers/agent-fixture.js';

@@ -1,10 +1,10 @@
 import { xml } from '@xmpp/client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
-import type { Agent } from '../../src/runtime/agent.js';
-import { createControlClient } from '../../src/xmpp/control-client.js';
+import type { Agent } from '../../src/agent/agent.js';
+import { createControlClient } from '../../src/operator/control-client.js';
 import { NS } from '../../src/xmpp/ns.js';
-import { NS_PROVISIONING } from '../../src/xmpp/provisioning.js';
+import { NS_PROVISIONING } from '../../src/iot/provisioning.js';
 import { agentConfig, startAgent, startClient, type TestClient, tempDir, waitFor } from '../helpers/agent.js';
 import { memoryActuator, memoryActuatorState, memoryActuatorWrites } from '../helpers/fake-devices.js';
 import { startProvisioningServer, type TestProvisioningServer } from '../helpers/provisioning-server.js';

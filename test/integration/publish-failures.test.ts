@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinDevices } from '../../devices/index.js';
 import { parseAgentConfig } from '../../src/config/agent-config.js';
 import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
-import { type Agent, createAgent } from '../../src/runtime/agent.js';
+import { type Agent, createAgent } from '../../src/agent/agent.js';
 import { NS } from '../../src/xmpp/ns.js';
 import { agentConfig, startClient, type TestClient, tempDir, waitFor } from '../helpers/agent.js';
 import { captureLogger, type LogEntry } from '../helpers/log-capture.js';

@@ -7,7 +7,7 @@
 import { xml } from '@xmpp/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
-import type { Agent } from '../../src/runtime/agent.js';
+import type { Agent } from '../../src/agent/agent.js';
 import { NS } from '../../src/xmpp/ns.js';
 import { agentConfig, startAgent, startClient, type TestClient, tempDir, waitFor } from '../helpers/agent.js';
 import { servers } from '../helpers/servers.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ProsodyServer, startProsody } from '../../src/devtools/prosody.js';
-import { queryControlSocket } from '../../src/runtime/control-socket.js';
+import { queryControlSocket } from '../../src/agent/control-socket.js';
 import { tempDir } from '../helpers/agent.js';
 import { requireProsody } from '../helpers/requirements.js';
 

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
-import type { Agent } from '../../src/runtime/agent.js';
+import type { Agent } from '../../src/agent/agent.js';
 import { openStore } from '../../src/store/store.js';
 import { agentConfig, startAgent, startClient, type TestClient, tempDir, waitFor } from '../helpers/agent.js';
 import { servers } from '../helpers/servers.js';

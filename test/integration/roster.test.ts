@@ -1,7 +1,7 @@
 import { xml } from '@xmpp/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
-import { type Agent, createAgent } from '../../src/runtime/agent.js';
+import { type Agent, createAgent } from '../../src/agent/agent.js';
 import { agentConfig, startClient, type TestClient, tempDir, waitFor } from '../helpers/agent.js';
 import { captureLogger, type LogEntry, sentStanzas } from '../helpers/log-capture.js';
 import { servers } from '../helpers/servers.js';

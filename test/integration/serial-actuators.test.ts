@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SerialPort } from 'serialport';
 import { type PtyPair, startPtyPair } from '../../firmware-sim/serial/pty.js';
-import { createControlClient } from '../../src/xmpp/control-client.js';
+import { createControlClient } from '../../src/operator/control-client.js';
 import { tempDir, waitFor } from '../helpers/agent.js';
 import { useAgentFixture } from '../helpers/agent-fixture.js';
 import { requireSocat } from '../helpers/requirements.js';

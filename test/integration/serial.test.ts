@@ -18,7 +18,7 @@ import {
 import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
 import { createSerialLinkFactory } from '../../src/hal/serial.js';
 import type { Reading } from '../../src/model/fields.js';
-import type { Agent } from '../../src/runtime/agent.js';
+import type { Agent } from '../../src/agent/agent.js';
 import { agentConfig, startAgent, startClient, type TestClient, tempDir, waitFor } from '../helpers/agent.js';
 import { requireSocat } from '../helpers/requirements.js';
 import { servers } from '../helpers/servers.js';

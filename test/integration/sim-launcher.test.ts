@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { startSimulatedHardware } from '../../firmware-sim/launcher.js';
 import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
-import type { Agent } from '../../src/runtime/agent.js';
+import type { Agent } from '../../src/agent/agent.js';
 import { agentConfig, startAgent, tempDir, waitFor } from '../helpers/agent.js';
 import { requireSocat } from '../helpers/requirements.js';
 import { servers } from '../helpers/servers.js';

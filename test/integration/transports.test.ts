@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
-import { createControlClient } from '../../src/xmpp/control-client.js';
+import { createControlClient } from '../../src/operator/control-client.js';
 import { createTransport, type Transport } from '../../src/xmpp/transport.js';
 import { startClient, type TestClient, tempDir, waitFor } from '../helpers/agent.js';
 import { selfSignedLocalhost } from '../helpers/certificates.js';

@@ -8,8 +8,7 @@ import { client, xml } from '@xmpp/client';
 import { type Element, Parser } from '@xmpp/xml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
-import { decode, ExiError, type ExiEvent, iotSchemas, parseXml } from '../../src/exi/index.js';
-import { serializeXml } from '../../src/exi/xml.js';
+import { decode, ExiError, type ExiEvent, iotSchemas, parseXml, serializeXml } from 'exi4js';
 import { startExiGateway, upstreamXml } from '../../src/hub/exi-gateway.js';
 import {
   answerSetup,

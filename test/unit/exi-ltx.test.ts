@@ -3,14 +3,15 @@
  * parseXml(standaloneXml(el, rootAttrs)) gives: for the reference stanzas, and for the unusual cases that take
  * the text path (CR characters, odd names, undeclared prefixes, numbers as children and attribute values).
  */
+import { fileURLToPath } from 'node:url';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { Element, Parser } from '@xmpp/xml';
 import { describe, expect, it } from 'vitest';
-import { parseXml } from '../../src/exi/index.js';
+import { parseXml } from 'exi4js';
 import { standaloneXml } from '../../src/xmpp/exi-connection.js';
 import { elementEvents } from '../../src/xmpp/exi-ltx.js';
 
-const VECTORS = '/work/shared/exi-vectors/';
+const VECTORS = fileURLToPath(new URL('../../packages/exi4js/test/vectors/', import.meta.url));
 const ROOT = { xmlns: 'jabber:client', 'xmlns:stream': 'http://etherx.jabber.org/streams' };
 
 /** Top-level elements of `xml` as @xmpp/xml's Parser gives them inside a client stream. */

@@ -9,7 +9,7 @@ import { renderConfig } from '../../src/cli/init-config.js';
 import { createPrompter } from '../../src/cli/prompt.js';
 import { parseAgentConfig } from '../../src/config/agent-config.js';
 import { parseSecrets } from '../../src/config/secrets.js';
-import { loadAgentConfig } from '../../src/runtime/load-config.js';
+import { loadAgentConfig } from '../../src/agent/load-config.js';
 import { tempDir } from '../helpers/agent.js';
 
 let dirs: { remove(): void }[] = [];

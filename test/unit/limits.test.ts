@@ -4,8 +4,10 @@ import { builtinDevices } from '../../devices/index.js';
 import { encodeCommands } from '../../devices/line_serial.js';
 import { LIMIT_DEFAULTS, parseAgentConfig } from '../../src/config/agent-config.js';
 import { ConfigError } from '../../src/core/errors.js';
-import { createRequestLimiter, quote } from '../../src/xmpp/access.js';
-import { formTypeProblem, ParamError, parseControlValue } from '../../src/xmpp/control.js';
+import { createRequestLimiter } from '../../src/agent/access.js';
+import { quote } from '../../src/xmpp/stanza-errors.js';
+import { ParamError, parseControlValue } from '../../src/iot/control.js';
+import { formTypeProblem } from '../../src/xmpp/forms.js';
 import { NS } from '../../src/xmpp/ns.js';
 import { limitError } from '../../src/xmpp/stanza-errors.js';
 

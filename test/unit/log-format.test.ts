@@ -8,7 +8,7 @@ import { parseAgentConfig } from '../../src/config/agent-config.js';
 import { chooseLogFormat, formatLogLine } from '../../src/core/log-format.js';
 import { createLogger } from '../../src/core/logger.js';
 import { createFileSource } from '../../src/hal/files.js';
-import { createDeviceRunner } from '../../src/runtime/runner.js';
+import { createDeviceRunner } from '../../src/agent/runner.js';
 
 function captured() {
   const stream = new PassThrough();

@@ -6,8 +6,8 @@ import { parseAgentConfig } from '../../src/config/agent-config.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { createFileSource } from '../../src/hal/files.js';
 import { createSerialLinkFactory } from '../../src/hal/serial.js';
-import { loadAgentConfig } from '../../src/runtime/load-config.js';
-import { createDeviceRunner } from '../../src/runtime/runner.js';
+import { loadAgentConfig } from '../../src/agent/load-config.js';
+import { createDeviceRunner } from '../../src/agent/runner.js';
 import { tempDir } from '../helpers/agent.js';
 
 const dir = tempDir('xiot-messages-');

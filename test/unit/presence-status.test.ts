@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createPresenceStatus, presenceStatusLine } from '../../src/runtime/presence-status.js';
+import { createPresenceStatus, presenceStatusLine } from '../../src/agent/presence-status.js';
 
 describe('the presence status line', () => {
   it('says how many devices there are and that all are available', () => {

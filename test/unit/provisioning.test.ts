@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { bareOf, createAccessPolicy, narrow } from '../../src/xmpp/access.js';
-import { mostPermissive } from '../../src/xmpp/provisioning.js';
+import { createAccessPolicy, narrow } from '../../src/agent/access.js';
+import { bareOf } from '../../src/xmpp/jid.js';
+import { mostPermissive } from '../../src/iot/provisioning.js';
 
 describe('provisioning decisions', () => {
   it('lets the most permissive answer of several servers win', () => {

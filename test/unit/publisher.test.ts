@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { XmppOfflineError } from '../../src/core/errors.js';
 import { openStore, type ReadingStore } from '../../src/store/store.js';
 import { NS } from '../../src/xmpp/ns.js';
-import { createPublisher } from '../../src/xmpp/pubsub.js';
+import { createPublisher } from '../../src/agent/publisher.js';
 import { type Transport, XmppStanzaError } from '../../src/xmpp/transport.js';
 import { captureLogger } from '../helpers/log-capture.js';
 

@@ -10,7 +10,7 @@ import {
   type PublishTarget,
   publishElement,
   repairFor,
-} from '../../src/xmpp/pubsub.js';
+} from '../../src/agent/publisher.js';
 import { XmppStanzaError } from '../../src/xmpp/transport.js';
 
 const pep: PublishTarget = { service: 'pep', node: NS.sensordata, accessModel: 'presence' };

@@ -3,13 +3,13 @@ import type { Element } from '@xmpp/xml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
 import type { Reading } from '../../src/model/fields.js';
-import type { DeviceRunner } from '../../src/runtime/runner.js';
+import type { DeviceRunner } from '../../src/agent/runner.js';
 import { openStore, type ReadingStore } from '../../src/store/store.js';
-import type { AccessPolicy } from '../../src/xmpp/access.js';
+import type { AccessPolicy } from '../../src/agent/access.js';
 import { NS } from '../../src/xmpp/ns.js';
-import { createReadoutService } from '../../src/xmpp/readout.js';
-import { HISTORY_TRUNCATED, NS_READOUT } from '../../src/xmpp/sensordata.js';
-import { parseFields } from '../../src/xmpp/sensordata.js';
+import { createReadoutService } from '../../src/agent/readout.js';
+import { HISTORY_TRUNCATED, NS_READOUT } from '../../src/iot/sensordata.js';
+import { parseFields } from '../../src/iot/sensordata.js';
 import type { IqHandler, Transport } from '../../src/xmpp/transport.js';
 
 const OWNER = 'alice@example.org/phone';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { builtinDevices } from '../../devices/index.js';
 import { parseAgentConfig } from '../../src/config/agent-config.js';
-import { planReload } from '../../src/runtime/reload.js';
+import { planReload } from '../../src/agent/reload.js';
 
 const config = (xmpp: string, devices: string) =>
   parseAgentConfig(

@@ -1,6 +1,6 @@
 import { xml } from '@xmpp/client';
 import { describe, expect, it } from 'vitest';
-import { ownerRequests, parseRosterItem } from '../../src/xmpp/roster.js';
+import { ownerRequests, parseRosterItem } from '../../src/agent/roster.js';
 
 const item = (attrs: Record<string, string>) =>
   parseRosterItem(xml('item', { jid: 'Alice@example.org', ...attrs }))[1];

@@ -7,7 +7,7 @@ import { parseAgentConfig } from '../../src/config/agent-config.js';
 import type { Logger } from '../../src/core/logger.js';
 import { createFileSource } from '../../src/hal/files.js';
 import type { Reading } from '../../src/model/fields.js';
-import { createDeviceRunner } from '../../src/runtime/runner.js';
+import { createDeviceRunner } from '../../src/agent/runner.js';
 
 /** A fake /proc the test can unplug and replug. */
 function fakeProc() {

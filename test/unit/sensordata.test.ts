@@ -8,7 +8,7 @@ import {
   parseDateTime,
   parseFields,
   parseReadoutRequest,
-} from '../../src/xmpp/sensordata.js';
+} from '../../src/iot/sensordata.js';
 
 const base = { flags: ['momentary'], qos: ['automaticReadout'] } as Pick<Field, 'flags' | 'qos'>;
 
