@@ -35,7 +35,7 @@ const AGENT_SCRIPT = `
   const { builtinDevices } = await import(dist + 'devices/index.js');
   const { parseAgentConfig } = await import(dist + 'src/config/agent-config.js');
   const { createLogger } = await import(dist + 'src/core/logger.js');
-  const { createAgent } = await import(dist + 'src/runtime/agent.js');
+  const { createAgent } = await import(dist + 'src/agent/agent.js');
   const { defineDevice, v } = await import(dist + 'src/sdk/index.js');
   const state = { state: false, level: 0 };
   const relay = defineDevice({
@@ -212,7 +212,7 @@ describe.skipIf(!requireOpenssl()).each(servers())('transports on %s', (kind) =>
   const transports: Transport[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(path.join(DIST, 'src/runtime/agent.js')))
+    if (!existsSync(path.join(DIST, 'src/agent/agent.js')))
       throw new Error(`${DIST} is missing: run \`npm run build\` first (npm test does)`);
     const pem = selfSignedLocalhost(dir.path);
     cert = pem.cert;
