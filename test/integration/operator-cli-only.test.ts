@@ -26,6 +26,17 @@ describe.each(servers())('an owner who has only the xiot CLI (%s)', (kind) => {
   let agent: Agent | undefined;
   const run = (user: string, args: string[], env: Record<string, string> = {}) =>
     runToExit(process.execPath, [CLI, ...args], { ...operatorEnv(server, dir.path, user), ...env });
+  /** `xiot devices --json` run as `user` lists the agent online, a contact both ways. */
+  const expectHallListedBy = async (user: string) => {
+    const listed = await run(user, ['devices', '--json']);
+    expect(JSON.parse(listed.stdout)).toContainEqual(
+      expect.objectContaining({
+        jid: 'hall@localhost',
+        online: 'hall@localhost/agent',
+        subscription: 'subscribed',
+      }),
+    );
+  };
   const startHall = async () => {
     agent = await startAgent(
       agentConfig(server, {
@@ -71,14 +82,7 @@ describe.each(servers())('an owner who has only the xiot CLI (%s)', (kind) => {
       expect(result).toMatchObject({ ok: true, jid: 'hall@localhost/agent' });
       expect(result.fields.length).toBeGreaterThan(0);
       // …and the agent is now a contact both ways: the next command finds it at once.
-      const devices = await run('alice', ['devices', '--json']);
-      expect(JSON.parse(devices.stdout)).toContainEqual(
-        expect.objectContaining({
-          jid: 'hall@localhost',
-          online: 'hall@localhost/agent',
-          subscription: 'subscribed',
-        }),
-      );
+      await expectHallListedBy('alice');
     });
 
     it('lists the agent, online, on first use of devices with the agent configured', async () => {
@@ -164,14 +168,7 @@ describe.each(servers())('an owner who has only the xiot CLI (%s)', (kind) => {
       expect(after.stderr).toBe('');
       expect(after.code).toBe(0);
       expect(after.stdout).toMatch(/host/);
-      const listed = await run('bob', ['devices', '--json']);
-      expect(JSON.parse(listed.stdout)).toContainEqual(
-        expect.objectContaining({
-          jid: 'hall@localhost',
-          online: 'hall@localhost/agent',
-          subscription: 'subscribed',
-        }),
-      );
+      await expectHallListedBy('bob');
       const watched = await watching;
       expect(watched.code).toBe(0);
       expect(jsonLines(watched.stdout).some((l) => l.from === 'hall@localhost')).toBe(true);
