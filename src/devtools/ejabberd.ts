@@ -18,6 +18,9 @@ import { DOMAIN, HOST, type Ports, PortInUseError, ServerProcess } from './serve
 import { findExecutable } from './system-deps.js';
 import type { XmppServer, XmppServerOptions } from './xmpp-server.js';
 
+/** How long a graceful ejabberd stop may take before it is killed (it takes 6–8 s here). */
+const GRACEFUL_STOP_MS = 15_000;
+
 export interface EjabberdOptions extends XmppServerOptions {
   /**
    * PEM file(s) with certificate and key, readable by user ejabberd: STARTTLS is offered (not required).
@@ -307,6 +310,16 @@ class Instance extends ServerProcess implements EjabberdServer {
   /** SIGKILL (a graceful ejabberd stop takes 6–8 s and the data is thrown away anyway). */
   protected terminate(): Promise<void> {
     return this.kill();
+  }
+
+  /** SIGTERM to the group: the VM stops ejabberd and mnesia cleanly (init:stop); SIGKILL if it hangs. */
+  override async shutdown(): Promise<void> {
+    const pid = this.child?.pid;
+    if (pid === undefined) return;
+    signalGroup(pid, 'SIGTERM');
+    const deadline = Date.now() + GRACEFUL_STOP_MS;
+    while (groupAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await this.kill(); // whatever is left of the group (and the port closed)
   }
 
   protected killChildNow(): void {

@@ -260,6 +260,14 @@ export abstract class ServerProcess {
     );
   }
 
+  async shutdown(): Promise<void> {
+    await this.terminate();
+    await this.poll(
+      async () => !(this.c2sPort && (await canConnect(this.c2sPort))),
+      () => new IotError('IOT_ERR_XMPP', `port ${this.c2sPort} still accepts after shutdown`),
+    );
+  }
+
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       await this.terminate();
