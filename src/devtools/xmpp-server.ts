@@ -59,8 +59,9 @@ export interface XmppServer {
   /** SIGKILL; keeps dir and data; resolves once the server is gone and its c2s port closed. */
   kill(): Promise<void>;
   /**
-   * A graceful stop that keeps dir and data (a restart, not a crash: ejabberd's mnesia may lose its last writes
-   * on SIGKILL); resolves once the server is gone and its c2s port closed. `start()` brings it back.
+   * A stop that loses nothing the server acknowledged, keeping dir and data (a restart; `kill()` is a crash, and a
+   * SIGKILLed ejabberd loses its last 2 s of Mnesia writes); resolves once the server is gone and its c2s port
+   * closed. `start()` brings it back.
    */
   shutdown(): Promise<void>;
   /** (Re)starts with the same config, ports and data; resolves when clients can connect. */
