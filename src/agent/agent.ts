@@ -23,6 +23,7 @@ import { NS } from '../xmpp/ns.js';
 import { createProvisioningClient } from './provisioning.js';
 import { createPublisher } from './publisher.js';
 import { createReadoutService } from './readout.js';
+import { claimedOwner, createRegistryClient } from './registry-client.js';
 import { createRosterPolicy } from './roster.js';
 import { createTransport, type Transport } from '../xmpp/transport.js';
 import type { CommandDeps } from './commands.js';
@@ -34,6 +35,8 @@ export interface Agent {
   readonly transport: Transport;
   readonly store: ReadingStore;
   readonly devices: ReadonlyMap<string, DeviceRunner>;
+  /** The claim code (XEP-0347) when the config names a registry. */
+  claimCode(): { text: string; uri: string } | undefined;
   /** Starts devices (they read and store at once, online or not) and connects; resolves when first online. */
   start(): Promise<void>;
   /** Graceful: stops devices, tries to publish what is pending for `drainMs`, goes offline, closes the store. */
@@ -95,13 +98,15 @@ export function createAgent(initialConfig: AgentConfig, deps: { log: Logger; hal
     onFriend: (jid) => void roster?.friend(jid),
   });
   const access = createAccessPolicy(config.owners, provisioning);
+  const registryOwner = config.registry ? claimedOwner(store) : undefined;
+  if (registryOwner) access.addOwner(registryOwner);
   const listeners: ((r: Reading) => void)[] = [];
   const publisher = config.publish.enabled
     ? createPublisher({
         transport,
         store,
         target: config.publish,
-        owners: config.owners,
+        owners: access.owners,
         devices: config.devices.length,
         log: log.child({ module: 'publish' }),
       })
@@ -189,6 +194,24 @@ export function createAgent(initialConfig: AgentConfig, deps: { log: Logger; hal
     limits: { chatBody: limits.chatBody, limiter },
   });
   roster = createRosterPolicy({ transport, access, log: log.child({ module: 'roster' }) });
+  const registry = config.registry
+    ? createRegistryClient({
+        transport,
+        store,
+        settings: config.registry,
+        log: log.child({ module: 'registry' }),
+        hasOwners: () => access.owners.length > 0,
+        onClaimed(owner) {
+          access.addOwner(owner);
+          void roster?.friend(owner);
+        },
+        onDisowned(owner) {
+          if (config.owners.includes(owner)) return;
+          access.removeOwner(owner);
+          void roster?.unfriend(owner);
+        },
+      })
+    : undefined;
 
   const presence = createPresenceStatus({
     line: () => presenceStatusLine([...devices].map(([id, d]) => ({ id, available: d.status().available }))),
@@ -201,6 +224,7 @@ export function createAgent(initialConfig: AgentConfig, deps: { log: Logger; hal
       if (config.provisioning.discover) await provisioning.discover();
       await provisioning.befriend();
       await roster?.reconcile();
+      await registry?.online();
     })().catch((err) => log.warn({ err: errorMessage(err) }, 'could not announce presence'));
   });
 
@@ -215,6 +239,7 @@ export function createAgent(initialConfig: AgentConfig, deps: { log: Logger; hal
     transport,
     store,
     devices,
+    claimCode: () => registry?.claimCode(),
     async start() {
       log.info({ devices: devices.size, store: config.store, version: VERSION }, 'starting agent');
       prune();

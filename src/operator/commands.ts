@@ -19,6 +19,7 @@ import { NS } from '../xmpp/ns.js';
 import { createSensorClient, type ReadoutParams, type Truncation } from './sensor-client.js';
 import { type ParsedField, parseDateTime, parseFields } from '../iot/sensordata.js';
 import { createTransport, type Transport } from '../xmpp/transport.js';
+import { type ClaimCode, NS_DISCOVERY, parseClaimCode, tagElements } from '../iot/discovery.js';
 import { createOperatorContacts, type Friendship, type OperatorContacts } from './contacts.js';
 import { loadOperatorCredentials } from './credentials.js';
 import { formatTable } from './table.js';
@@ -567,6 +568,50 @@ async function cmdDevices(argv: string[], io: Io): Promise<number> {
   }
 }
 
+/** `xiot claim CODE`: XEP-0347 `mine` with the code's tags; the registry answers with the thing's JID. */
+async function cmdClaim(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(argv, { registry: { type: 'string' }, private: { type: 'boolean' } });
+  if (values.help) return help(io, 'claim');
+  if (positionals.length !== 1) throw new UsageError('claim needs one CODE (xiot claim --help)');
+  let code: ClaimCode;
+  try {
+    code = parseClaimCode(positionals[0] as string);
+  } catch (err) {
+    throw new UsageError(`claim: ${errorMessage(err)}`);
+  }
+  const registry = values.registry ?? code.registry;
+  if (!registry) throw new UsageError('claim: the code names no registry: add --registry JID');
+  const timeoutMs = duration('timeout', values.timeout, 10_000);
+  const session = await connect(values, io, timeoutMs);
+  try {
+    const answer = await session.transport.request(
+      xml(
+        'iq',
+        { type: 'set', to: registry },
+        xml(
+          'mine',
+          { xmlns: NS_DISCOVERY, ...(values.private ? { public: 'false' } : {}) },
+          ...tagElements(code.tags),
+        ),
+      ),
+      timeoutMs,
+    );
+    const thing = answer.getChild('claimed', NS_DISCOVERY)?.attrs.jid as string | undefined;
+    if (values.json) io.stdout.write(`${JSON.stringify({ claimed: thing ?? null, registry })}\n`);
+    else io.stdout.write(`claimed ${thing ?? '(the registry did not say which thing)'}: you are its owner\n`);
+    return EXIT.ok;
+  } catch (err) {
+    const condition = (err as { condition?: string }).condition;
+    if (condition === 'item-not-found') {
+      io.stderr.write(`xiot: ${registry} knows no unclaimed thing with this code\n`);
+      return EXIT.failed;
+    }
+    throw err;
+  } finally {
+    await session.close();
+  }
+}
+
 function help(io: Io, command: string): number {
   io.stdout.write(`${OPERATOR_COMMAND_HELP[command] ?? OPERATOR_HELP}\n`);
   return EXIT.ok;
@@ -578,6 +623,7 @@ export const OPERATOR_COMMANDS: Record<string, (argv: string[], io: Io) => Promi
   form: cmdForm,
   watch: cmdWatch,
   devices: cmdDevices,
+  claim: cmdClaim,
 };
 
 /** Runs one operator command; maps connection failures to exit 3 and failures to exit 1. */

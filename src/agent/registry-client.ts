@@ -1,0 +1,148 @@
+/**
+ * XEP-0347 thing side (urn:xmpp:iot:discovery; iot-xeps.md §6.3): an agent without owners registers with its
+ * registry (MAN, MODEL, SN, a random KEY kept in the store, and the tags of its config) and shows its claim code;
+ * whoever presents that code to the registry becomes its owner: the registry's `claimed` notice (or the answer
+ * to a later register) names them, the owner is kept in the store and joins the access policy's owners.
+ * `disowned` drops that owner and registers again. YAML owners are owners from the start: with any, the agent
+ * does not register.
+ * Still to come (issue 15): rotating KEY after a claim, `removed`, updates of changed tags, finding the registry
+ * by disco.
+ */
+import { randomBytes } from 'node:crypto';
+import { xml } from '@xmpp/client';
+import type { Element } from '@xmpp/xml';
+import { errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { formatClaimCode, KEY_TAG, type MetaTag, NS_DISCOVERY, tagElements } from '../iot/discovery.js';
+import type { ReadingStore } from '../store/store.js';
+import { bareOf } from '../xmpp/jid.js';
+import { stanzaError } from '../xmpp/stanza-errors.js';
+import type { Transport } from '../xmpp/transport.js';
+
+export interface RegistrySettings {
+  jid: string;
+  tags: Record<string, string | number>;
+}
+
+const META = { key: 'registry.key', serial: 'registry.sn', owner: 'registry.owner' } as const;
+
+type MetaStore = Pick<ReadingStore, 'getMeta' | 'setMeta'>;
+
+const random = (bytes: number) => randomBytes(bytes).toString('base64url');
+
+/**
+ * The tags this agent registers with; KEY (and SN, unless configured) are made once and kept in the store. No
+ * version tag: the claim code printed on a label must survive upgrades.
+ */
+export function registrationTags(store: MetaStore, settings: RegistrySettings): MetaTag[] {
+  let key = store.getMeta(META.key);
+  if (!key) {
+    key = random(12);
+    store.setMeta(META.key, key);
+  }
+  let serial = store.getMeta(META.serial);
+  if (!serial) {
+    serial = random(6);
+    store.setMeta(META.serial, serial);
+  }
+  const tags = new Map<string, MetaTag>([
+    ['MAN', { kind: 'str', name: 'MAN', value: 'xmpp-iot.org' }],
+    ['MODEL', { kind: 'str', name: 'MODEL', value: 'xiot-agent' }],
+    ['SN', { kind: 'str', name: 'SN', value: serial }],
+  ]);
+  for (const [name, value] of Object.entries(settings.tags))
+    tags.set(name, { kind: typeof value === 'number' ? 'num' : 'str', name, value });
+  tags.set(KEY_TAG, { kind: 'str', name: KEY_TAG, value: key });
+  return [...tags.values()];
+}
+
+/** The claim code of this agent: the spec's text and the `iotdisco:` URI (which names the registry). */
+export function claimCodeOf(store: MetaStore, settings: RegistrySettings): { text: string; uri: string } {
+  return formatClaimCode({ tags: registrationTags(store, settings), registry: settings.jid });
+}
+
+/** The owner a registry gave us, kept across restarts. */
+export const claimedOwner = (store: MetaStore): string | undefined => store.getMeta(META.owner) || undefined;
+
+export function createRegistryClient(deps: {
+  transport: Transport;
+  store: ReadingStore;
+  settings: RegistrySettings;
+  log: Logger;
+  /** Owners from YAML or an earlier claim: then there is nothing to register for. */
+  hasOwners(): boolean;
+  onClaimed(owner: string): void;
+  onDisowned(owner: string): void;
+}) {
+  const { transport, store, settings, log } = deps;
+  const registry = settings.jid.toLowerCase();
+  const fromRegistry = (from: string | undefined) => {
+    try {
+      return from !== undefined && bareOf(from) === registry;
+    } catch {
+      return false;
+    }
+  };
+
+  const claimed = (owner: string, isPublic: boolean) => {
+    const bare = bareOf(owner);
+    store.setMeta(META.owner, bare);
+    log.info({ owner: bare, public: isPublic }, 'claimed through the registry');
+    deps.onClaimed(bare);
+  };
+
+  async function register(): Promise<void> {
+    const tags = registrationTags(store, settings);
+    const answer = await transport.request(
+      xml(
+        'iq',
+        { type: 'set', to: registry },
+        xml('register', { xmlns: NS_DISCOVERY }, ...tagElements(tags)),
+      ),
+    );
+    const owner = answer.getChild('claimed', NS_DISCOVERY);
+    if (owner?.attrs.jid) {
+      claimed(owner.attrs.jid as string, owner.attrs.public !== 'false');
+      return;
+    }
+    const code = claimCodeOf(store, settings);
+    log.info({ registry, claimCode: code.text, uri: code.uri }, `registered; claim code: ${code.text}`);
+  }
+
+  transport.handleIq('set', NS_DISCOVERY, 'claimed', (stanza: Element, el: Element) => {
+    if (!fromRegistry(stanza.attrs.from as string)) return stanzaError('forbidden', 'not my registry');
+    const owner = el.attrs.jid as string | undefined;
+    if (!owner) return stanzaError('bad-request', 'claimed needs jid');
+    claimed(owner, el.attrs.public !== 'false');
+    return true;
+  });
+  transport.handleIq('set', NS_DISCOVERY, 'disowned', (stanza: Element) => {
+    if (!fromRegistry(stanza.attrs.from as string)) return stanzaError('forbidden', 'not my registry');
+    const owner = claimedOwner(store);
+    store.setMeta(META.owner, '');
+    // A new KEY: the old claim code (printed, photographed) must not claim this agent again (§6.4).
+    store.setMeta(META.key, random(12));
+    if (owner) {
+      log.info({ owner }, 'disowned through the registry');
+      deps.onDisowned(owner);
+    }
+    // Register again once the registry has our answer (it wipes our record on it).
+    setTimeout(() => void registerIfUnowned(), 200).unref();
+    return true;
+  });
+
+  async function registerIfUnowned(): Promise<void> {
+    if (deps.hasOwners() || !transport.online) return;
+    try {
+      await register();
+    } catch (err) {
+      log.warn({ registry, err: errorMessage(err) }, 'could not register with the registry');
+    }
+  }
+
+  return {
+    /** At each login: register while nobody owns us. */
+    online: registerIfUnowned,
+    claimCode: () => claimCodeOf(store, settings),
+  };
+}
