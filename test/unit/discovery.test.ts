@@ -77,7 +77,11 @@ describe('XEP-0347 search operators', () => {
     ['strGtEq', { name: 'ROOM', value: 'kitchen' }, true],
     ['strLt', { name: 'ROOM', value: 'kitchen' }, false],
     ['strLtEq', { name: 'ROOM', value: 'kitchen' }, true],
-    ['strRange', { name: 'ROOM', min: 'a', max: 'kitchen', minIncluded: 'true', maxIncluded: 'false' }, false],
+    [
+      'strRange',
+      { name: 'ROOM', min: 'a', max: 'kitchen', minIncluded: 'true', maxIncluded: 'false' },
+      false,
+    ],
     ['strRange', { name: 'ROOM', min: 'a', max: 'kitchen', minIncluded: 'true', maxIncluded: 'true' }, true],
     ['strNRange', { name: 'ROOM', min: 'a', max: 'b', minIncluded: 'true', maxIncluded: 'true' }, true],
     ['strMask', { name: 'ROOM', value: 'kit*' }, true],

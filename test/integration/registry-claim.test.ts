@@ -1,0 +1,207 @@
+import { spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { xml } from '@xmpp/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Agent } from '../../src/agent/agent.js';
+import { parseHubConfig } from '../../src/config/hub-config.js';
+import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
+import { createHub, type Hub } from '../../src/hub/hub.js';
+import { type MetaTag, NS_DISCOVERY, parseClaimCode, tagElements } from '../../src/iot/discovery.js';
+import { NS } from '../../src/xmpp/ns.js';
+import {
+  agentConfig,
+  startAgent,
+  startClient,
+  type TestClient,
+  tempDir,
+  testLogger,
+  waitFor,
+} from '../helpers/agent.js';
+import { servers } from '../helpers/servers.js';
+
+const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
+const REGISTRY = 'registry.localhost';
+const SECRET = 'registry-secret';
+
+describe.each(servers())('XEP-0347: claiming an agent through the hub registry (%s)', (kind) => {
+  const dir = tempDir();
+  let server: XmppServer;
+  let hub: Hub | undefined;
+  let agent: Agent | undefined;
+  let mallory: TestClient | undefined;
+  let alice: TestClient | undefined;
+  let code: { text: string; uri: string };
+
+  const xiot = (args: string[], user: string) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [CLI, ...args], {
+        env: {
+          ...process.env,
+          XDG_CONFIG_HOME: dir.path,
+          XIOT_JID: `${user}@localhost`,
+          XIOT_PASSWORD: `${user}-pw`,
+          XIOT_SERVICE: server.service,
+        },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('exit', (c) => resolve({ code: c, stdout, stderr }));
+    });
+
+  const startHub = async () => {
+    const config = parseHubConfig(
+      `xmpp:
+  component: { service: "xmpp://127.0.0.1:${server.componentPort}", domain: ${REGISTRY}, secret: "\${SECRET}" }
+store: hub.db
+registry: { claimAttemptsPerMinute: 3 }
+`,
+      { env: { SECRET }, sourcePath: `${dir.path}/hub.yaml` },
+    );
+    const h = createHub(config, { log: testLogger() });
+    await h.start();
+    return h;
+  };
+  const agentYaml = 'registry: { jid: registry.localhost, tags: { ROOM: hall, FLOOR: 2 } }';
+  const startHall = () =>
+    startAgent(
+      agentConfig(server, {
+        username: 'hall',
+        password: 'hall-pw',
+        owners: [],
+        store: `${dir.path}/hall.db`,
+        extraYaml: agentYaml,
+        devicesYaml: '  - { id: host, type: system, interval: 1h }',
+      }),
+    );
+  const mine = (client: TestClient, tags: MetaTag[]) =>
+    client.transport.request(
+      xml('iq', { type: 'set', to: REGISTRY }, xml('mine', { xmlns: NS_DISCOVERY }, ...tagElements(tags))),
+    );
+
+  beforeAll(async () => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
+    server = await startServer(kind, {
+      components: [{ name: REGISTRY, secret: SECRET }],
+      accounts: ['hall', 'alice', 'mallory'].map((u) => ({ username: u, password: `${u}-pw` })),
+    });
+    hub = await startHub();
+    agent = await startHall();
+  });
+
+  afterAll(async () => {
+    await agent?.stop({ drainMs: 0 });
+    await alice?.stop();
+    await mallory?.stop();
+    await hub?.stop();
+    await server?.stop();
+    dir.remove();
+  });
+
+  it('advertises urn:xmpp:iot:discovery in the registry disco#info', async () => {
+    mallory = await startClient(server, 'mallory', 'mallory-pw');
+    const info = await mallory.transport.request(
+      xml('iq', { type: 'get', to: REGISTRY }, xml('query', { xmlns: NS.discoInfo })),
+    );
+    const features = info
+      .getChild('query')
+      ?.getChildren('feature')
+      .map((f) => f.attrs.var);
+    expect(features).toContain(NS_DISCOVERY);
+  });
+
+  it('registers an agent without owners, with its tags and a claim code', async () => {
+    const thing = await waitFor('hall registered', () => hub?.store.getThing('hall@localhost'));
+    expect(thing.owner).toBeUndefined();
+    code = agent?.claimCode() as { text: string; uri: string };
+    expect(code.text).toMatch(
+      /^IoTDisco;MAN:xmpp-iot\.org;MODEL:xiot-agent;SN:[^;]+;ROOM:hall;#FLOOR:2;KEY:/,
+    );
+    expect(code.uri).toMatch(/^iotdisco:.*;R=registry\.localhost$/);
+    expect(thing.tags.map((t) => t.name).sort()).toEqual(['FLOOR', 'KEY', 'MAN', 'MODEL', 'ROOM', 'SN']);
+  });
+
+  it('prints the same claim code with xiot claim-code', async () => {
+    const config = `${dir.path}/hall.yaml`;
+    writeFileSync(
+      config,
+      `xmpp: { service: ${server.service}, domain: localhost, username: hall, password: "\${HALL_PW}" }
+owners: []
+store: hall.db
+${agentYaml}
+devices:
+  - { id: host, type: system, interval: 1h }
+`,
+    );
+    const out = await xiot(['claim-code', '--config', config], 'alice');
+    expect(out.stderr).toBe('');
+    expect(out.stdout.split('\n').slice(0, 2)).toEqual([code.text, code.uri]);
+    expect(out.code).toBe(0);
+  });
+
+  it('refuses malformed tags with bad-request and a text', async () => {
+    const bad = mallory as TestClient;
+    await expect(
+      bad.transport.request(
+        xml(
+          'iq',
+          { type: 'set', to: REGISTRY },
+          xml('mine', { xmlns: NS_DISCOVERY }, xml('str', { name: 'A:B', value: 'x' })),
+        ),
+      ),
+    ).rejects.toMatchObject({ condition: 'bad-request', message: expect.stringContaining("':'") });
+  });
+
+  it('makes the operator the owner with xiot claim CODE; the readout then succeeds', async () => {
+    const out = await xiot(['claim', code.uri], 'alice');
+    expect(out.stderr).toBe('');
+    expect(out.stdout).toContain('claimed hall@localhost');
+    expect(out.code).toBe(0);
+    expect(hub?.store.getThing('hall@localhost')?.owner).toBe('alice@localhost');
+    alice = await startClient(server, 'alice', 'alice-pw', { approve: ['hall@localhost'] });
+    const result = await alice.sensors.readout(agent?.transport.jid as string, { types: ['momentary'] });
+    expect(result.fields.length).toBeGreaterThan(0);
+  });
+
+  it('refuses the same code to anyone else, and throttles a stranger guessing KEYs', async () => {
+    const { tags } = parseClaimCode(code.text);
+    const bad = mallory as TestClient;
+    await expect(mine(bad, tags)).rejects.toMatchObject({ condition: 'item-not-found' });
+    const guess = (k: string) => tags.map((t) => (t.name === 'KEY' ? { ...t, value: k } : t));
+    await expect(mine(bad, guess('guess-1'))).rejects.toMatchObject({ condition: 'item-not-found' });
+    await expect(mine(bad, guess('guess-2'))).rejects.toMatchObject({ condition: 'item-not-found' });
+    await expect(mine(bad, guess('guess-3'))).rejects.toMatchObject({ condition: 'policy-violation' });
+    const out = await xiot(['claim', code.text, '--registry', REGISTRY], 'mallory');
+    expect(out.code).toBe(1);
+  });
+
+  it('finds the claimed public thing by search, without its KEY, and never by KEY', async () => {
+    const bad = mallory as TestClient;
+    const search = (...ops: ReturnType<typeof xml>[]) =>
+      bad.transport.request(
+        xml('iq', { type: 'get', to: REGISTRY }, xml('search', { xmlns: NS_DISCOVERY }, ...ops)),
+      );
+    const found = await search(xml('strEq', { name: 'ROOM', value: 'hall' }));
+    const things = found.getChild('found', NS_DISCOVERY)?.getChildren('thing') ?? [];
+    expect(things.map((t) => [t.attrs.jid, t.attrs.owner])).toEqual([['hall@localhost', 'alice@localhost']]);
+    expect(things[0]?.getChildren('str').map((s) => s.attrs.name)).not.toContain('KEY');
+    const byKey = await search(xml('strMask', { name: 'KEY', value: '*' }));
+    expect(byKey.getChild('found', NS_DISCOVERY)?.getChildren('thing')).toEqual([]);
+  });
+
+  it('keeps the claim when hub and agent restart', async () => {
+    await agent?.stop({ drainMs: 0 });
+    await hub?.stop();
+    hub = await startHub();
+    agent = await startHall();
+    expect(hub.store.getThing('hall@localhost')?.owner).toBe('alice@localhost');
+    const result = await waitFor('a readout by the owner after the restart', () =>
+      alice?.sensors
+        .readout(agent?.transport.jid as string, { types: ['momentary'], timeoutMs: 2000 })
+        .catch(() => undefined),
+    );
+    expect(result.fields.length).toBeGreaterThan(0);
+  });
+});
