@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { xml } from '@xmpp/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/agent/agent.js';
-import { parseHubConfig } from '../../src/config/hub-config.js';
+import { loadHubConfig } from '../../src/config/hub-config.js';
+import { openSqliteHubStore } from '../../src/hub/store.js';
 import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
 import { createHub, type Hub } from '../../src/hub/hub.js';
 import { type MetaTag, NS_DISCOVERY, parseClaimCode, tagElements } from '../../src/iot/discovery.js';
@@ -51,16 +52,9 @@ describe.each(servers())('XEP-0347: claiming an agent through the hub registry (
       child.on('exit', (c) => resolve({ code: c, stdout, stderr }));
     });
 
+  const hubYaml = () => `${dir.path}/hub.yaml`;
   const startHub = async () => {
-    const config = parseHubConfig(
-      `xmpp:
-  component: { service: "xmpp://127.0.0.1:${server.componentPort}", domain: ${REGISTRY}, secret: "\${SECRET}" }
-store: hub.db
-registry: { claimAttemptsPerMinute: 3 }
-`,
-      { env: { SECRET }, sourcePath: `${dir.path}/hub.yaml` },
-    );
-    const h = createHub(config, { log: testLogger() });
+    const h = createHub(loadHubConfig(hubYaml(), { SECRET }), { log: testLogger() });
     await h.start();
     return h;
   };
@@ -87,6 +81,14 @@ registry: { claimAttemptsPerMinute: 3 }
       components: [{ name: REGISTRY, secret: SECRET }],
       accounts: ['hall', 'alice', 'mallory'].map((u) => ({ username: u, password: `${u}-pw` })),
     });
+    writeFileSync(
+      hubYaml(),
+      `xmpp:
+  component: { service: "xmpp://127.0.0.1:${server.componentPort}", domain: ${REGISTRY}, secret: "\${SECRET}" }
+store: hub.db
+registry: { claimAttemptsPerMinute: 3 }
+`,
+    );
     hub = await startHub();
     agent = await startHall();
   });
@@ -191,17 +193,59 @@ devices:
     expect(byKey.getChild('found', NS_DISCOVERY)?.getChildren('thing')).toEqual([]);
   });
 
-  it('keeps the claim when hub and agent restart', async () => {
-    await agent?.stop({ drainMs: 0 });
-    await hub?.stop();
-    hub = await startHub();
-    agent = await startHall();
-    expect(hub.store.getThing('hall@localhost')?.owner).toBe('alice@localhost');
-    const result = await waitFor('a readout by the owner after the restart', () =>
-      alice?.sensors
+  it('disowns: the agent drops the owner, registers again with a new KEY; the old code fails, the new one claims', async () => {
+    const owner = alice as TestClient;
+    const disowned = await owner.transport.request(
+      xml('iq', { type: 'set', to: REGISTRY }, xml('disown', { xmlns: NS_DISCOVERY, jid: 'hall@localhost' })),
+    );
+    expect(disowned.attrs.type).toBe('result');
+    await expect(
+      owner.sensors.readout(agent?.transport.jid as string, { types: ['momentary'] }),
+    ).rejects.toMatchObject({ condition: 'forbidden' });
+    const next = await waitFor('a new claim code', () => {
+      const c = agent?.claimCode();
+      return c && c.text !== code.text && hub?.store.getThing('hall@localhost')?.tags.length === 6
+        ? c
+        : undefined;
+    });
+    await expect(mine(owner, parseClaimCode(code.text).tags)).rejects.toMatchObject({
+      condition: 'item-not-found',
+    });
+    code = next;
+    const out = await xiot(['claim', code.text, '--registry', REGISTRY], 'alice');
+    expect(out.stdout).toContain('claimed hall@localhost');
+    await waitFor('the readout allowed again', () =>
+      owner.sensors
         .readout(agent?.transport.jid as string, { types: ['momentary'], timeoutMs: 2000 })
         .catch(() => undefined),
     );
-    expect(result.fields.length).toBeGreaterThan(0);
+  });
+
+  it('keeps the claim when the hub (now the xiot hub process) and the agent restart', async () => {
+    await agent?.stop({ drainMs: 0 });
+    await hub?.stop();
+    hub = undefined;
+    const child = spawn(process.execPath, [CLI, 'hub', '--config', hubYaml(), '--log-format', 'json'], {
+      env: { ...process.env, SECRET },
+    });
+    let log = '';
+    child.stderr.on('data', (d) => (log += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    try {
+      await waitFor('xiot hub online', () => log.includes('component online'));
+      agent = await startHall();
+      const result = await waitFor('a readout by the owner after the restart', () =>
+        alice?.sensors
+          .readout(agent?.transport.jid as string, { types: ['momentary'], timeoutMs: 2000 })
+          .catch(() => undefined),
+      );
+      expect(result.fields.length).toBeGreaterThan(0);
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await exited).toBe(0);
+    const store = openSqliteHubStore(`${dir.path}/hub.db`);
+    expect(store.getThing('hall@localhost')?.owner).toBe('alice@localhost');
+    store.close();
   });
 });
