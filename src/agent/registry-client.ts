@@ -5,8 +5,8 @@
  * to a later register) names them, the owner is kept in the store and joins the access policy's owners.
  * `disowned` drops that owner and registers again. YAML owners are owners from the start: with any, the agent
  * does not register.
- * Still to come (issue 15): rotating KEY after a claim, `removed`, updates of changed tags, finding the registry
- * by disco.
+ * `removed` is acknowledged (the agent stays owned and has nothing to update).
+ * Still to come (issue 15): rotating KEY after a claim, updates of changed tags, finding the registry by disco.
  */
 import { randomBytes } from 'node:crypto';
 import { xml } from '@xmpp/client';
@@ -114,6 +114,12 @@ export function createRegistryClient(deps: {
     const owner = el.attrs.jid as string | undefined;
     if (!owner) return stanzaError('bad-request', 'claimed needs jid');
     claimed(owner, el.attrs.public !== 'false');
+    return true;
+  });
+  // The owner took us out of the registry: we stay owned, and there is nothing to register or update.
+  transport.handleIq('set', NS_DISCOVERY, 'removed', (stanza: Element) => {
+    if (!fromRegistry(stanza.attrs.from as string)) return stanzaError('forbidden', 'not my registry');
+    log.info({ registry }, 'removed from the registry by the owner');
     return true;
   });
   transport.handleIq('set', NS_DISCOVERY, 'disowned', (stanza: Element) => {
