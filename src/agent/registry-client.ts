@@ -5,8 +5,9 @@
  * to a later register) names them, the owner is kept in the store and joins the access policy's owners.
  * `disowned` drops that owner and registers again. YAML owners are owners from the start: with any, the agent
  * does not register.
- * `removed` is acknowledged (the agent stays owned and has nothing to update).
- * Still to come (issue 15): rotating KEY after a claim, updates of changed tags, finding the registry by disco.
+ * After a claim the KEY is rotated (here and, by `update`, at the registry). `removed` is acknowledged (the agent
+ * stays owned and has nothing to update).
+ * Still to come (issue 15): updates of changed tags, finding the registry by disco.
  */
 import { randomBytes } from 'node:crypto';
 import { xml } from '@xmpp/client';
@@ -89,6 +90,23 @@ export function createRegistryClient(deps: {
     store.setMeta(META.owner, bare);
     log.info({ owner: bare, public: isPublic }, 'claimed through the registry');
     deps.onClaimed(bare);
+    // §6.4: a new KEY, also in the registry's record, so the printed code is worth nothing once used (a reset
+    // and a re-claim by whoever saw it must fail).
+    store.setMeta(META.key, random(12));
+    const key = registrationTags(store, settings).filter((t) => t.name === KEY_TAG);
+    setImmediate(() => {
+      transport
+        .request(
+          xml(
+            'iq',
+            { type: 'set', to: registry },
+            xml('update', { xmlns: NS_DISCOVERY }, ...tagElements(key)),
+          ),
+        )
+        .catch((err) =>
+          log.warn({ registry, err: errorMessage(err) }, 'could not rotate the KEY at the registry'),
+        );
+    });
   };
 
   async function register(): Promise<void> {

@@ -162,6 +162,12 @@ devices:
     expect(out.stdout).toContain('claimed hall@localhost');
     expect(out.code).toBe(0);
     expect(hub?.store.getThing('hall@localhost')?.owner).toBe('alice@localhost');
+    // The agent rotates its KEY once claimed, at the registry too.
+    const key = (c: { text: string }) => parseClaimCode(c.text).tags.find((t) => t.name === 'KEY')?.value;
+    await waitFor('the KEY rotated', () =>
+      hub?.store.getThing('hall@localhost')?.tags.find((t) => t.name === 'KEY' && t.value !== key(code)),
+    );
+    expect(key(agent?.claimCode() as { text: string })).not.toBe(key(code));
     alice = await startClient(server, 'alice', 'alice-pw', { approve: ['hall@localhost'] });
     const result = await alice.sensors.readout(agent?.transport.jid as string, { types: ['momentary'] });
     expect(result.fields.length).toBeGreaterThan(0);
