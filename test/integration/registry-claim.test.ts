@@ -19,6 +19,7 @@ import {
   testLogger,
   waitFor,
 } from '../helpers/agent.js';
+import { captureLogger } from '../helpers/log-capture.js';
 import { servers } from '../helpers/servers.js';
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
@@ -59,7 +60,8 @@ describe.each(servers())('XEP-0347: claiming an agent through the hub registry (
     return h;
   };
   const agentYaml = 'registry: { jid: registry.localhost, tags: { ROOM: hall, FLOOR: 2 } }';
-  const startHall = () =>
+  const agentLog = captureLogger('info');
+  const startHall = (log = testLogger()) =>
     startAgent(
       agentConfig(server, {
         username: 'hall',
@@ -69,6 +71,7 @@ describe.each(servers())('XEP-0347: claiming an agent through the hub registry (
         extraYaml: agentYaml,
         devicesYaml: '  - { id: host, type: system, interval: 1h }',
       }),
+      log,
     );
   const mine = (client: TestClient, tags: MetaTag[]) =>
     client.transport.request(
@@ -90,7 +93,7 @@ registry: { claimAttemptsPerMinute: 3 }
 `,
     );
     hub = await startHub();
-    agent = await startHall();
+    agent = await startHall(agentLog.log);
   });
 
   afterAll(async () => {
@@ -123,6 +126,12 @@ registry: { claimAttemptsPerMinute: 3 }
     );
     expect(code.uri).toMatch(/^iotdisco:.*;R=registry\.localhost$/);
     expect(thing.tags.map((t) => t.name).sort()).toEqual(['FLOOR', 'KEY', 'MAN', 'MODEL', 'ROOM', 'SN']);
+    const logged = agentLog.entries.find((e) => e.claimCode);
+    expect(logged).toMatchObject({
+      claimCode: code.text,
+      uri: code.uri,
+      msg: `registered; claim code: ${code.text}`,
+    });
   });
 
   it('prints the same claim code with xiot claim-code', async () => {
@@ -253,5 +262,51 @@ devices:
     const store = openSqliteHubStore(`${dir.path}/hub.db`);
     expect(store.getThing('hall@localhost')?.owner).toBe('alice@localhost');
     store.close();
+  });
+});
+
+describe('xiot hub, xiot claim and xiot claim-code usage', () => {
+  const dir = tempDir();
+  afterAll(() => dir.remove());
+  const run = (args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [CLI, ...args], {
+        env: { ...process.env, XDG_CONFIG_HOME: dir.path, XIOT_JID: 'a@localhost', XIOT_PASSWORD: 'x' },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('exit', (c) => resolve({ code: c, stdout, stderr }));
+    });
+
+  it('prints each command help, and the hub and claim commands in xiot --help', async () => {
+    const top = await run(['--help']);
+    expect(top.stdout).toContain('xiot hub --config FILE');
+    expect(top.stdout).toContain('xiot claim CODE');
+    expect(top.stdout).toContain('xiot claim-code --config FILE');
+    expect((await run(['hub', '--help'])).stdout).toContain('claimAttemptsPerMinute');
+    expect((await run(['claim', '--help'])).stdout).toContain('iotdisco:');
+    expect((await run(['claim-code', '--help'])).stdout).toContain('xiot claim CODE');
+  });
+
+  it('names the failing key of a hub config and exits 1', async () => {
+    const path = `${dir.path}/bad-hub.yaml`;
+    writeFileSync(
+      path,
+      'xmpp:\n  component: { service: "xmpp://127.0.0.1:5347", domain: r.localhost, secret: s }\nregistry: { claimAttempts: 3 }\n',
+    );
+    const r = await run(['hub', '--config', path]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('registry.claimAttempts: unknown key (known: claimAttemptsPerMinute)');
+  });
+
+  it('refuses what is not a claim code, or a text code without a registry, with exit 2', async () => {
+    const garbage = await run(['claim', 'hello']);
+    expect(garbage.code).toBe(2);
+    expect(garbage.stderr).toContain('a claim code starts with "IoTDisco;" or "iotdisco:"');
+    const noRegistry = await run(['claim', 'IoTDisco;SN:1;KEY:2']);
+    expect(noRegistry.code).toBe(2);
+    expect(noRegistry.stderr).toContain('--registry JID');
   });
 });
