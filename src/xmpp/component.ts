@@ -3,7 +3,7 @@
  * written for the agent's connection (disco, IQ handlers) run on it unchanged. @xmpp/component has no 0.14
  * release, hence this small one: the handshake (SHA-1 of stream id + secret), IQ routing by namespace, requests
  * with timeouts. XEP-0114 links carry neither TLS nor SASL: keep them on loopback or the LAN (iot-xeps.md §6.4).
- * Reconnecting is left to the supervisor for now (the hub stops when the link drops; systemd restarts it).
+ * Once online, a dropped link is reconnected with backoff (`reconnect`, 1 s to 30 s by default) until stop().
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -25,6 +25,7 @@ export interface ComponentOptions {
   domain: string;
   secret: string;
   timeoutMs?: number;
+  reconnect?: { minMs: number; maxMs: number };
 }
 
 export function createComponentTransport(options: ComponentOptions, log: Logger): Transport {
@@ -42,6 +43,25 @@ export function createComponentTransport(options: ComponentOptions, log: Logger)
   let socket: Socket | undefined;
   let online = false;
   let stopping = false;
+  const backoff = options.reconnect ?? { minMs: 1000, maxMs: 30_000 };
+  let delay = backoff.minMs;
+  let retry: NodeJS.Timeout | undefined;
+  const scheduleReconnect = () => {
+    if (stopping || retry) return;
+    retry = setTimeout(() => {
+      retry = undefined;
+      connectOnce().then(
+        () => {
+          delay = backoff.minMs;
+        },
+        (err: unknown) => {
+          log.warn({ err: errorMessage(err), retryMs: delay }, 'component link: reconnect failed');
+          delay = Math.min(backoff.maxMs, delay * 2);
+          scheduleReconnect();
+        },
+      );
+    }, delay);
+  };
 
   const write = (el: Element) => {
     if (!socket || !online)
@@ -103,65 +123,12 @@ export function createComponentTransport(options: ComponentOptions, log: Logger)
     },
     start() {
       stopping = false;
-      return new Promise<void>((resolve, reject) => {
-        const s = connect(port, host);
-        socket = s;
-        const parser = new Parser();
-        s.setNoDelay(true);
-        s.on('error', (err) => {
-          if (!online)
-            reject(new IotError('IOT_ERR_XMPP', `component link to ${options.service}: ${err.message}`));
-          else log.error({ err: err.message }, 'component link failed');
-        });
-        s.on('close', () => {
-          const was = online;
-          online = false;
-          for (const [id, p] of pending) {
-            clearTimeout(p.timer);
-            p.reject(new IotError('IOT_ERR_OFFLINE', 'the component link closed'));
-            pending.delete(id);
-          }
-          if (was) {
-            if (!stopping) log.error({}, 'the component link closed');
-            events.emit('offline');
-          }
-        });
-        parser.on('start', (el: Element) => {
-          const digest = createHash('sha1').update(`${el.attrs.id}${options.secret}`).digest('hex');
-          s.write(`<handshake>${digest}</handshake>`);
-        });
-        parser.on('element', (el: Element) => {
-          if (el.name === 'handshake') {
-            online = true;
-            log.info({ domain }, 'component online');
-            events.emit('online', domain);
-            resolve();
-            return;
-          }
-          if (el.name === 'stream:error') {
-            const why = el.getChildElements()[0]?.name ?? 'unknown';
-            if (!online)
-              reject(new IotError('IOT_ERR_XMPP', `the server refused component ${domain}: ${why}`));
-            else log.error({ error: why }, 'stream error');
-            s.destroy();
-            return;
-          }
-          events.emit('stanza', el);
-          if (el.is('iq'))
-            void onIq(el).catch((err) => log.warn({ err: errorMessage(err) }, 'could not answer an IQ'));
-        });
-        parser.on('error', (err: Error) => {
-          log.error({ err: err.message }, 'component stream not well-formed');
-          s.destroy();
-        });
-        s.on('data', (d) => parser.write(d.toString('utf8')));
-        s.write(
-          `<?xml version='1.0'?><stream:stream xmlns='${NS_ACCEPT}' xmlns:stream='http://etherx.jabber.org/streams' to='${domain}'>`,
-        );
-      });
+      return connectOnce();
     },
     stop() {
       stopping = true;
+      clearTimeout(retry);
+      retry = undefined;
       const s = socket;
       if (!s || s.destroyed) return Promise.resolve();
       return new Promise<void>((resolve) => {
@@ -204,4 +171,69 @@ export function createComponentTransport(options: ComponentOptions, log: Logger)
       events.off(event, listener);
     },
   } as Transport;
+
+  function connectOnce(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const s = connect(port, host);
+      socket = s;
+      const parser = new Parser();
+      s.setNoDelay(true);
+      s.on('error', (err) => {
+        if (!online)
+          reject(new IotError('IOT_ERR_XMPP', `component link to ${options.service}: ${err.message}`));
+        else log.error({ err: err.message }, 'component link failed');
+      });
+      s.on('close', () => {
+        const was = online;
+        online = false;
+        for (const [id, p] of pending) {
+          clearTimeout(p.timer);
+          p.reject(new IotError('IOT_ERR_OFFLINE', 'the component link closed'));
+          pending.delete(id);
+        }
+        if (!was) {
+          reject(
+            new IotError('IOT_ERR_XMPP', `component link to ${options.service} closed before the handshake`),
+          );
+          return;
+        }
+        events.emit('offline');
+        if (!stopping) {
+          log.error({ retryMs: delay }, 'the component link closed; reconnecting');
+          scheduleReconnect();
+        }
+      });
+      parser.on('start', (el: Element) => {
+        const digest = createHash('sha1').update(`${el.attrs.id}${options.secret}`).digest('hex');
+        s.write(`<handshake>${digest}</handshake>`);
+      });
+      parser.on('element', (el: Element) => {
+        if (el.name === 'handshake') {
+          online = true;
+          log.info({ domain }, 'component online');
+          events.emit('online', domain);
+          resolve();
+          return;
+        }
+        if (el.name === 'stream:error') {
+          const why = el.getChildElements()[0]?.name ?? 'unknown';
+          if (!online) reject(new IotError('IOT_ERR_XMPP', `the server refused component ${domain}: ${why}`));
+          else log.error({ error: why }, 'stream error');
+          s.destroy();
+          return;
+        }
+        events.emit('stanza', el);
+        if (el.is('iq'))
+          void onIq(el).catch((err) => log.warn({ err: errorMessage(err) }, 'could not answer an IQ'));
+      });
+      parser.on('error', (err: Error) => {
+        log.error({ err: err.message }, 'component stream not well-formed');
+        s.destroy();
+      });
+      s.on('data', (d) => parser.write(d.toString('utf8')));
+      s.write(
+        `<?xml version='1.0'?><stream:stream xmlns='${NS_ACCEPT}' xmlns:stream='http://etherx.jabber.org/streams' to='${domain}'>`,
+      );
+    });
+  }
 }
