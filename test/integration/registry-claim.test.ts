@@ -206,14 +206,34 @@ devices:
     expect(things[0]?.getChildren('str').map((s) => s.attrs.name)).not.toContain('KEY');
     const byKey = await search(xml('strMask', { name: 'KEY', value: '*' }));
     expect(byKey.getChild('found', NS_DISCOVERY)?.getChildren('thing')).toEqual([]);
+    const cli = await xiot(
+      ['things', '--registry', REGISTRY, '--tag', 'ROOM=hall', '--tag', '#FLOOR=2', '--json'],
+      'mallory',
+    );
+    expect(cli.stderr).toBe('');
+    expect(JSON.parse(cli.stdout)).toEqual({
+      things: [
+        {
+          jid: 'hall@localhost',
+          owner: 'alice@localhost',
+          tags: { MAN: 'xmpp-iot.org', MODEL: 'xiot-agent', SN: expect.any(String), ROOM: 'hall', FLOOR: 2 },
+        },
+      ],
+      more: false,
+    });
+    const none = await xiot(['things', '--registry', REGISTRY, '--tag', 'ROOM=attic'], 'mallory');
+    expect(none.stdout).toBe('(nothing)\n');
   });
 
   it('disowns: the agent drops the owner, registers again with a new KEY; the old code fails, the new one claims', async () => {
     const owner = alice as TestClient;
-    const disowned = await owner.transport.request(
-      xml('iq', { type: 'set', to: REGISTRY }, xml('disown', { xmlns: NS_DISCOVERY, jid: 'hall@localhost' })),
-    );
-    expect(disowned.attrs.type).toBe('result');
+    const disowned = await xiot(['disown', 'hall@localhost', '--registry', REGISTRY], 'alice');
+    expect(disowned.stderr).toBe('');
+    expect(disowned.stdout).toContain('disowned hall@localhost');
+    expect(disowned.code).toBe(0);
+    const again = await xiot(['disown', 'hall@localhost', '--registry', REGISTRY], 'alice');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('knows no thing hall@localhost of yours');
     await expect(
       owner.sensors.readout(agent?.transport.jid as string, { types: ['momentary'] }),
     ).rejects.toMatchObject({ condition: 'forbidden' });
