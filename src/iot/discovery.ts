@@ -116,7 +116,11 @@ export interface SearchRequest {
   conditions: SearchCondition[];
 }
 
-/** Parses `<search offset maxCount>operators</search>`; throws TagError. `maxCount` is capped at `cap`. */
+/**
+ * Parses `<search offset maxCount>operators</search>`; throws TagError. `maxCount` is capped at `cap`. Tolerant
+ * where the schema is strict: no operator (the schema wants one) lists every public thing; `strMask` without
+ * `wildcard` uses `*`.
+ */
 export function parseSearch(el: Element, cap = 100): SearchRequest {
   const int = (raw: unknown, fallback: number, what: string) => {
     if (raw === undefined) return fallback;
@@ -125,7 +129,9 @@ export function parseSearch(el: Element, cap = 100): SearchRequest {
     return n;
   };
   const offset = int(el.attrs.offset, 0, 'offset');
-  const maxCount = Math.min(cap, int(el.attrs.maxCount, cap, 'maxCount'));
+  const asked = int(el.attrs.maxCount, cap, 'maxCount');
+  if (asked === 0) throw new TagError('maxCount: expected a positive integer');
+  const maxCount = Math.min(cap, asked);
   const conditions = el.getChildElements().map((c) => parseCondition(c));
   return { offset, maxCount, conditions };
 }

@@ -110,6 +110,7 @@ describe('XEP-0347 search operators', () => {
     expect(() => parseSearch(xml('search', {}, xml('strLike', { name: 'A', value: 'b' })))).toThrow(TagError);
     expect(() => parseSearch(xml('search', {}, xml('numEq', { name: 'A', value: 'b' })))).toThrow(TagError);
     expect(() => parseSearch(xml('search', { offset: '-1' }))).toThrow(TagError);
+    expect(() => parseSearch(xml('search', { maxCount: '0' }))).toThrow('positive');
   });
 });
 
