@@ -208,7 +208,7 @@ export function createAgent(initialConfig: AgentConfig, deps: { log: Logger; hal
         onDisowned(owner) {
           if (config.owners.includes(owner)) return;
           access.removeOwner(owner);
-          void roster?.unfriend(owner);
+          void roster?.unfriend(owner, 'after being disowned');
         },
       })
     : undefined;
