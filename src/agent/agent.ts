@@ -300,6 +300,7 @@ export function createAgent(initialConfig: AgentConfig, deps: { log: Logger; hal
       roster?.stop();
       chat.stop();
       provisioning.stop();
+      registry?.stop();
       await transport.stop();
       closed = true;
       store.close();

@@ -74,6 +74,8 @@ export function createRegistryClient(deps: {
   hasOwners(): boolean;
   onClaimed(owner: string): void;
   onDisowned(owner: string): void;
+  /** Backoff between register attempts while the registry does not answer (default 5 s to 5 min). */
+  retry?: { minMs: number; maxMs: number };
 }) {
   const { transport, store, settings, log } = deps;
   const registry = settings.jid.toLowerCase();
@@ -155,12 +157,28 @@ export function createRegistryClient(deps: {
     return true;
   });
 
+  // The registry may be down or not yet started: retry with backoff while online and unowned, logging the
+  // first failure and the recovery, not every retry.
+  const backoff = deps.retry ?? { minMs: 5000, maxMs: 300_000 };
+  let retryMs = backoff.minMs;
+  let retry: NodeJS.Timeout | undefined;
+  let failing = false;
   async function registerIfUnowned(): Promise<void> {
+    clearTimeout(retry);
+    retry = undefined;
     if (deps.hasOwners() || !transport.online) return;
     try {
       await register();
+      if (failing) log.info({ registry }, 'the registry answers again');
+      failing = false;
+      retryMs = backoff.minMs;
     } catch (err) {
-      log.warn({ registry, err: errorMessage(err) }, 'could not register with the registry');
+      if (!failing)
+        log.warn({ registry, err: errorMessage(err), retryMs }, 'could not register with the registry');
+      failing = true;
+      retry = setTimeout(() => void registerIfUnowned(), retryMs);
+      retry.unref();
+      retryMs = Math.min(backoff.maxMs, retryMs * 2);
     }
   }
 
@@ -168,5 +186,9 @@ export function createRegistryClient(deps: {
     /** At each login: register while nobody owns us. */
     online: registerIfUnowned,
     claimCode: () => claimCodeOf(store, settings),
+    stop() {
+      clearTimeout(retry);
+      retry = undefined;
+    },
   };
 }

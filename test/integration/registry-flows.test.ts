@@ -4,7 +4,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
 import { createHub, type Hub } from '../../src/hub/hub.js';
 import { NS_DISCOVERY } from '../../src/iot/discovery.js';
-import { startClient, type TestClient, tempDir, testLogger, waitFor } from '../helpers/agent.js';
+import type { Agent } from '../../src/agent/agent.js';
+import {
+  agentConfig,
+  startAgent,
+  startClient,
+  type TestClient,
+  tempDir,
+  testLogger,
+  waitFor,
+} from '../helpers/agent.js';
+import { captureLogger } from '../helpers/log-capture.js';
 import { servers } from '../helpers/servers.js';
 
 const REGISTRY = 'registry.localhost';
@@ -33,10 +43,28 @@ describe.each(servers())('XEP-0347 registry flows (%s)', (kind) => {
     };
   };
 
+  const newHub = () =>
+    createHub(
+      {
+        xmpp: {
+          component: {
+            service: `xmpp://127.0.0.1:${server.componentPort}`,
+            domain: REGISTRY,
+            secret: SECRET,
+          },
+        },
+        store: `${dir.path}/hub.db`,
+        registry: { claimAttemptsPerMinute: 10 },
+        log: { level: 'info' },
+      },
+      { log: testLogger() },
+    );
+  let agent: Agent | undefined;
+
   beforeAll(async () => {
     server = await startServer(kind, {
       components: [{ name: REGISTRY, secret: SECRET }],
-      accounts: ['t1', 't2', 't3', 'owner'].map((u) => ({ username: u, password: `${u}-pw` })),
+      accounts: ['t1', 't2', 't3', 'owner', 'late'].map((u) => ({ username: u, password: `${u}-pw` })),
     });
     hub = createHub(
       {
@@ -67,6 +95,7 @@ describe.each(servers())('XEP-0347 registry flows (%s)', (kind) => {
   });
 
   afterAll(async () => {
+    await agent?.stop({ drainMs: 0 });
     for (const c of Object.values(clients)) await c.stop();
     await hub?.stop();
     await server?.stop();
@@ -190,5 +219,29 @@ describe.each(servers())('XEP-0347 registry flows (%s)', (kind) => {
     expect(thing?.owner).toBeUndefined();
     expect(thing?.tags.map((t) => t.name)).toEqual(['KEY']);
     expect(thing?.tags[0]?.value).not.toBe('k-t3');
+  });
+
+  it('an agent that finds no registry at login registers once it answers', async () => {
+    await hub.stop();
+    const { log, entries } = captureLogger('info');
+    agent = await startAgent(
+      agentConfig(server, {
+        username: 'late',
+        password: 'late-pw',
+        owners: [],
+        store: `${dir.path}/late.db`,
+        extraYaml: `registry: ${REGISTRY}`,
+        devicesYaml: '  - { id: host, type: system, interval: 1h }',
+      }),
+      log,
+    );
+    await waitFor('the first failure logged', () =>
+      entries.find((e) => e.msg === 'could not register with the registry'),
+    );
+    hub = newHub();
+    await hub.start();
+    await waitFor('late registered', () => hub.store.getThing('late@localhost'), 20_000);
+    expect(entries.filter((e) => e.msg === 'could not register with the registry')).toHaveLength(1);
+    await waitFor('the recovery logged', () => entries.find((e) => e.msg === 'the registry answers again'));
   });
 });
