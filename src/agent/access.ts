@@ -1,7 +1,8 @@
 /**
  * Who may do what: the one place decisions are made. Owners (bare JIDs from config, plus the owner a thing
- * registry says claimed this agent: src/agent/registry-client.ts) may read and control everything. Anyone else is refused, unless XEP-0324 provisioning server(s) are configured: then they decide,
- * possibly narrowing the request to some nodes, fields or parameters (src/xmpp/provisioning.ts).
+ * registry says claimed this agent: src/agent/registry-client.ts) may read and control everything. Anyone else
+ * is refused, unless XEP-0324 provisioning server(s) are configured: then they decide, possibly narrowing the
+ * request to some nodes, fields or parameters (src/xmpp/provisioning.ts).
  */
 import { bareOf } from '../xmpp/jid.js';
 import type { ControlQuestion, Decision, ReadQuestion } from '../iot/provisioning.js';

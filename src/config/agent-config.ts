@@ -148,6 +148,10 @@ const registryObject = v.strictObject({
         ),
         v.union([v.pipe(v.string(), v.minLength(1), v.maxLength(128)), v.pipe(v.number(), v.finite())]),
       ),
+      v.check(
+        (tags) => new Set(Object.keys(tags).map((k) => k.toUpperCase())).size === Object.keys(tags).length,
+        'tag names are case-insensitive: a name is given twice',
+      ),
     ),
     {},
   ),
