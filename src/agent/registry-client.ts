@@ -14,7 +14,14 @@ import { xml } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { formatClaimCode, KEY_TAG, type MetaTag, NS_DISCOVERY, tagElements } from '../iot/discovery.js';
+import {
+  formatClaimCode,
+  KEY_TAG,
+  type MetaTag,
+  NS_DISCOVERY,
+  tagElements,
+  xsBoolean,
+} from '../iot/discovery.js';
 import type { ReadingStore } from '../store/store.js';
 import { bareOf } from '../xmpp/jid.js';
 import { stanzaError } from '../xmpp/stanza-errors.js';
@@ -122,7 +129,7 @@ export function createRegistryClient(deps: {
     );
     const owner = answer.getChild('claimed', NS_DISCOVERY);
     if (owner?.attrs.jid) {
-      claimed(owner.attrs.jid as string, owner.attrs.public !== 'false');
+      claimed(owner.attrs.jid as string, xsBoolean(owner.attrs.public, false));
       return;
     }
     const code = claimCodeOf(store, settings);
@@ -133,7 +140,7 @@ export function createRegistryClient(deps: {
     if (!fromRegistry(stanza.attrs.from as string)) return stanzaError('forbidden', 'not my registry');
     const owner = el.attrs.jid as string | undefined;
     if (!owner) return stanzaError('bad-request', 'claimed needs jid');
-    claimed(owner, el.attrs.public !== 'false');
+    claimed(owner, xsBoolean(el.attrs.public, false));
     return true;
   });
   // The owner took us out of the registry: we stay owned, and there is nothing to register or update.

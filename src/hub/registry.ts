@@ -20,6 +20,7 @@ import {
   parseTags,
   tagElements,
   TagError,
+  xsBoolean,
 } from '../iot/discovery.js';
 import { bareOf } from '../xmpp/jid.js';
 import { NS } from '../xmpp/ns.js';
@@ -99,7 +100,7 @@ export function createRegistry(deps: {
       return claimedEl(existing.owner, existing.public);
     }
     store.register(jid, from, tags);
-    if (el.attrs.selfOwned === 'true') {
+    if (xsBoolean(el.attrs.selfOwned, false)) {
       store.setOwner(jid, jid, true);
       log.info({ thing: jid }, 'a self-owned thing registered');
       return true;
@@ -128,7 +129,8 @@ export function createRegistry(deps: {
     } catch (err) {
       return badRequest(err) ?? stanzaError('bad-request');
     }
-    const isPublic = el.attrs.public !== 'false';
+    // §3.4: `mine` defaults to public (while `claimed` defaults to private: we always send it).
+    const isPublic = xsBoolean(el.attrs.public, true);
     const thing = store.findUnclaimed(tags);
     if (!thing || thing.jid === claimant) {
       throttle.failed(claimant);

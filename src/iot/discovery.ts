@@ -21,6 +21,13 @@ export const TAG_LIMITS = { nameLength: 32, valueLength: 128, count: 32 } as con
 /** The shared secret: never searchable, never returned (§3.5.2). */
 export const KEY_TAG = 'KEY';
 
+/** An xs:boolean attribute ('true'/'1', 'false'/'0'), or `fallback` when absent or malformed. */
+export function xsBoolean(raw: unknown, fallback: boolean): boolean {
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  return fallback;
+}
+
 /** A request the registry answers with `modify/bad-request` and this text. */
 export class TagError extends Error {}
 
@@ -149,7 +156,7 @@ function parseCondition(c: Element): SearchCondition {
     if (raw.trim() === '' || !Number.isFinite(n)) throw new TagError(`<${op}/> ${what}: not a number`);
     return n;
   };
-  const bool = (raw: unknown) => raw === undefined || raw === 'true' || raw === '1';
+  const bool = (raw: unknown) => xsBoolean(raw, true);
   if (op.endsWith('Range')) {
     return {
       op,
