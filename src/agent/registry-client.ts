@@ -5,9 +5,9 @@
  * to a later register) names them, the owner is kept in the store and joins the access policy's owners.
  * `disowned` drops that owner and registers again. YAML owners are owners from the start: with any, the agent
  * does not register.
- * After a claim the KEY is rotated (here and, by `update`, at the registry). `removed` is acknowledged (the agent
- * stays owned and has nothing to update).
- * Still to come (issue 15): updates of changed tags, finding the registry by disco.
+ * After a claim the KEY is rotated (here and, by `update`, at the registry); at each later login the tags that
+ * changed in the config are sent by `update`. `removed` is acknowledged (the agent stays owned).
+ * Still to come (issue 15): finding the registry by disco.
  */
 import { randomBytes } from 'node:crypto';
 import { xml } from '@xmpp/client';
@@ -32,7 +32,13 @@ export interface RegistrySettings {
   tags: Record<string, string | number>;
 }
 
-const META = { key: 'registry.key', serial: 'registry.sn', owner: 'registry.owner' } as const;
+const META = {
+  key: 'registry.key',
+  serial: 'registry.sn',
+  owner: 'registry.owner',
+  /** The tags (KEY left out) the registry last accepted from us, to send only what changed. */
+  tags: 'registry.tags',
+} as const;
 
 type MetaStore = Pick<ReadingStore, 'getMeta' | 'setMeta'>;
 
@@ -118,6 +124,59 @@ export function createRegistryClient(deps: {
     });
   };
 
+  const publicTags = () => registrationTags(store, settings).filter((t) => t.name !== KEY_TAG);
+  const remember = (tags: MetaTag[]) => store.setMeta(META.tags, JSON.stringify(tags));
+
+  /** Owned: the tags of the config may have changed since; send those that did (an empty str deletes one). */
+  async function updateIfChanged(): Promise<void> {
+    const before = JSON.parse(store.getMeta(META.tags) ?? '[]') as MetaTag[];
+    const now = publicTags();
+    const same = (a: MetaTag, b: MetaTag) => a.name === b.name && a.kind === b.kind && a.value === b.value;
+    const changed = now.filter((t) => !before.some((b) => same(b, t)));
+    const removed: MetaTag[] = before
+      .filter((b) => !now.some((t) => t.name === b.name))
+      .map((b) => ({ kind: 'str', name: b.name, value: '' }));
+    if (!changed.length && !removed.length) return;
+    try {
+      const answer = await transport.request(
+        xml(
+          'iq',
+          { type: 'set', to: registry },
+          xml('update', { xmlns: NS_DISCOVERY }, ...tagElements([...changed, ...removed])),
+        ),
+      );
+      if (answer.getChild('disowned', NS_DISCOVERY)) {
+        disowned();
+        return;
+      }
+      remember(now);
+      log.info(
+        { registry, changed: [...changed, ...removed].map((t) => t.name) },
+        'updated the tags at the registry',
+      );
+    } catch (err) {
+      if ((err as { condition?: string }).condition === 'item-not-found') {
+        // §3.7: the owner removed us from the registry; there is nothing to update.
+        remember(now);
+        log.info({ registry }, 'not listed in the registry (removed by the owner): tags not updated');
+      } else log.warn({ registry, err: errorMessage(err) }, 'could not update the tags at the registry');
+    }
+  }
+
+  /** The registry says nobody owns us any more: drop the owner, new KEY, register again. */
+  function disowned(): void {
+    const owner = claimedOwner(store);
+    store.setMeta(META.owner, '');
+    // A new KEY: the old claim code (printed, photographed) must not claim this agent again (§6.4).
+    store.setMeta(META.key, random(12));
+    if (owner) {
+      log.info({ owner }, 'disowned through the registry');
+      deps.onDisowned(owner);
+    }
+    // Register again once the registry has our answer (it wipes our record on it).
+    setTimeout(() => void registerIfUnowned(), 200).unref();
+  }
+
   async function register(): Promise<void> {
     const tags = registrationTags(store, settings);
     const answer = await transport.request(
@@ -132,6 +191,7 @@ export function createRegistryClient(deps: {
       claimed(owner.attrs.jid as string, xsBoolean(owner.attrs.public, false));
       return;
     }
+    remember(publicTags());
     const code = claimCodeOf(store, settings);
     log.info({ registry, claimCode: code.text, uri: code.uri }, `registered; claim code: ${code.text}`);
   }
@@ -151,16 +211,7 @@ export function createRegistryClient(deps: {
   });
   transport.handleIq('set', NS_DISCOVERY, 'disowned', (stanza: Element) => {
     if (!fromRegistry(stanza.attrs.from as string)) return stanzaError('forbidden', 'not my registry');
-    const owner = claimedOwner(store);
-    store.setMeta(META.owner, '');
-    // A new KEY: the old claim code (printed, photographed) must not claim this agent again (§6.4).
-    store.setMeta(META.key, random(12));
-    if (owner) {
-      log.info({ owner }, 'disowned through the registry');
-      deps.onDisowned(owner);
-    }
-    // Register again once the registry has our answer (it wipes our record on it).
-    setTimeout(() => void registerIfUnowned(), 200).unref();
+    disowned();
     return true;
   });
 
@@ -190,8 +241,11 @@ export function createRegistryClient(deps: {
   }
 
   return {
-    /** At each login: register while nobody owns us. */
-    online: registerIfUnowned,
+    /** At each login: register while nobody owns us; once claimed here, send the tags that changed. */
+    async online() {
+      if (claimedOwner(store)) await updateIfChanged();
+      await registerIfUnowned();
+    },
     claimCode: () => claimCodeOf(store, settings),
     stop() {
       clearTimeout(retry);

@@ -61,14 +61,14 @@ describe.each(servers())('XEP-0347: claiming an agent through the hub registry (
   };
   const agentYaml = 'registry: { jid: registry.localhost, tags: { ROOM: hall, FLOOR: 2 } }';
   const agentLog = captureLogger('info');
-  const startHall = (log = testLogger()) =>
+  const startHall = (log = testLogger(), registryYaml = agentYaml) =>
     startAgent(
       agentConfig(server, {
         username: 'hall',
         password: 'hall-pw',
         owners: [],
         store: `${dir.path}/hall.db`,
-        extraYaml: agentYaml,
+        extraYaml: registryYaml,
         devicesYaml: '  - { id: host, type: system, interval: 1h }',
       }),
       log,
@@ -268,19 +268,32 @@ devices:
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     try {
       await waitFor('xiot hub online', () => log.includes('component online'));
-      agent = await startHall();
+      // Restarted with other tags: the claimed agent sends what changed (ROOM) and deletes what went (FLOOR).
+      agent = await startHall(testLogger(), 'registry: { jid: registry.localhost, tags: { ROOM: attic } }');
       const result = await waitFor('a readout by the owner after the restart', () =>
         alice?.sensors
           .readout(agent?.transport.jid as string, { types: ['momentary'], timeoutMs: 2000 })
           .catch(() => undefined),
       );
       expect(result.fields.length).toBeGreaterThan(0);
+      await waitFor('the new tags at the registry', async () => {
+        const found = await mallory?.transport.request(
+          xml(
+            'iq',
+            { type: 'get', to: REGISTRY },
+            xml('search', { xmlns: NS_DISCOVERY }, xml('strEq', { name: 'ROOM', value: 'attic' })),
+          ),
+        );
+        return found?.getChild('found', NS_DISCOVERY)?.getChildren('thing').length === 1;
+      });
     } finally {
       child.kill('SIGINT');
     }
     expect(await exited).toBe(0);
     const store = openSqliteHubStore(`${dir.path}/hub.db`);
-    expect(store.getThing('hall@localhost')?.owner).toBe('alice@localhost');
+    const thing = store.getThing('hall@localhost');
+    expect(thing?.owner).toBe('alice@localhost');
+    expect(thing?.tags.map((t) => t.name).sort()).toEqual(['KEY', 'MAN', 'MODEL', 'ROOM', 'SN']);
     store.close();
   });
 });
