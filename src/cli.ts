@@ -24,6 +24,7 @@ Usage:
   xiot hub --config FILE       run the hub (the XEP-0347 thing registry today)
   xiot demo [--for 30s]        throwaway Prosody + agent on simulated devices + an owner watching readings
   xiot read | set | form | watch | devices ...   operate devices
+  xiot claim | things | disown ...   claim things from a registry, search it, give things up
   xiot --version | --help
 Each command's options: xiot COMMAND --help
 

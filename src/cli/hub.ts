@@ -17,7 +17,7 @@ twice forces).
 
 Config:
   xmpp:
-    component: { service: xmpp://127.0.0.1:5347, domain: registry.example.org, secret: "\${REGISTRY_SECRET}" }
+    component: { service: "xmpp://127.0.0.1:5347", domain: registry.example.org, secret: "\${REGISTRY_SECRET}" }
   store: hub.db                          # SQLite, relative to the config file
   registry: { claimAttemptsPerMinute: 5 }   # wrong claims allowed per claimant and minute`;
 

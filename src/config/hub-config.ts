@@ -5,7 +5,7 @@
  * comes later as `xmpp: { account: … }`.
  *
  *   xmpp:
- *     component: { service: xmpp://127.0.0.1:5347, domain: registry.example.org, secret: "${REGISTRY_SECRET}" }
+ *     component: { service: "xmpp://127.0.0.1:5347", domain: registry.example.org, secret: "${REGISTRY_SECRET}" }
  *   store: hub.db
  *   registry: { claimAttemptsPerMinute: 5 }
  */

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { builtinDevices } from '../../devices/index.js';
 import { parseAgentConfig } from '../../src/config/agent-config.js';
@@ -25,6 +26,17 @@ describe('the hub config', () => {
       store: '/etc/xiot/data/hub.db',
       registry: { claimAttemptsPerMinute: 3 },
       log: { level: 'info' },
+    });
+  });
+
+  it('accepts the example of README "Fleet: claiming"', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const example = /```yaml\n(# hub\.yaml[\s\S]*?)```/.exec(readme)?.[1];
+    expect(example).toBeDefined();
+    expect(parseHubConfig(example as string, { env: { REGISTRY_SECRET: 's' } }).xmpp.component).toEqual({
+      service: 'xmpp://127.0.0.1:5347',
+      domain: 'registry.example.org',
+      secret: 's',
     });
   });
 
