@@ -3,33 +3,38 @@
  * and the protocol handlers, in order; shutdown runs in reverse. Everything else receives its collaborators.
  */
 import { xml } from '@xmpp/client';
+import type { Element } from '@xmpp/xml';
 import type { AgentConfig, DeviceConfig } from '../config/agent-config.js';
 import { errorMessage, IotError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { createFileSource } from '../hal/files.js';
 import { createGpioPortFactory } from '../hal/gpio.js';
 import { createSerialLinkFactory } from '../hal/serial.js';
+import { NS_RECEIPTS } from '../iot/control.js';
 import type { Reading } from '../model/fields.js';
 import type { Hal } from '../sdk/index.js';
 import { openStore, type ReadingStore } from '../store/store.js';
 import { CAPS_NODE, VERSION } from '../version.js';
+import { createDisco } from '../xmpp/disco.js';
+import { bareOf } from '../xmpp/jid.js';
+import { NS } from '../xmpp/ns.js';
+import { createTransport, type Transport } from '../xmpp/transport.js';
 import { createAccessPolicy, createRequestLimiter } from './access.js';
 import { createAdhocService, NS_COMMANDS } from './adhoc.js';
 import { createChatService } from './chat.js';
-import { NS_RECEIPTS } from '../iot/control.js';
+import type { CommandDeps } from './commands.js';
 import { createControlService } from './control.js';
-import { createDisco } from '../xmpp/disco.js';
-import { NS } from '../xmpp/ns.js';
+import { createPresenceStatus, presenceStatusLine } from './presence-status.js';
 import { createProvisioningClient } from './provisioning.js';
 import { createPublisher } from './publisher.js';
 import { createReadoutService } from './readout.js';
 import { claimedOwner, createRegistryClient } from './registry-client.js';
-import { createRosterPolicy } from './roster.js';
-import { createTransport, type Transport } from '../xmpp/transport.js';
-import type { CommandDeps } from './commands.js';
-import { createPresenceStatus, presenceStatusLine } from './presence-status.js';
 import { type ReloadPlan, planReload } from './reload.js';
+import { createRosterPolicy } from './roster.js';
 import { createDeviceRunner, type DeviceRunner } from './runner.js';
+
+/** How long the backlog waits after a login for the presence of the owners we are subscribed to. */
+const OWNER_PRESENCE_WAIT_MS = 3000;
 
 export interface Agent {
   readonly transport: Transport;
@@ -109,6 +114,7 @@ export function createAgent(initialConfig: AgentConfig, deps: { log: Logger; hal
         owners: access.owners,
         devices: config.devices.length,
         log: log.child({ module: 'publish' }),
+        holdAfterLogin: true,
       })
     : undefined;
 
@@ -219,13 +225,31 @@ export function createAgent(initialConfig: AgentConfig, deps: { log: Logger; hal
     online: () => transport.online,
   });
   transport.on('online', () => {
+    // Presences that arrive from now on, answers to the server's probes included (RFC 6121 §4.3).
+    const heard = new Set<string>();
+    const onPresence = (stanza: Element) => {
+      if (stanza.is('presence') && stanza.attrs.from) heard.add(bareOf(stanza.attrs.from as string));
+    };
+    transport.on('stanza', onPresence);
     void (async () => {
       await transport.send(xml('presence', {}, disco.caps(), xml('status', {}, presence.current())));
       if (config.provisioning.discover) await provisioning.discover();
       await provisioning.befriend();
       await roster?.reconcile();
-      await registry?.online();
-    })().catch((err) => log.warn({ err: errorMessage(err) }, 'could not announce presence'));
+      // Registering (or updating the tags) runs beside the backlog's wait: it has its own retries.
+      void registry?.online();
+      // The backlog waits until the owners we are subscribed to have been heard (online or not), at most
+      // OWNER_PRESENCE_WAIT_MS: a PEP service (ejabberd's) notifies only contacts whose presence our session holds.
+      const expected = roster?.ownersWeHear() ?? [];
+      const deadline = Date.now() + OWNER_PRESENCE_WAIT_MS;
+      while (transport.online && expected.some((o) => !heard.has(o)) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+    })()
+      .catch((err) => log.warn({ err: errorMessage(err) }, 'could not announce presence'))
+      .finally(() => {
+        transport.off('stanza', onPresence);
+        publisher?.release();
+      });
   });
 
   let pruneTimer: NodeJS.Timeout | undefined;

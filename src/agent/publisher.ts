@@ -156,6 +156,11 @@ export function createPublisher(deps: {
   devices?: number;
   log: Logger;
   window?: number;
+  /**
+   * After each login, publish nothing until `release()` (the agent first announces itself and hears its owners:
+   * PEP notifies only contacts the server knows to be online, and a backlog sent before would reach nobody).
+   */
+  holdAfterLogin?: boolean;
 }) {
   const { transport, store, target, log } = deps;
   const window = deps.window ?? 32;
@@ -282,6 +287,7 @@ export function createPublisher(deps: {
   }
 
   async function drain(): Promise<void> {
+    if (held) return;
     if (running) {
       again = true;
       return;
@@ -346,16 +352,23 @@ export function createPublisher(deps: {
     }
   }
 
+  let held = false;
   const onOnline = () => {
     prepared = false;
     repaired.clear();
-    void drain();
+    held = deps.holdAfterLogin === true;
+    if (!held) void drain();
   };
   transport.on('online', onOnline);
 
   return {
     /** New readings are in the outbox. */
     kick: () => {
+      if (transport.online && !held) void drain();
+    },
+    /** The agent has announced itself after a login: the backlog may go out (see `holdAfterLogin`). */
+    release: () => {
+      held = false;
       if (transport.online) void drain();
     },
     stats: () => ({ published, outbox: store.outboxDepth(), lastError }),

@@ -120,6 +120,13 @@ export function createRosterPolicy(deps: { transport: Transport; access: AccessP
   transport.on('stanza', listener);
   return {
     reconcile,
+    /** Owners whose presence the server sends us (our subscription to them is on the roster read at login). */
+    ownersWeHear(): string[] {
+      return access.owners.filter((o) => {
+        const sub = roster?.get(o)?.subscription;
+        return sub === 'to' || sub === 'both';
+      });
+    },
     /** A trusted provisioning server asked us to drop this friendship (XEP-0324 §3.5), or an owner disowned us. */
     async unfriend(jid: string, why = "on the provisioning server's request") {
       await presence('unsubscribed', jid);

@@ -19,7 +19,7 @@ gracefully, twice forces; SIGHUP or systemctl reload re-reads the config).
   -h, --help             this help`;
 
 export async function runAgentCommand(argv: string[], io: CliIo): Promise<number> {
-  const values = parseCommand(
+  const parsed = parseCommand(
     'agent',
     argv,
     {
@@ -30,7 +30,8 @@ export async function runAgentCommand(argv: string[], io: CliIo): Promise<number
     AGENT_HELP,
     io,
   );
-  if (!values) return 0;
+  if (!parsed) return 0;
+  const { values } = parsed;
   if (!values.config) throw new UsageError('agent needs --config FILE');
   const level = values['log-level'];
   checkLogLevel(level);

@@ -9,32 +9,40 @@ export interface CliIo {
   env: Record<string, string | undefined>;
 }
 
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const;
+const LOG_LEVELS: readonly string[] = ['trace', 'debug', 'info', 'warn', 'error', 'silent'];
 
 /**
- * Parses `argv` with `options`; undefined when `-h`/`--help` is among them (the command's help is then written),
- * else the values. Unknown options and positionals are usage errors naming the command.
+ * Parses `argv` with `options` and `-h`/`--help`: undefined when help was asked (the command's help is then
+ * written), else the values and positionals. Unknown options (and positionals, unless allowed) are usage errors
+ * naming the command.
  */
 export function parseCommand<O extends NonNullable<ParseArgsConfig['options']>>(
   command: string,
   argv: string[],
   options: O,
   help: string,
-  io: CliIo,
+  io: Pick<CliIo, 'stdout'>,
+  { positionals = false } = {},
 ) {
-  const config = { args: argv, options, strict: true as const, allowPositionals: false as const };
-  if (argv.includes('--help') || argv.includes('-h')) {
-    io.stdout.write(`${help}\n`);
-    return undefined;
-  }
+  let parsed;
   try {
-    return parseArgs(config).values;
+    parsed = parseArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean', short: 'h' } } as O,
+      strict: true,
+      allowPositionals: positionals,
+    });
   } catch (err) {
     throw new UsageError(`${command}: ${errorMessage(err)} (xiot ${command} --help)`);
   }
+  if ((parsed.values as { help?: boolean }).help) {
+    io.stdout.write(`${help}\n`);
+    return undefined;
+  }
+  return { values: parsed.values, positionals: parsed.positionals };
 }
 
 export function checkLogLevel(level: string | undefined): void {
-  if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level))
+  if (level !== undefined && !LOG_LEVELS.includes(level))
     throw new UsageError(`--log-level: expected trace, debug, info, warn, error or silent, got "${level}"`);
 }

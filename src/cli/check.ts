@@ -72,14 +72,15 @@ probably wrong on this machine (no owners, serial ports or 1-Wire sensors not fo
   -h, --help             this help`;
 
 export async function runCheckCommand(argv: string[], io: CliIo): Promise<number> {
-  const values = parseCommand(
+  const parsed = parseCommand(
     'check',
     argv,
     { config: { type: 'string', short: 'c' }, online: { type: 'boolean' } },
     CHECK_HELP,
     io,
   );
-  if (!values) return 0;
+  if (!parsed) return 0;
+  const { values } = parsed;
   if (!values.config) throw new UsageError('check needs --config FILE');
   return runCheck(values.config, io, { online: values.online === true });
 }

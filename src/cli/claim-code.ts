@@ -12,14 +12,15 @@ agent: keep it like a password. Its owner claims it with: xiot claim CODE
   -h, --help             this help`;
 
 export async function runClaimCode(argv: string[], io: CliIo): Promise<number> {
-  const values = parseCommand(
+  const parsed = parseCommand(
     'claim-code',
     argv,
     { config: { type: 'string', short: 'c' } },
     CLAIM_CODE_HELP,
     io,
   );
-  if (!values) return 0;
+  if (!parsed) return 0;
+  const { values } = parsed;
   if (!values.config) throw new UsageError('claim-code needs --config FILE');
   const { loadAgentConfig } = await import('../agent/load-config.js');
   const config = loadAgentConfig(values.config, io.env, { allowMissingEnv: true });

@@ -10,8 +10,9 @@ agent publishes; stops after --for, or on Ctrl-C.
   -h, --help             this help`;
 
 export async function runDemoCommand(argv: string[], io: CliIo): Promise<number> {
-  const values = parseCommand('demo', argv, { for: { type: 'string' } }, DEMO_HELP, io);
-  if (!values) return 0;
+  const parsed = parseCommand('demo', argv, { for: { type: 'string' } }, DEMO_HELP, io);
+  if (!parsed) return 0;
+  const { values } = parsed;
   const forMs = values.for === undefined ? undefined : parseDuration(values.for);
   if (forMs === null || (values.for !== undefined && forMs === undefined))
     throw new UsageError('--for: expected a duration like "10s"');

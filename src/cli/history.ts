@@ -1,9 +1,9 @@
 /** `xiot history DEVICE`: readings kept in the agent's local store, as a table or CSV; no XMPP account needed. */
-import { parseArgs } from 'node:util';
 import { parseDuration } from '../core/duration.js';
-import { errorMessage } from '../core/errors.js';
+
 import type { Field } from '../model/fields.js';
 import { UsageError } from '../operator/usage.js';
+import { type CliIo, parseCommand } from './args.js';
 import { openStoreView } from './store-view.js';
 
 export const HISTORY_HELP = `Usage: xiot history DEVICE --config FILE [--since 1h] [--limit N] [--csv]
@@ -12,10 +12,7 @@ export const HISTORY_HELP = `Usage: xiot history DEVICE --config FILE [--since 1
   --limit N          at most the N most recent (default 1000)
   --csv              CSV with a header: time (ISO 8601), then one column per field`;
 
-interface Io {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-  env: Record<string, string | undefined>;
+interface Io extends CliIo {
   now?: () => number;
 }
 
@@ -31,28 +28,21 @@ function cell(f: Field | undefined): string {
 }
 
 export async function runHistory(argv: string[], io: Io): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string', short: 'c' },
-        since: { type: 'string' },
-        limit: { type: 'string' },
-        csv: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (err) {
-    throw new UsageError(`history: ${errorMessage(err)}`);
-  }
+  const parsed = parseCommand(
+    'history',
+    argv,
+    {
+      config: { type: 'string', short: 'c' },
+      since: { type: 'string' },
+      limit: { type: 'string' },
+      csv: { type: 'boolean' },
+    },
+    HISTORY_HELP,
+    io,
+    { positionals: true },
+  );
+  if (!parsed) return 0;
   const { values, positionals } = parsed;
-  if (values.help) {
-    io.stdout.write(`${HISTORY_HELP}\n`);
-    return 0;
-  }
   const device = positionals[0];
   if (!device || positionals.length > 1)
     throw new UsageError('history needs one DEVICE (xiot history --help)');

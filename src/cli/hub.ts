@@ -22,7 +22,7 @@ Config:
   registry: { claimAttemptsPerMinute: 5 }   # wrong claims allowed per claimant and minute`;
 
 export async function runHubCommand(argv: string[], io: CliIo): Promise<number> {
-  const values = parseCommand(
+  const parsed = parseCommand(
     'hub',
     argv,
     {
@@ -33,7 +33,8 @@ export async function runHubCommand(argv: string[], io: CliIo): Promise<number> 
     HUB_HELP,
     io,
   );
-  if (!values) return 0;
+  if (!parsed) return 0;
+  const { values } = parsed;
   if (!values.config) throw new UsageError('hub needs --config FILE');
   const level = values['log-level'];
   checkLogLevel(level);

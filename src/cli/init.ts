@@ -7,13 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { formatSecret } from '../config/secrets.js';
-import { errorMessage } from '../core/errors.js';
+
 import { UsageError } from '../operator/usage.js';
 import { VERSION } from '../version.js';
 import { detectHardware, type Hardware, type Roots, SYSTEM_ROOTS } from './detect.js';
 import { type InitAnswers, renderConfig } from './init-config.js';
+import { parseCommand } from './args.js';
 import { createPrompter, type Prompter } from './prompt.js';
 
 export const INIT_HELP = `Usage: xiot init [--config FILE] [options]
@@ -70,34 +70,27 @@ export function secretsPathFor(configPath: string): string {
 }
 
 export async function runInit(argv: string[], io: InitIo): Promise<number> {
-  let values: Record<string, string | boolean | string[] | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string', short: 'c' },
-        'non-interactive': { type: 'boolean' },
-        domain: { type: 'string' },
-        service: { type: 'string' },
-        username: { type: 'string' },
-        password: { type: 'string' },
-        register: { type: 'boolean' },
-        owner: { type: 'string', multiple: true },
-        registry: { type: 'string' },
-        store: { type: 'string' },
-        force: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new UsageError(`init: ${errorMessage(err)}`);
-  }
-  if (values.help) {
-    io.stdout.write(`${INIT_HELP}\n`);
-    return 0;
-  }
+  const parsed = parseCommand(
+    'init',
+    argv,
+    {
+      config: { type: 'string', short: 'c' },
+      'non-interactive': { type: 'boolean' },
+      domain: { type: 'string' },
+      service: { type: 'string' },
+      username: { type: 'string' },
+      password: { type: 'string' },
+      register: { type: 'boolean' },
+      owner: { type: 'string', multiple: true },
+      registry: { type: 'string' },
+      store: { type: 'string' },
+      force: { type: 'boolean' },
+    },
+    INIT_HELP,
+    io,
+  );
+  if (!parsed) return 0;
+  const values: Record<string, string | boolean | string[] | undefined> = parsed.values;
   const configPath = resolve((values.config as string | undefined) ?? 'xiot.yaml');
   const secretsPath = secretsPathFor(configPath);
   if (!values.force) {

@@ -7,9 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { errorMessage, IotError } from '../core/errors.js';
+import { IotError } from '../core/errors.js';
 import { UsageError } from '../operator/usage.js';
+import { type CliIo, parseCommand } from './args.js';
 
 export const SERVICE_HELP = `Usage: xiot service print|install|uninstall --config FILE [options]
 
@@ -86,38 +86,32 @@ export function cliPath(): string {
   return existsSync(path) ? realpathSync(path) : path;
 }
 
-export interface ServiceIo {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-  env: Record<string, string | undefined>;
+export interface ServiceIo extends CliIo {
   /** Runs a system command (tests replace it). */
   exec?: (file: string, args: string[]) => void;
 }
 
 export async function runService(argv: string[], io: ServiceIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string', short: 'c' },
-        name: { type: 'string' },
-        user: { type: 'string' },
-        'unit-dir': { type: 'string' },
-        'no-start': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (err) {
-    throw new UsageError(`service: ${errorMessage(err)}`);
-  }
+  const parsed = parseCommand(
+    'service',
+    argv,
+    {
+      config: { type: 'string', short: 'c' },
+      name: { type: 'string' },
+      user: { type: 'string' },
+      'unit-dir': { type: 'string' },
+      'no-start': { type: 'boolean' },
+    },
+    SERVICE_HELP,
+    io,
+    { positionals: true },
+  );
+  if (!parsed) return 0;
   const { values, positionals } = parsed;
   const action = positionals[0];
-  if (values.help || action === undefined) {
+  if (action === undefined) {
     io.stdout.write(`${SERVICE_HELP}\n`);
-    return values.help ? 0 : 2;
+    return 2;
   }
   if (!['print', 'install', 'uninstall'].includes(action) || positionals.length > 1)
     throw new UsageError(`service: expected print, install or uninstall, got "${positionals.join(' ')}"`);

@@ -11,8 +11,9 @@ and prints where; Ctrl-C stops. The config's XMPP password variable need not be 
   -h, --help             this help`;
 
 export async function runSim(argv: string[], io: CliIo): Promise<number> {
-  const values = parseCommand('sim', argv, { config: { type: 'string', short: 'c' } }, SIM_HELP, io);
-  if (!values) return 0;
+  const parsed = parseCommand('sim', argv, { config: { type: 'string', short: 'c' } }, SIM_HELP, io);
+  if (!parsed) return 0;
+  const { values } = parsed;
   if (!values.config) throw new UsageError('sim needs --config FILE');
   const { loadAgentConfig } = await import('../agent/load-config.js');
   const config = loadAgentConfig(values.config, io.env, { allowMissingEnv: true });

@@ -3,12 +3,12 @@
  * errors) comes from the running agent's control socket; last readings and the outbox from its store, which
  * is all there is when the agent is stopped.
  */
-import { parseArgs } from 'node:util';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Field } from '../model/fields.js';
 import { UsageError } from '../operator/usage.js';
 import { controlSocketPath, queryControlSocket, startControlSocket } from '../agent/control-socket.js';
+import { type CliIo, parseCommand } from './args.js';
 import { openStoreView } from './store-view.js';
 
 export const STATUS_HELP = `Usage: xiot status --config FILE [--json]
@@ -16,10 +16,7 @@ export const STATUS_HELP = `Usage: xiot status --config FILE [--json]
 From the running agent (its control socket STORE.sock) and its store: devices, availability, last readings,
 outbox depth, last errors. With the agent stopped, what the store holds.`;
 
-interface Io {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-  env: Record<string, string | undefined>;
+interface Io extends CliIo {
   now?: () => number;
 }
 
@@ -71,24 +68,15 @@ export function showField(f: Pick<Field, 'name' | 'value' | 'unit' | 'decimals'>
 }
 
 export async function runStatus(argv: string[], io: Io): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string', short: 'c' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    throw new UsageError(`status: ${errorMessage(err)}`);
-  }
-  if (values.help) {
-    io.stdout.write(`${STATUS_HELP}\n`);
-    return 0;
-  }
+  const parsed = parseCommand(
+    'status',
+    argv,
+    { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } },
+    STATUS_HELP,
+    io,
+  );
+  if (!parsed) return 0;
+  const { values } = parsed;
   if (!values.config) throw new UsageError('status needs --config FILE');
   const { loadAgentConfig } = await import('../agent/load-config.js');
   // Only the store's path and the device list are needed: no password.

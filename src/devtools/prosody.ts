@@ -4,22 +4,12 @@
  * config, data, pidfile and log in a short temp dir. Plain-text auth, no XEP-0198; TLS (STARTTLS offered,
  * direct TLS, HTTPS for wss://) only with the `tls` option's certificate.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { IotError, MissingDependencyError } from '../core/errors.js';
-import {
-  canConnect,
-  DOMAIN,
-  freePorts,
-  HOST,
-  PortInUseError,
-  shortTempRoot,
-  sleep,
-  trackLive,
-  untrackLive,
-} from './server-process.js';
+import { DOMAIN, HOST, type Ports, PortInUseError, ServerProcess } from './server-process.js';
 import { findExecutable } from './system-deps.js';
 import type { XmppServer, XmppServerOptions } from './xmpp-server.js';
 
@@ -62,14 +52,6 @@ function lua(s: string): string {
     else out += ch;
   }
   return `${out}"`;
-}
-
-interface Ports {
-  c2s: number;
-  http: number;
-  component: number;
-  directTls: number;
-  https: number;
 }
 
 function renderConfig(dir: string, ports: Ports, options: ProsodyOptions): string {
@@ -144,20 +126,8 @@ function renderConfig(dir: string, ports: Ports, options: ProsodyOptions): strin
   return `${lines.join('\n')}\n`;
 }
 
-class Instance implements ProsodyServer {
+class Instance extends ServerProcess implements ProsodyServer {
   readonly kind = 'prosody';
-  readonly domain = DOMAIN;
-  readonly host = HOST;
-  readonly dir: string;
-  readonly pubsubJid?: string;
-  c2sPort = 0;
-  httpPort = 0;
-  componentPort = 0;
-  directTlsPort = 0;
-  httpsPort = 0;
-  private child: ChildProcess | undefined;
-  private exited: Promise<void> = Promise.resolve();
-  private stopping: Promise<void> | undefined;
   private readonly configFile: string;
   private readonly logFile: string;
 
@@ -166,18 +136,9 @@ class Instance implements ProsodyServer {
     private readonly prosodyctlBin: string,
     private readonly options: ProsodyOptions,
   ) {
-    this.dir = mkdtempSync(path.join(shortTempRoot(), 'xp-'));
+    super('Prosody', 'xp-', options, { readyTimeoutMs: READY_TIMEOUT_MS, pollMs: POLL_MS });
     this.configFile = path.join(this.dir, 'prosody.cfg.lua');
     this.logFile = path.join(this.dir, 'prosody.log');
-    if (options.pubsubComponent) this.pubsubJid = `pubsub.${DOMAIN}`;
-  }
-
-  get service(): string {
-    return `xmpp://${HOST}:${this.c2sPort}`;
-  }
-
-  get running(): boolean {
-    return this.child !== undefined;
   }
 
   logs(): string {
@@ -186,10 +147,6 @@ class Instance implements ProsodyServer {
     } catch {
       return '';
     }
-  }
-
-  private logTail(lines = 25): string {
-    return this.logs().trimEnd().split('\n').slice(-lines).join('\n');
   }
 
   /** First start: pick ports, write the config, start; new ports if one was taken meanwhile. */
@@ -201,118 +158,67 @@ class Instance implements ProsodyServer {
       await copyFile(tls.cert, path.join(this.dir, 'certs', 'localhost.crt'));
       await copyFile(tls.key, path.join(this.dir, 'certs', 'localhost.key'));
     }
-    for (let attempt = 1; ; attempt++) {
-      const [c2s, http, component, directTls, https] = await freePorts(5);
-      this.c2sPort = c2s!;
-      this.httpPort = http!;
-      this.componentPort = this.options.components?.length ? component! : 0;
-      this.directTlsPort = tls ? directTls! : 0;
-      this.httpsPort = tls ? https! : 0;
-      const ports = {
-        c2s: this.c2sPort,
-        http: this.httpPort,
-        component: this.componentPort,
-        directTls: this.directTlsPort,
-        https: this.httpsPort,
-      };
-      await writeFile(this.configFile, renderConfig(this.dir, ports, this.options));
-      try {
-        await this.start();
-        return;
-      } catch (err) {
-        if (!(err instanceof PortInUseError) || attempt >= 3) throw err;
-        await this.kill();
-      }
-    }
+    await this.startOnFreePorts(this.options, 0, () =>
+      writeFile(this.configFile, renderConfig(this.dir, this.ports, this.options)),
+    );
   }
 
   async start(): Promise<void> {
-    if (this.stopping)
-      throw new IotError('IOT_ERR_STOPPED', `Prosody in ${this.dir} was stopped; start a new one`);
+    this.refuseIfStopped('; start a new one');
     if (this.child) return;
-    const out = openSync(this.logFile, 'a');
-    let child: ChildProcess;
-    try {
-      child = spawn(this.prosodyBin, ['-F', '--config', this.configFile], {
+    const { child, exitInfo } = this.launch(this.logFile, (out) =>
+      spawn(this.prosodyBin, ['-F', '--config', this.configFile], {
         cwd: this.dir,
         stdio: ['ignore', out, out],
-      });
-    } finally {
-      closeSync(out);
-    }
-    this.child = child;
-    trackLive(this);
-    let exitInfo = '';
-    this.exited = new Promise<void>((resolve) => {
-      const onGone = (why: string) => {
-        exitInfo = why;
-        if (this.child === child) this.child = undefined;
-        resolve();
-      };
-      child.once('exit', (code, signal) => onGone(`exited with ${signal ?? `code ${code}`}`));
-      child.once('error', (err) => onGone(`failed to start: ${err.message}`));
-    });
-
-    const deadline = Date.now() + READY_TIMEOUT_MS;
-    for (;;) {
-      if (this.child !== child) {
-        throw new IotError('IOT_ERR_XMPP', `Prosody ${exitInfo} before listening; log:\n${this.logTail()}`);
-      }
-      const log = this.logs();
-      if (log.includes(PORT_BIND_FAILURE)) {
-        throw new PortInUseError(
-          `Prosody could not open its ports (${this.c2sPort}/${this.httpPort}); log:\n${this.logTail()}`,
-        );
-      }
-      if (await this.listening()) return;
-      if (Date.now() > deadline) {
-        throw new IotError(
+      }),
+    );
+    await this.poll(
+      async () => {
+        if (this.child !== child) {
+          throw new IotError(
+            'IOT_ERR_XMPP',
+            `Prosody ${exitInfo()} before listening; log:\n${this.logTail()}`,
+          );
+        }
+        if (this.logs().includes(PORT_BIND_FAILURE)) {
+          throw new PortInUseError(
+            `Prosody could not open its ports (${this.c2sPort}/${this.httpPort}); log:\n${this.logTail()}`,
+          );
+        }
+        return this.listening();
+      },
+      () =>
+        new IotError(
           'IOT_ERR_XMPP',
           `Prosody did not accept connections on ${HOST}:${this.c2sPort} within ${READY_TIMEOUT_MS} ms; log:\n${this.logTail()}`,
-        );
-      }
-      await sleep(POLL_MS);
-    }
+        ),
+    );
   }
 
-  /** Every c2s port accepts (Prosody opens them one after the other). */
-  private async listening(): Promise<boolean> {
-    for (const port of [this.c2sPort, this.directTlsPort, this.httpsPort])
-      if (port && !(await canConnect(port))) return false;
-    return true;
-  }
-
-  async kill(): Promise<void> {
+  protected async killChild(): Promise<void> {
     const child = this.child;
     if (child) {
       child.kill('SIGKILL');
       await this.exited;
     }
-    const deadline = Date.now() + READY_TIMEOUT_MS;
-    while (this.c2sPort && (await canConnect(this.c2sPort))) {
-      if (Date.now() > deadline)
-        throw new IotError('IOT_ERR_XMPP', `port ${this.c2sPort} still accepts after kill`);
-      await sleep(POLL_MS);
+  }
+
+  protected async terminate(): Promise<void> {
+    const child = this.child;
+    if (child) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), TERM_GRACE_MS);
+      await this.exited;
+      clearTimeout(timer);
     }
   }
 
-  stop(): Promise<void> {
-    this.stopping ??= (async () => {
-      const child = this.child;
-      if (child) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), TERM_GRACE_MS);
-        await this.exited;
-        clearTimeout(timer);
-      }
-      untrackLive(this);
-      await rm(this.dir, { recursive: true, force: true });
-    })();
-    return this.stopping;
+  protected killChildNow(): void {
+    this.child?.kill('SIGKILL');
   }
 
   async register(username: string, password: string): Promise<void> {
-    if (this.stopping) throw new IotError('IOT_ERR_STOPPED', `Prosody in ${this.dir} was stopped`);
+    this.refuseIfStopped();
     await new Promise<void>((resolve, reject) => {
       execFile(
         this.prosodyctlBin,
@@ -333,16 +239,6 @@ class Instance implements ProsodyServer {
         },
       );
     });
-  }
-
-  /** Synchronous last-resort cleanup from process.on('exit'). */
-  killOnExit(): void {
-    this.child?.kill('SIGKILL');
-    try {
-      rmSync(this.dir, { recursive: true, force: true });
-    } catch {
-      // best effort
-    }
   }
 }
 

@@ -58,6 +58,11 @@ export interface XmppServer {
   stop(): Promise<void>;
   /** SIGKILL; keeps dir and data; resolves once the server is gone and its c2s port closed. */
   kill(): Promise<void>;
+  /**
+   * A graceful stop that keeps dir and data (a restart, not a crash: ejabberd's mnesia may lose its last writes
+   * on SIGKILL); resolves once the server is gone and its c2s port closed. `start()` brings it back.
+   */
+  shutdown(): Promise<void>;
   /** (Re)starts with the same config, ports and data; resolves when clients can connect. */
   start(): Promise<void>;
   readonly running: boolean;

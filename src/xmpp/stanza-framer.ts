@@ -52,7 +52,7 @@ export function createStanzaFramer(maxStanzaBytes: number, headBytes = 4096): St
   let stanzaBytes = 0;
   let stanzaParts: Buffer[] = [];
   let oversize = false;
-  let head: Buffer | undefined;
+  let head: HeadKeeper | undefined;
   const passDecoder = new StringDecoder('utf8');
 
   const reset = () => {
@@ -102,10 +102,11 @@ export function createStanzaFramer(maxStanzaBytes: number, headBytes = 4096): St
           stanzaParts.push(part);
           if (stanzaBytes > maxStanzaBytes) {
             oversize = true;
-            head = Buffer.concat(stanzaParts).subarray(0, headLimit);
+            head = createHeadKeeper(headLimit);
+            for (const p of stanzaParts) head.feed(p);
             stanzaParts = [];
           }
-        }
+        } else head?.feed(part);
       };
       const beginStanza = (at: number) => {
         pass(at);
@@ -122,7 +123,7 @@ export function createStanzaFramer(maxStanzaBytes: number, headBytes = 4096): St
           out.push({
             kind: 'oversize',
             bytes: stanzaBytes,
-            head: (head ?? Buffer.alloc(0)).toString('utf8'),
+            head: head?.text() ?? '',
           });
         } else {
           const parts = stanzaParts;
@@ -278,6 +279,59 @@ export function createStanzaFramer(maxStanzaBytes: number, headBytes = 4096): St
 
 function tail(s: string, keep: number): string {
   return s.length <= keep ? s : s.slice(s.length - keep);
+}
+
+/** Bytes of an attribute value kept in a dropped stanza's head (an id or a JID is far shorter). */
+const VALUE_KEEP = 256;
+/** Bytes kept after the start tag: the first child's start tag, for its name and namespace. */
+const AFTER_KEEP = 512;
+
+interface HeadKeeper {
+  feed(part: Buffer): void;
+  text(): string;
+}
+
+/**
+ * What is kept of a dropped stanza so that the sender can be answered: its start tag with every attribute value cut
+ * to VALUE_KEEP bytes (a 1 MB attribute before `from` or `id` must not hide them), then the first bytes after it,
+ * at most `limit` bytes in all. It reads byte by byte, but only the bytes of oversized stanzas, and only until
+ * it has what it keeps.
+ */
+function createHeadKeeper(limit: number): HeadKeeper {
+  const kept = Buffer.alloc(limit);
+  let length = 0;
+  let inTag = true;
+  let quote = 0;
+  let valueBytes = 0;
+  let after = 0;
+  let done = false;
+  const keep = (b: number) => {
+    if (length < limit) kept[length++] = b;
+    else done = true;
+  };
+  return {
+    feed(part) {
+      for (let i = 0; i < part.length && !done; i++) {
+        const b = part[i] as number;
+        if (!inTag) {
+          keep(b);
+          if (++after >= AFTER_KEEP) done = true;
+        } else if (quote) {
+          if (b === quote) {
+            quote = 0;
+            keep(b);
+          } else if (valueBytes++ < VALUE_KEEP) keep(b);
+        } else {
+          if (b === DQUOTE || b === SQUOTE) {
+            quote = b;
+            valueBytes = 0;
+          } else if (b === GT) inTag = false;
+          keep(b);
+        }
+      }
+    },
+    text: () => kept.subarray(0, length).toString('utf8'),
+  };
 }
 
 export interface StanzaHead {

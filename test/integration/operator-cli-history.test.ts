@@ -3,9 +3,7 @@
  * says how to get the rest, exit 0, `truncated` in the JSON. A scripted device sends the marker
  * (src/xmpp/sensordata.ts, NS_READOUT) so the CLI side is proven whatever the agent's limit is.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { xml } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,9 +11,8 @@ import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js'
 import { NS } from '../../src/xmpp/ns.js';
 import { NS_READOUT } from '../../src/iot/sensordata.js';
 import { startClient, type TestClient, tempDir } from '../helpers/agent.js';
+import { CLI, operatorEnv, runToExit } from '../helpers/cli.js';
 import { servers } from '../helpers/servers.js';
-
-const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 
 describe.each(servers())('xiot read --historical of a history the device cut (%s)', (kind) => {
   let server: XmppServer;
@@ -63,22 +60,11 @@ describe.each(servers())('xiot read --historical of a history the device cut (%s
   });
 
   const read = (...extra: string[]) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [CLI, 'read', 'meter@localhost/dev', '--historical', ...extra], {
-        env: {
-          ...process.env,
-          XDG_CONFIG_HOME: dir.path,
-          XIOT_JID: 'alice@localhost',
-          XIOT_PASSWORD: 'alice-pw',
-          XIOT_SERVICE: server.service,
-        },
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    });
+    runToExit(
+      process.execPath,
+      [CLI, 'read', 'meter@localhost/dev', '--historical', ...extra],
+      operatorEnv(server, dir.path, 'alice'),
+    );
 
   it('prints the readings, a notice on stderr with the command for the rest, and exits 0', async () => {
     marker = (seqnr) => [

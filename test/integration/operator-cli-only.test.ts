@@ -3,49 +3,15 @@
  * nothing approves the agent's subscription request behind the CLI's back (slixmpp would: interop.md).
  * Each owner's first command is the one under test, in both orders of first logins.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
 import type { Agent } from '../../src/agent/agent.js';
 import { agentConfig, startAgent, startClient, tempDir } from '../helpers/agent.js';
+import { CLI, operatorEnv, runToExit } from '../helpers/cli.js';
 import { servers } from '../helpers/servers.js';
 
-const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 const OWNERS = ['alice', 'bob', 'carol', 'dave', 'erin'];
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function xiot(
-  server: XmppServer,
-  dir: string,
-  user: string,
-  args: string[],
-  env: Record<string, string> = {},
-) {
-  return new Promise<Run>((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: {
-        ...process.env,
-        XDG_CONFIG_HOME: dir, // no operator file of the developer's
-        XIOT_JID: `${user}@localhost`,
-        XIOT_PASSWORD: `${user}-pw`,
-        XIOT_SERVICE: server.service,
-        ...env,
-      },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const jsonLines = (text: string) =>
   text
@@ -58,8 +24,19 @@ describe.each(servers())('an owner who has only the xiot CLI (%s)', (kind) => {
   let server: XmppServer;
   const dir = tempDir();
   let agent: Agent | undefined;
-  const run = (user: string, args: string[], env?: Record<string, string>) =>
-    xiot(server, dir.path, user, args, env);
+  const run = (user: string, args: string[], env: Record<string, string> = {}) =>
+    runToExit(process.execPath, [CLI, ...args], { ...operatorEnv(server, dir.path, user), ...env });
+  /** `xiot devices --json` run as `user` lists the agent online, a contact both ways. */
+  const expectHallListedBy = async (user: string) => {
+    const listed = await run(user, ['devices', '--json']);
+    expect(JSON.parse(listed.stdout)).toContainEqual(
+      expect.objectContaining({
+        jid: 'hall@localhost',
+        online: 'hall@localhost/agent',
+        subscription: 'subscribed',
+      }),
+    );
+  };
   const startHall = async () => {
     agent = await startAgent(
       agentConfig(server, {
@@ -105,14 +82,7 @@ describe.each(servers())('an owner who has only the xiot CLI (%s)', (kind) => {
       expect(result).toMatchObject({ ok: true, jid: 'hall@localhost/agent' });
       expect(result.fields.length).toBeGreaterThan(0);
       // …and the agent is now a contact both ways: the next command finds it at once.
-      const devices = await run('alice', ['devices', '--json']);
-      expect(JSON.parse(devices.stdout)).toContainEqual(
-        expect.objectContaining({
-          jid: 'hall@localhost',
-          online: 'hall@localhost/agent',
-          subscription: 'subscribed',
-        }),
-      );
+      await expectHallListedBy('alice');
     });
 
     it('lists the agent, online, on first use of devices with the agent configured', async () => {
@@ -198,14 +168,7 @@ describe.each(servers())('an owner who has only the xiot CLI (%s)', (kind) => {
       expect(after.stderr).toBe('');
       expect(after.code).toBe(0);
       expect(after.stdout).toMatch(/host/);
-      const listed = await run('bob', ['devices', '--json']);
-      expect(JSON.parse(listed.stdout)).toContainEqual(
-        expect.objectContaining({
-          jid: 'hall@localhost',
-          online: 'hall@localhost/agent',
-          subscription: 'subscribed',
-        }),
-      );
+      await expectHallListedBy('bob');
       const watched = await watching;
       expect(watched.code).toBe(0);
       expect(jsonLines(watched.stdout).some((l) => l.from === 'hall@localhost')).toBe(true);
@@ -219,28 +182,11 @@ describe.each(servers())('an owner who has only the xiot CLI (%s)', (kind) => {
 
     it('ends quietly with exit 0 when the reader of its output goes away (xiot watch | head -n 1)', async () => {
       const started = Date.now();
-      const r = await new Promise<Run>((resolve) => {
-        const child = spawn(
-          'bash',
-          ['-c', 'set -o pipefail; "$NODE" "$CLI" watch hall@localhost --json --for 20s | head -n 1'],
-          {
-            env: {
-              ...process.env,
-              NODE: process.execPath,
-              CLI,
-              XDG_CONFIG_HOME: dir.path,
-              XIOT_JID: 'alice@localhost',
-              XIOT_PASSWORD: 'alice-pw',
-              XIOT_SERVICE: server.service,
-            },
-          },
-        );
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d) => (stdout += d));
-        child.stderr.on('data', (d) => (stderr += d));
-        child.on('exit', (code) => resolve({ code, stdout, stderr }));
-      });
+      const r = await runToExit(
+        'bash',
+        ['-c', 'set -o pipefail; "$NODE" "$CLI" watch hall@localhost --json --for 20s | head -n 1'],
+        { ...operatorEnv(server, dir.path, 'alice'), NODE: process.execPath, CLI },
+      );
       expect(Date.now() - started).toBeLessThan(10_000); // ended by the closed pipe, not by --for
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);

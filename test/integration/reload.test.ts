@@ -105,7 +105,7 @@ devices:
     const from = log.length;
     agent.kill('SIGHUP');
     await waitForLog(/"changed":\["xmpp"\][^\n]*"msg":"reload: restarting the agent/, from);
-    await waitForLog(/"jid":"agent@localhost\/second","msg":"online"/, from);
+    await waitForLog(/"jid":"agent@localhost\/second"[^\n]*"msg":"online"/, from);
     const live = (await status(config)).live as Live & { jid: string };
     expect(live.jid).toBe('agent@localhost/second');
     expect(Object.keys(live.devices)).toEqual(['host', 'new']);

@@ -22,35 +22,20 @@ import { tempDir, waitFor } from '../helpers/agent.js';
 import { selfSignedLocalhost } from '../helpers/certificates.js';
 import { requireEjabberd } from '../helpers/requirements.js';
 import { type ScriptedServer, startScriptedServer } from '../helpers/scripted-server.js';
+import { recordingLogger, warnings } from '../helpers/transport.js';
 import { servers } from '../helpers/servers.js';
-
-interface LogLine {
-  level: string;
-  msg: string;
-  fields: Record<string, unknown>;
-}
-function recordingLogger(lines: LogLine[] = []): Logger & { lines: LogLine[] } {
-  const at =
-    (level: string) =>
-    (fields: object, msg = '') =>
-      lines.push({ level, msg, fields: fields as Record<string, unknown> });
-  const logger = {
-    lines,
-    trace: () => undefined,
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    child: () => logger,
-  };
-  return logger;
-}
 
 /** The agent's `xmpp:` section as a user writes it, parsed by the real config code (defaults included). */
 function xmppConfig(yaml: string) {
   return parseAgentConfig(`xmpp:\n${yaml}\ndevices:\n  - { id: host, type: system }\n`, {
     definitions: builtinDevices,
   }).xmpp;
+}
+
+/** The `xmpp:` section of user kitchen on `service`, with more settings (YAML lines) after the account. */
+function kitchenConfig(service: string, ...settings: string[]) {
+  const lines = [`service: ${service}`, 'domain: localhost', 'username: kitchen', 'password: kitchen-secret'];
+  return xmppConfig([...lines, ...settings].map((l) => `  ${l}`).join('\n'));
 }
 
 /**
@@ -134,6 +119,13 @@ afterEach(async () => {
   await Promise.all(transports.splice(0).map((t) => t.stop()));
 });
 
+/** A transport that the afterEach stops. */
+function transportFor(config: ReturnType<typeof xmppConfig>, log: Logger = recordingLogger()): Transport {
+  const t = createTransport(config, log);
+  transports.push(t);
+  return t;
+}
+
 describe.each(servers())('connection to %s', (kind) => {
   let server: XmppServer;
   afterAll(async () => {
@@ -157,22 +149,14 @@ describe.each(servers())('connection to %s', (kind) => {
     }
     try {
       const log = recordingLogger();
-      const config = xmppConfig(`
-  service: xmpp://${alias.name}:${alias.port}
-  domain: localhost
-  username: kitchen
-  password: kitchen-secret
-  reconnect: { min: 200ms, max: 1s }`);
-      expect(config.tls).toBe('required');
-      const t = createTransport(config, log);
-      transports.push(t);
-      void t.start();
-      await waitFor(
-        'two refusals logged',
-        () =>
-          log.lines.filter((l) => l.level === 'warn' && /xmpp.tls/.test(String(l.fields.reason))).length >= 2,
-        10_000,
+      const config = kitchenConfig(
+        `xmpp://${alias.name}:${alias.port}`,
+        'reconnect: { min: 200ms, max: 1s }',
       );
+      expect(config.tls).toBe('required');
+      const t = transportFor(config, log);
+      void t.start();
+      await waitFor('two refusals logged', () => warnings(log, /xmpp.tls/).length >= 2, 10_000);
       const reason = String(log.lines.find((l) => /xmpp.tls/.test(String(l.fields.reason)))!.fields.reason);
       expect(reason).toContain(`${alias.name} offers no TLS (STARTTLS) and xmpp.tls is "required"`);
       expect(t.online).toBe(false);
@@ -181,16 +165,7 @@ describe.each(servers())('connection to %s', (kind) => {
       await t.stop();
 
       // Written explicitly, `optional` applies off loopback too.
-      const optional = createTransport(
-        xmppConfig(`
-  service: xmpp://${alias.name}:${alias.port}
-  domain: localhost
-  username: kitchen
-  password: kitchen-secret
-  tls: optional`),
-        recordingLogger(),
-      );
-      transports.push(optional);
+      const optional = transportFor(kitchenConfig(`xmpp://${alias.name}:${alias.port}`, 'tls: optional'));
       await optional.start();
       expect(optional.online).toBe(true);
     } finally {
@@ -207,18 +182,11 @@ describe.each(servers())('connection to %s', (kind) => {
     try {
       const service = `ws://${alias.name}:${alias.port}/xmpp-websocket`;
       const log = recordingLogger();
-      const config = xmppConfig(`
-  service: ${service}
-  domain: localhost
-  username: kitchen
-  password: kitchen-secret
-  reconnect: { min: 200ms, max: 1s }`);
+      const config = kitchenConfig(service, 'reconnect: { min: 200ms, max: 1s }');
       expect(config.tls).toBe('required');
-      const t = createTransport(config, log);
-      transports.push(t);
+      const t = transportFor(config, log);
       void t.start();
-      const refusals = () =>
-        log.lines.filter((l) => l.level === 'warn' && /xmpp.tls/.test(String(l.fields.reason)));
+      const refusals = () => warnings(log, /xmpp.tls/);
       await waitFor('two refusals logged', () => refusals().length >= 2, 15_000);
       expect(refusals()[0]!.fields.reason).toBe(
         `${alias.name}: ws:// is not encrypted and xmpp.tls is "required": not logging in over an unencrypted ` +
@@ -228,16 +196,7 @@ describe.each(servers())('connection to %s', (kind) => {
       expect(alias.fromClient()).toMatch(/^GET \/xmpp-websocket HTTP\/1.1\r\n/);
       await t.stop();
 
-      const optional = createTransport(
-        xmppConfig(`
-  service: ${service}
-  domain: localhost
-  username: kitchen
-  password: kitchen-secret
-  tls: optional`),
-        recordingLogger(),
-      );
-      transports.push(optional);
+      const optional = transportFor(kitchenConfig(service, 'tls: optional'));
       await optional.start();
       expect(optional.connection).toMatchObject({ transport: 'websocket', encrypted: false });
     } finally {
@@ -246,15 +205,13 @@ describe.each(servers())('connection to %s', (kind) => {
   });
 
   it('fails the first start on a wrong password with a clear error', async () => {
-    const t = createTransport(
+    const t = transportFor(
       xmppConfig(`
   service: ${server.service}
   domain: localhost
   username: kitchen
   password: wrong`),
-      recordingLogger(),
     );
-    transports.push(t);
     await expect(t.start()).rejects.toThrow(
       /authentication failed for kitchen@localhost: check xmpp.username/,
     );
@@ -262,15 +219,7 @@ describe.each(servers())('connection to %s', (kind) => {
 
   it('is online again within 10 s of the server accepting connections after a restart (default settings)', async () => {
     const log = recordingLogger();
-    const t = createTransport(
-      xmppConfig(`
-  service: ${server.service}
-  domain: localhost
-  username: kitchen
-  password: kitchen-secret`),
-      log,
-    );
-    transports.push(t);
+    const t = transportFor(kitchenConfig(server.service), log);
     await t.start();
     await server.kill();
     await new Promise((r) => setTimeout(r, 3000));
@@ -295,11 +244,9 @@ describe.each(servers())('connection to %s', (kind) => {
   resource: agent
   reconnect: { min: 200ms, max: 1s }`;
     const firstLog = recordingLogger();
-    const first = createTransport(xmppConfig(yaml('hall')), firstLog);
-    transports.push(first);
+    const first = transportFor(xmppConfig(yaml('hall')), firstLog);
     await first.start();
-    const second = createTransport(xmppConfig(yaml('hall')), recordingLogger());
-    transports.push(second);
+    const second = transportFor(xmppConfig(yaml('hall')));
     await second.start();
     const line = await waitFor(
       'the conflict logged',
@@ -341,25 +288,12 @@ describe.skipIf(!requireEjabberd() || !findExecutable('openssl'))(
 
     it('verifies the certificate: an untrusted one is refused, logged with its reason, and retried', async () => {
       const log = recordingLogger();
-      const t = createTransport(
-        xmppConfig(`
-  service: ${server.service}
-  domain: localhost
-  username: kitchen
-  password: kitchen-secret
-  tls: required
-  reconnect: { min: 200ms, max: 1s }`),
+      const t = transportFor(
+        kitchenConfig(server.service, 'tls: required', 'reconnect: { min: 200ms, max: 1s }'),
         log,
       );
-      transports.push(t);
       void t.start();
-      await waitFor(
-        'two TLS refusals logged',
-        () =>
-          log.lines.filter((l) => l.level === 'warn' && /TLS handshake/.test(String(l.fields.reason)))
-            .length >= 2,
-        15_000,
-      );
+      await waitFor('two TLS refusals logged', () => warnings(log, /TLS handshake/).length >= 2, 15_000);
       expect(
         String(log.lines.find((l) => /TLS handshake/.test(String(l.fields.reason)))!.fields.reason),
       ).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY/);
@@ -367,16 +301,7 @@ describe.skipIf(!requireEjabberd() || !findExecutable('openssl'))(
     }, 30_000);
 
     it('with tls: off, logs in without STARTTLS even though it is offered', async () => {
-      const t = createTransport(
-        xmppConfig(`
-  service: ${server.service}
-  domain: localhost
-  username: kitchen
-  password: kitchen-secret
-  tls: off`),
-        recordingLogger(),
-      );
-      transports.push(t);
+      const t = transportFor(kitchenConfig(server.service, 'tls: off'));
       await t.start();
       expect(t.online).toBe(true);
     });

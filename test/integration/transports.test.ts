@@ -19,6 +19,7 @@ import { startClient, type TestClient, tempDir, waitFor } from '../helpers/agent
 import { selfSignedLocalhost } from '../helpers/certificates.js';
 import { requireOpenssl } from '../helpers/requirements.js';
 import { servers } from '../helpers/servers.js';
+import { recordingLogger } from '../helpers/transport.js';
 
 const DIST = fileURLToPath(new URL('../../dist/', import.meta.url));
 /**
@@ -34,7 +35,7 @@ const AGENT_SCRIPT = `
   const { builtinDevices } = await import(dist + 'devices/index.js');
   const { parseAgentConfig } = await import(dist + 'src/config/agent-config.js');
   const { createLogger } = await import(dist + 'src/core/logger.js');
-  const { createAgent } = await import(dist + 'src/runtime/agent.js');
+  const { createAgent } = await import(dist + 'src/agent/agent.js');
   const { defineDevice, v } = await import(dist + 'src/sdk/index.js');
   const state = { state: false, level: 0 };
   const relay = defineDevice({
@@ -211,7 +212,7 @@ describe.skipIf(!requireOpenssl()).each(servers())('transports on %s', (kind) =>
   const transports: Transport[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(path.join(DIST, 'src/runtime/agent.js')))
+    if (!existsSync(path.join(DIST, 'src/agent/agent.js')))
       throw new Error(`${DIST} is missing: run \`npm run build\` first (npm test does)`);
     const pem = selfSignedLocalhost(dir.path);
     cert = pem.cert;
@@ -342,14 +343,12 @@ devices:
     120_000,
   );
 
-  it('wss:// with a certificate this machine does not trust: refused at every attempt, naming the domain and the fix', async () => {
-    const lines: Array<{ msg: string; fields: Record<string, unknown> }> = [];
-    const at = (fields: object, msg = '') => lines.push({ msg, fields: fields as Record<string, unknown> });
-    const log = { trace: () => undefined, debug: at, info: at, warn: at, error: at, child: () => log };
-    // This process was started without NODE_EXTRA_CA_CERTS: the throwaway certificate is unknown here.
+  /** Agent hall on `service`, started and left retrying until two attempts were refused ("cannot connect"). */
+  async function refusedTwice(service: string) {
+    const log = recordingLogger();
     const t = createTransport(
       {
-        service: `wss://localhost:${server.httpsPort}/xmpp-websocket`,
+        service,
         domain: 'localhost',
         username: 'hall',
         password: 'agent-secret',
@@ -359,8 +358,14 @@ devices:
     );
     transports.push(t);
     void t.start().catch(() => undefined);
-    const refusals = () => lines.filter((l) => /cannot connect/.test(l.msg));
+    const refusals = () => log.lines.filter((l) => /cannot connect/.test(l.msg));
     await waitFor('two refusals logged', () => refusals().length >= 2, 20_000);
+    return { t, refusals };
+  }
+
+  it('wss:// with a certificate this machine does not trust: refused at every attempt, naming the domain and the fix', async () => {
+    // This process was started without NODE_EXTRA_CA_CERTS: the throwaway certificate is unknown here.
+    const { t, refusals } = await refusedTwice(`wss://localhost:${server.httpsPort}/xmpp-websocket`);
     for (const r of refusals().slice(0, 2)) {
       expect(r.fields.reason).toMatch(
         /TLS handshake with localhost failed \((DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED)/,
@@ -398,23 +403,7 @@ devices:
   }, 30_000);
 
   it('a WebSocket path that is not the endpoint: the HTTP status and where the endpoint lives, at every attempt', async () => {
-    const lines: Array<{ msg: string; fields: Record<string, unknown> }> = [];
-    const at = (fields: object, msg = '') => lines.push({ msg, fields: fields as Record<string, unknown> });
-    const log = { trace: () => undefined, debug: at, info: at, warn: at, error: at, child: () => log };
-    const t = createTransport(
-      {
-        service: `ws://127.0.0.1:${server.httpPort}/not-websocket`,
-        domain: 'localhost',
-        username: 'hall',
-        password: 'agent-secret',
-        reconnect: { minMs: 100, maxMs: 300 },
-      },
-      log,
-    );
-    transports.push(t);
-    void t.start().catch(() => undefined);
-    const refusals = () => lines.filter((l) => /cannot connect/.test(l.msg));
-    await waitFor('two refusals logged', () => refusals().length >= 2, 20_000);
+    const { t, refusals } = await refusedTwice(`ws://127.0.0.1:${server.httpPort}/not-websocket`);
     expect(refusals()[1]!.fields.reason).toMatch(
       /^WebSocket upgrade to ws:\/\/127\.0\.0\.1:\d+\/not-websocket refused with HTTP \d{3} \(is \/not-websocket the server's XMPP WebSocket endpoint\?/,
     );

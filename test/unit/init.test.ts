@@ -174,35 +174,23 @@ describe('xiot init --non-interactive', () => {
   it('writes a valid config and a mode-600 secrets file holding the password', async () => {
     const dir = temp();
     const stdout = out();
-    const code = await runInit(
-      [
-        '--non-interactive',
-        '--config',
-        join(dir, 'garden.yaml'),
-        '--domain',
-        'example.org',
-        '--username',
-        'garden',
-      ],
-      { stdout: stdout.stream, stderr: stdout.stream, roots: pi4() },
-    ).catch((err: Error) => err.message);
+    const init = (...more: string[]) =>
+      runInit(
+        [
+          '--non-interactive',
+          '--config',
+          join(dir, 'garden.yaml'),
+          '--domain',
+          'example.org',
+          '--username',
+          'garden',
+          ...more,
+        ],
+        { stdout: stdout.stream, stderr: stdout.stream, roots: pi4() },
+      );
+    const code = await init().catch((err: Error) => err.message);
     expect(code).toBe('init: --non-interactive needs --password or --register');
-    const ok = await runInit(
-      [
-        '--non-interactive',
-        '--config',
-        join(dir, 'garden.yaml'),
-        '--domain',
-        'example.org',
-        '--username',
-        'garden',
-        '--password',
-        'pa$$ "word"',
-        '--owner',
-        'alice@example.org',
-      ],
-      { stdout: stdout.stream, stderr: stdout.stream, roots: pi4() },
-    );
+    const ok = await init('--password', 'pa$$ "word"', '--owner', 'alice@example.org');
     expect(ok).toBe(0);
     expect(statSync(join(dir, 'garden.secrets')).mode & 0o777).toBe(0o600);
     const config = loadAgentConfig(join(dir, 'garden.yaml'), {});

@@ -47,6 +47,29 @@ describe('stanza framer', () => {
     }
   });
 
+  it('keeps the sender of a stanza whose start tag alone is over the limit: long attribute values are cut', () => {
+    // A server may write `from` after a 1 MB attribute (issue 13): the error reply needs it, and the id.
+    const big = `<iq x='${'a'.repeat(100_000)}' type='set' id='big' from='x@y/z'><query xmlns='urn:q'/></iq>`;
+    const framer = createStanzaFramer(1000, 4096);
+    const bytes = Buffer.from(`${HEADER}${big}`);
+    const pieces: FramedPiece[] = [];
+    for (let i = 0; i < bytes.length; i += 1460) pieces.push(...framer.push(bytes.subarray(i, i + 1460)));
+    const dropped = pieces.find((p) => p.kind === 'oversize');
+    expect(dropped).toMatchObject({ bytes: Buffer.byteLength(big) });
+    const head = readStanzaHead(dropped?.kind === 'oversize' ? dropped.head : '');
+    expect(head.attrs).toMatchObject({ type: 'set', id: 'big', from: 'x@y/z' });
+    expect(head.attrs?.x).toHaveLength(256);
+    expect(head.child).toEqual({ name: 'query', xmlns: 'urn:q' });
+  });
+
+  it('keeps at most its head size of a start tag, however many attributes it has', () => {
+    const many = `<iq ${Array.from({ length: 5000 }, (_, i) => `a${i}='1'`).join(' ')} id='late'/>`;
+    const framer = createStanzaFramer(1000, 4096);
+    const dropped = framer.push(Buffer.from(`${HEADER}${many}`)).find((p) => p.kind === 'oversize');
+    // The head is at most headBytes and never more than the limit itself (1000 here).
+    expect(dropped?.kind === 'oversize' && Buffer.byteLength(dropped.head)).toBe(1000);
+  });
+
   it('counts bytes, not characters', () => {
     const s = `<message><body>${'é'.repeat(600)}</body></message>`; // 621 characters, 1221 bytes
     const out = frame(`${HEADER}${s}`, 50);

@@ -14,30 +14,7 @@ import {
   startScriptedServer,
 } from '../helpers/scripted-server.js';
 import { waitFor } from '../helpers/agent.js';
-
-interface LogLine {
-  level: string;
-  msg: string;
-  fields: Record<string, unknown>;
-}
-
-/** A logger that keeps every line (all levels) for assertions. */
-function recordingLogger(lines: LogLine[] = []): Logger & { lines: LogLine[] } {
-  const at =
-    (level: string) =>
-    (fields: object, msg = '') =>
-      lines.push({ level, msg, fields: fields as Record<string, unknown> });
-  const logger = {
-    lines,
-    trace: () => undefined,
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    child: () => logger,
-  };
-  return logger;
-}
+import { recordingLogger, warnings } from '../helpers/transport.js';
 
 const PUBSUB = 'http://jabber.org/protocol/pubsub';
 const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
@@ -54,15 +31,10 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function connect(
-  script: ScriptedServerOptions,
-  options: Partial<TransportOptions> = {},
-  log: Logger = recordingLogger(),
-): Promise<Transport> {
-  server = await startScriptedServer(script);
+function create(service: string, options: Partial<TransportOptions>, log: Logger): Transport {
   transport = createTransport(
     {
-      service: server.service,
+      service,
       domain: 'localhost',
       username: 'agent',
       password: 'secret',
@@ -72,8 +44,18 @@ async function connect(
     },
     log,
   );
-  await transport.start();
   return transport;
+}
+
+async function connect(
+  script: ScriptedServerOptions,
+  options: Partial<TransportOptions> = {},
+  log: Logger = recordingLogger(),
+): Promise<Transport> {
+  server = await startScriptedServer(script);
+  const t = create(server.service, options, log);
+  await t.start();
+  return t;
 }
 
 function publish(size: number): Element {
@@ -188,25 +170,6 @@ describe('transport.request', () => {
 const SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
 const STREAMS = 'urn:ietf:params:xml:ns:xmpp-streams';
 const BIND = "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>";
-
-function create(service: string, options: Partial<TransportOptions>, log: Logger): Transport {
-  transport = createTransport(
-    {
-      service,
-      domain: 'localhost',
-      username: 'agent',
-      password: 'secret',
-      resource: 'agent',
-      reconnect: { minMs: 50, maxMs: 200 },
-      ...options,
-    },
-    log,
-  );
-  return transport;
-}
-
-const warnings = (log: { lines: LogLine[] }, reason: RegExp) =>
-  log.lines.filter((l) => l.level === 'warn' && reason.test(String(l.fields.reason)));
 
 describe('transport connection loop', () => {
   it('schedules exactly one attempt per failure while the server refuses connections', async () => {

@@ -20,7 +20,7 @@ import {
   iotSchemas,
   serializeXml,
 } from '../src/index.js';
-import { rng } from './helpers.js';
+import { exiOptionsOf, rng, type VectorOptions } from './helpers.js';
 
 const MiB = 1 << 20;
 
@@ -262,37 +262,11 @@ const vectorsDir = [fileURLToPath(new URL('./vectors/', import.meta.url))].find(
 
 interface Vector {
   exi: string;
-  options: {
-    alignment: 'bit-packed' | 'byte' | 'pre-compress' | null;
-    compression: boolean;
-    strict: boolean;
-    fragment: boolean;
-    preserve: ExiOptions['preserve'];
-    selfContained: boolean;
-    schemaId: string | null;
-    blockSize: number;
-    valueMaxLength: number | 'unbounded';
-    valuePartitionCapacity: number | 'unbounded';
-  };
+  options: VectorOptions;
 }
 
-function vectorOptions(o: Vector['options']): ExiOptions {
-  const alignments = {
-    'bit-packed': 'bit-packed',
-    byte: 'byte-alignment',
-    'pre-compress': 'pre-compression',
-  } as const;
-  const opts: ExiOptions = {
-    alignment: o.compression ? 'compression' : alignments[o.alignment ?? 'bit-packed'],
-    strict: o.strict,
-    fragment: o.fragment,
-    selfContained: o.selfContained,
-    preserve: o.preserve,
-    blockSize: o.blockSize,
-    valueMaxLength: o.valueMaxLength === 'unbounded' ? undefined : o.valueMaxLength,
-    valuePartitionCapacity: o.valuePartitionCapacity === 'unbounded' ? undefined : o.valuePartitionCapacity,
-    schemas: iotSchemas(),
-  };
+function vectorOptions(o: VectorOptions): ExiOptions {
+  const opts: ExiOptions = { ...exiOptionsOf(o), schemas: iotSchemas() };
   if (o.schemaId !== null) opts.schemaId = o.schemaId;
   return opts;
 }

@@ -11,58 +11,27 @@ import { describe, expect, it } from 'vitest';
 import { BitReader } from '../src/bits.js';
 import { inflateAt } from '../src/channels.js';
 import { readHeader } from '../src/header.js';
-import { decode, type ExiOptions, ExiUnsupportedError, encode, canonicalXml } from '../src/index.js';
+import { decode, ExiUnsupportedError, encode, canonicalXml } from '../src/index.js';
+import { exiOptionsOf, type VectorOptions } from './helpers.js';
 
 const dir = fileURLToPath(new URL('./vectors/', import.meta.url));
 const manifestPath = `${dir}vectors.json`;
-
-interface ManifestOptions {
-  alignment: 'bit-packed' | 'byte' | 'pre-compress' | null;
-  compression: boolean;
-  strict: boolean;
-  fragment: boolean;
-  preserve: { comments: boolean; pis: boolean; dtd: boolean; prefixes: boolean; lexicalValues: boolean };
-  selfContained: boolean;
-  schemaId: string | null;
-  datatypeRepresentationMap: unknown[];
-  blockSize: number;
-  valueMaxLength: number | 'unbounded';
-  valuePartitionCapacity: number | 'unbounded';
-}
 
 interface Vector {
   xml: string;
   exi: string;
   optionSet: string;
-  options: ManifestOptions;
+  options: VectorOptions;
   header: { cookie: boolean; optionsInHeader: boolean; schemaIdInHeader: boolean };
   sha256: string;
 }
 
 /** Why a vector is outside what the codec supports, or undefined if it is supported. */
-function unsupportedReason(o: ManifestOptions): string | undefined {
+function unsupportedReason(o: VectorOptions): string | undefined {
   // schema-informed vectors: see schema-vectors.test.ts, which gives the decoder the schema
   if (o.schemaId !== null) return `schema-informed, schema ${o.schemaId} not given`;
   if (o.datatypeRepresentationMap.length > 0) return 'datatypeRepresentationMap';
   return undefined;
-}
-
-function toExiOptions(o: ManifestOptions): ExiOptions {
-  const alignments = {
-    'bit-packed': 'bit-packed',
-    byte: 'byte-alignment',
-    'pre-compress': 'pre-compression',
-  } as const;
-  return {
-    alignment: o.compression ? 'compression' : alignments[o.alignment ?? 'bit-packed'],
-    strict: o.strict,
-    fragment: o.fragment,
-    selfContained: o.selfContained,
-    preserve: o.preserve,
-    blockSize: o.blockSize,
-    valueMaxLength: o.valueMaxLength === 'unbounded' ? undefined : o.valueMaxLength,
-    valuePartitionCapacity: o.valuePartitionCapacity === 'unbounded' ? undefined : o.valuePartitionCapacity,
-  };
 }
 
 function read(name: string): Uint8Array {
@@ -123,7 +92,7 @@ if (!existsSync(manifestPath)) {
 
     for (const v of vectors) {
       const reason = unsupportedReason(v.options);
-      const opts = toExiOptions(v.options);
+      const opts = exiOptionsOf(v.options);
       // Streams without options in the header need them out of band.
       const outOfBand = v.header.optionsInHeader ? undefined : opts;
 
