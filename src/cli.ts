@@ -20,8 +20,11 @@ Usage:
   xiot service print|install|uninstall --config FILE   run the agent under systemd
   xiot status --config FILE    devices, availability, last readings, outbox (from the running agent or its store)
   xiot history DEVICE --config FILE [--since 1h] [--csv]   readings kept in the local store
+  xiot claim-code --config FILE   the agent's claim code (XEP-0347), to claim it from a registry
+  xiot hub --config FILE       run the hub (the XEP-0347 thing registry today)
   xiot demo [--for 30s]        throwaway Prosody + agent on simulated devices + an owner watching readings
   xiot read | set | form | watch | devices ...   operate devices
+  xiot claim | things | disown ...   claim things from a registry, search it, give things up
   xiot --version | --help
 Each command's options: xiot COMMAND --help
 
@@ -42,6 +45,8 @@ const COMMANDS: Record<string, () => Promise<Run>> = {
   status: async () => (await import('./cli/status.js')).runStatus,
   history: async () => (await import('./cli/history.js')).runHistory,
   demo: async () => (await import('./cli/demo.js')).runDemoCommand,
+  hub: async () => (await import('./cli/hub.js')).runHubCommand,
+  'claim-code': async () => (await import('./cli/claim-code.js')).runClaimCode,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,15 +1,20 @@
 /**
- * Who may do what: the one place decisions are made. Owners (bare JIDs from config) may read and control
- * everything. Anyone else is refused, unless XEP-0324 provisioning server(s) are configured: then they decide,
- * possibly narrowing the request to some nodes, fields or parameters (src/xmpp/provisioning.ts).
+ * Who may do what: the one place decisions are made. Owners (bare JIDs from config, plus the owner a thing
+ * registry says claimed this agent: src/agent/registry-client.ts) may read and control everything. Anyone else
+ * is refused, unless XEP-0324 provisioning server(s) are configured: then they decide, possibly narrowing the
+ * request to some nodes, fields or parameters (src/xmpp/provisioning.ts).
  */
 import { bareOf } from '../xmpp/jid.js';
 import type { ControlQuestion, Decision, ReadQuestion } from '../iot/provisioning.js';
 import type { ProvisioningClient } from './provisioning.js';
 
 export interface AccessPolicy {
+  /** The current owners (a live list: claims add to it). */
   readonly owners: readonly string[];
   isOwner(from: string): boolean;
+  /** An owner who claimed us through a registry (XEP-0347); YAML owners stay as they are. */
+  addOwner(jid: string): void;
+  removeOwner(jid: string): void;
   /** May `from` be our friend (presence subscription both ways)? */
   isFriend(from: string): Promise<boolean>;
   canRead(from: string, question: ReadQuestion): Promise<Decision>;
@@ -26,6 +31,7 @@ export function createAccessPolicy(
   provisioning?: ProvisioningClient,
 ): AccessPolicy {
   const set = new Set(owners.map((o) => o.toLowerCase()));
+  const list = [...set];
   const isOwner = (from: string) => {
     try {
       return set.has(bareOf(from));
@@ -36,8 +42,19 @@ export function createAccessPolicy(
   // Decided per request: servers found by discovery join after login.
   const via = () => (provisioning?.enabled ? provisioning : undefined);
   return {
-    owners,
+    owners: list,
     isOwner,
+    addOwner(jid) {
+      const bare = bareOf(jid);
+      if (set.has(bare)) return;
+      set.add(bare);
+      list.push(bare);
+    },
+    removeOwner(jid) {
+      const bare = bareOf(jid);
+      if (!set.delete(bare)) return;
+      list.splice(list.indexOf(bare), 1);
+    },
     isProvisioningServer: (from) => via()?.isTrusted(from) ?? false,
     async isFriend(from) {
       if (isOwner(from) || via()?.isTrusted(from)) return true;

@@ -28,6 +28,7 @@ import { createPresenceStatus, presenceStatusLine } from './presence-status.js';
 import { createProvisioningClient } from './provisioning.js';
 import { createPublisher } from './publisher.js';
 import { createReadoutService } from './readout.js';
+import { claimedOwner, createRegistryClient } from './registry-client.js';
 import { type ReloadPlan, planReload } from './reload.js';
 import { createRosterPolicy } from './roster.js';
 import { createDeviceRunner, type DeviceRunner } from './runner.js';
@@ -39,6 +40,8 @@ export interface Agent {
   readonly transport: Transport;
   readonly store: ReadingStore;
   readonly devices: ReadonlyMap<string, DeviceRunner>;
+  /** The claim code (XEP-0347) when the config names a registry. */
+  claimCode(): { text: string; uri: string } | undefined;
   /** Starts devices (they read and store at once, online or not) and connects; resolves when first online. */
   start(): Promise<void>;
   /** Graceful: stops devices, tries to publish what is pending for `drainMs`, goes offline, closes the store. */
@@ -100,13 +103,15 @@ export function createAgent(initialConfig: AgentConfig, deps: { log: Logger; hal
     onFriend: (jid) => void roster?.friend(jid),
   });
   const access = createAccessPolicy(config.owners, provisioning);
+  const registryOwner = config.registry ? claimedOwner(store) : undefined;
+  if (registryOwner) access.addOwner(registryOwner);
   const listeners: ((r: Reading) => void)[] = [];
   const publisher = config.publish.enabled
     ? createPublisher({
         transport,
         store,
         target: config.publish,
-        owners: config.owners,
+        owners: access.owners,
         devices: config.devices.length,
         log: log.child({ module: 'publish' }),
         holdAfterLogin: true,
@@ -195,6 +200,24 @@ export function createAgent(initialConfig: AgentConfig, deps: { log: Logger; hal
     limits: { chatBody: limits.chatBody, limiter },
   });
   roster = createRosterPolicy({ transport, access, log: log.child({ module: 'roster' }) });
+  const registry = config.registry
+    ? createRegistryClient({
+        transport,
+        store,
+        settings: config.registry,
+        log: log.child({ module: 'registry' }),
+        hasOwners: () => access.owners.length > 0,
+        onClaimed(owner) {
+          access.addOwner(owner);
+          void roster?.friend(owner);
+        },
+        onDisowned(owner) {
+          if (config.owners.includes(owner)) return;
+          access.removeOwner(owner);
+          void roster?.unfriend(owner, 'after being disowned');
+        },
+      })
+    : undefined;
 
   const presence = createPresenceStatus({
     line: () => presenceStatusLine([...devices].map(([id, d]) => ({ id, available: d.status().available }))),
@@ -213,6 +236,8 @@ export function createAgent(initialConfig: AgentConfig, deps: { log: Logger; hal
       if (config.provisioning.discover) await provisioning.discover();
       await provisioning.befriend();
       await roster?.reconcile();
+      // Registering (or updating the tags) runs beside the backlog's wait: it has its own retries.
+      void registry?.online();
       // The backlog waits until the owners we are subscribed to have been heard (online or not), at most
       // OWNER_PRESENCE_WAIT_MS: a PEP service (ejabberd's) notifies only contacts whose presence our session holds.
       const expected = roster?.ownersWeHear() ?? [];
@@ -238,6 +263,7 @@ export function createAgent(initialConfig: AgentConfig, deps: { log: Logger; hal
     transport,
     store,
     devices,
+    claimCode: () => registry?.claimCode(),
     async start() {
       log.info({ devices: devices.size, store: config.store, version: VERSION }, 'starting agent');
       prune();
@@ -298,6 +324,7 @@ export function createAgent(initialConfig: AgentConfig, deps: { log: Logger; hal
       roster?.stop();
       chat.stop();
       provisioning.stop();
+      registry?.stop();
       await transport.stop();
       closed = true;
       store.close();

@@ -22,7 +22,7 @@ export function loadAgentConfig(
 export function describeConfig(config: AgentConfig): string {
   const lines = [
     `account   ${config.xmpp.username}@${config.xmpp.domain}${config.xmpp.resource ? `/${config.xmpp.resource}` : ''} via ${config.xmpp.service}`,
-    `owners    ${config.owners.length ? config.owners.join(', ') : '(none: nobody can read or control this agent)'}`,
+    `owners    ${config.owners.length ? config.owners.join(', ') : config.registry ? `(none: claimable through ${config.registry.jid}, xiot claim-code prints the code)` : '(none: nobody can read or control this agent)'}`,
     `store     ${config.store}`,
     `publish   ${config.publish.enabled ? `${config.publish.service} node ${config.publish.node} (access ${config.publish.accessModel})` : 'disabled'}`,
     `history   kept ${Math.round(config.history.retentionMs / 86_400_000)} day(s)`,

@@ -30,7 +30,7 @@ const hasControls = (c: AgentConfig) => c.devices.some((d) => d.controlSpecs.len
 
 export function planReload(current: AgentConfig, next: AgentConfig): ReloadPlan {
   const restartBecause: string[] = (
-    ['xmpp', 'owners', 'store', 'publish', 'history', 'hardware', 'provisioning'] as const
+    ['xmpp', 'owners', 'store', 'publish', 'history', 'hardware', 'provisioning', 'registry'] as const
   ).filter((k) => JSON.stringify(current[k]) !== JSON.stringify(next[k]));
   if (hasControls(current) !== hasControls(next)) restartBecause.push('devices (control announced in caps)');
   const before = new Map(current.devices.map((d) => [d.id, d]));

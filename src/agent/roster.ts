@@ -127,11 +127,11 @@ export function createRosterPolicy(deps: { transport: Transport; access: AccessP
         return sub === 'to' || sub === 'both';
       });
     },
-    /** A trusted provisioning server asked us to drop this friendship (XEP-0324 §3.5). */
-    async unfriend(jid: string) {
+    /** A trusted provisioning server asked us to drop this friendship (XEP-0324 §3.5), or an owner disowned us. */
+    async unfriend(jid: string, why = "on the provisioning server's request") {
       await presence('unsubscribed', jid);
       await presence('unsubscribe', jid);
-      log.info({ jid }, "unfriended on the provisioning server's request");
+      log.info({ jid }, `unfriended ${why}`);
     },
     /** A trusted provisioning server suggests a friendship: double-check with isFriend, then subscribe. */
     async friend(jid: string) {

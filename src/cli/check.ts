@@ -13,7 +13,12 @@ const SERIAL_TYPES = new Set(['sds011', 'pms5003', 'mhz19', 'nmea_gps', 'line_se
 export function configWarnings(config: AgentConfig): string[] {
   const secretsFile = config.secretsFile;
   const warnings: string[] = [];
-  if (config.owners.length === 0 && config.provisioning.servers.length === 0 && !config.provisioning.discover)
+  if (
+    config.owners.length === 0 &&
+    !config.registry &&
+    config.provisioning.servers.length === 0 &&
+    !config.provisioning.discover
+  )
     warnings.push('owners: none and no provisioning server: nobody can use this agent');
   const sysRoot = config.hardware.sysRoot ?? '/sys';
   const w1 = join(sysRoot, 'bus', 'w1', 'devices');

@@ -10,6 +10,8 @@ export interface InitAnswers {
   username: string;
   resource: string;
   owners: string[];
+  /** XEP-0347 registry an agent without owners registers with (claimed with its claim code). */
+  registry?: string;
   /** Relative to the config file, or absolute. */
   store: string;
   /** The secrets file's name as written in the config (relative to it). */
@@ -45,6 +47,12 @@ export function renderConfig(a: InitAnswers, hw: Hardware, version: string): str
     lines.push('owners:', ...a.owners.map((o) => `  - ${yamlString(o)}`));
   } else {
     lines.push('owners: [] # add yours: [alice@example.org]');
+  }
+  if (a.registry) {
+    lines.push(
+      '# XEP-0347: without owners, register here; claim with the code `xiot claim-code` prints (README "Fleet: claiming").',
+      `registry: ${yamlString(a.registry)}`,
+    );
   }
   lines.push(
     '',

@@ -28,6 +28,8 @@ Asks for each value (Enter keeps the default in brackets) unless --non-interacti
   --password PASSWORD      its password (or --register to create the account with a generated one)
   --register               create the account by XEP-0077 in-band registration (the server must allow it)
   --owner JID              a bare JID that may read and control the agent (repeatable)
+  --registry JID           a thing registry (XEP-0347, e.g. xiot hub): without owners the agent registers there
+                           and is claimed with its claim code (xiot claim-code)
   --store FILE             SQLite store (default ./data/USERNAME.db, relative to the config)
   --force                  overwrite an existing config and secrets file`;
 
@@ -80,6 +82,7 @@ export async function runInit(argv: string[], io: InitIo): Promise<number> {
       password: { type: 'string' },
       register: { type: 'boolean' },
       owner: { type: 'string', multiple: true },
+      registry: { type: 'string' },
       store: { type: 'string' },
       force: { type: 'boolean' },
     },
@@ -99,6 +102,8 @@ export async function runInit(argv: string[], io: InitIo): Promise<number> {
   const owners = (values.owner as string[] | undefined) ?? [];
   for (const o of owners)
     if (!BARE_JID.test(o)) throw new UsageError(`init: --owner "${o}" is not a bare JID`);
+  if (values.registry !== undefined && !/^([^@/\s]+@)?[^@/\s]+$/.test(values.registry as string))
+    throw new UsageError(`init: --registry "${values.registry as string}" is not a JID`);
 
   let domain = values.domain as string | undefined;
   let service = values.service as string | undefined;
@@ -160,6 +165,7 @@ export async function runInit(argv: string[], io: InitIo): Promise<number> {
     username,
     resource: 'agent',
     owners: ownerList,
+    ...(values.registry ? { registry: values.registry as string } : {}),
     store: (values.store as string | undefined) ?? `./data/${username}.db`,
     secretsFile: `./${basename(secretsPath)}`,
     passwordVariable: passwordVariable(username),
@@ -178,7 +184,13 @@ export async function runInit(argv: string[], io: InitIo): Promise<number> {
     [
       `wrote ${configPath}`,
       `wrote ${secretsPath} (mode 600, holds ${answers.passwordVariable})`,
-      ...(ownerList.length ? [] : ['warning: no owners: nobody can use this agent until you add one']),
+      ...(ownerList.length
+        ? []
+        : values.registry
+          ? [
+              `no owners: the agent registers with ${values.registry as string}; claim it with its code (xiot claim-code)`,
+            ]
+          : ['warning: no owners: nobody can use this agent until you add one']),
       '',
       'Next:',
       `  xiot check --config ${configPath}                  # validate`,

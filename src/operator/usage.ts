@@ -12,6 +12,9 @@ export const OPERATOR_HELP = `Operator commands (credentials: ~/.config/xiot/ope
   xiot form JID [--node N] [--json]
   xiot watch [JID...] [--json] [--for 30s]
   xiot devices [JID...] [--json]           (JIDs given are added to your contacts)
+  xiot claim CODE [--registry JID] [--private]   become the owner of a thing (XEP-0347 claim code)
+  xiot things [--tag NAME=VALUE]... --registry JID [--json]   search a thing registry
+  xiot disown JID --registry JID           give a thing up (it registers again, unclaimed)
 Common options: --jid USER@DOMAIN, --service URI, --operator FILE, --timeout 10s
 A JID without resource means the contact's online resource; xiot asks for its presence if needed and
 approves presence requests from the agents you name, list in agents: (operator file) or XIOT_AGENTS.
@@ -24,7 +27,16 @@ Examples:
 Exit codes: 0 done, 1 refused or failed, 2 bad usage, 3 cannot connect or log in, 4 some devices failed.`;
 
 /** The operator subcommands of `xiot` (src/operator/commands.ts implements them). */
-export const OPERATOR_COMMAND_NAMES: readonly string[] = ['read', 'set', 'form', 'watch', 'devices'];
+export const OPERATOR_COMMAND_NAMES: readonly string[] = [
+  'read',
+  'set',
+  'form',
+  'watch',
+  'devices',
+  'claim',
+  'things',
+  'disown',
+];
 
 const COMMON = `Common options:
   --jid USER@DOMAIN      the operator's account (or XIOT_JID; the password from XIOT_PASSWORD or the operator file)
@@ -61,5 +73,23 @@ ${COMMON}`,
   devices: `Usage: xiot devices [JID...] [options]
 Lists agents, whether they are online, what they offer (sensor data, control) and their devices.
 JIDs given are added to your contacts (a presence subscription the agent approves for its owners).
+${COMMON}`,
+  claim: `Usage: xiot claim CODE [options]
+Makes you the owner of a thing registered with a thing registry (XEP-0347): CODE is its claim code, the text
+(IoTDisco;MAN:…;KEY:…, quote it for the shell) or the iotdisco: URI, as \`xiot claim-code\` prints it.
+A wrong or already used code is refused without saying which (and a few wrong tries a minute are all you get).
+  --registry JID         the registry (default: the R= of an iotdisco: URI)
+  --private              do not list the thing in the registry's searches
+${COMMON}`,
+  things: `Usage: xiot things [options]
+Searches a thing registry (XEP-0347) for claimed public things: their JID, owner and meta tags (never KEY).
+  --registry JID         the registry (or XIOT_REGISTRY)
+  --tag NAME=VALUE       a string tag equal to VALUE; '#NAME=NUMBER' a numeric one (repeatable: all must hold)
+  --offset N, --max N    page through the results
+${COMMON}`,
+  disown: `Usage: xiot disown JID [options]
+Gives up a thing you own (XEP-0347 disown): the registry asks the thing, which drops you as its owner and
+registers again, unclaimed, with a new claim code. Refused when the thing is offline.
+  --registry JID         the registry (or XIOT_REGISTRY)
 ${COMMON}`,
 };

@@ -50,7 +50,7 @@ describe('xiot check errors', () => {
 
   it('names a top-level unknown key by its path and lists the known ones when none is close', () => {
     expect(errorsOf(`${HEAD}sensors: []\ndevices: [{ id: host, type: system }]\n`)).toBe(
-      '  sensors: unknown key (known: xmpp, owners, store, secretsFile, publish, history, hardware, provisioning, log, limits, devices)',
+      '  sensors: unknown key (known: xmpp, owners, store, secretsFile, publish, history, hardware, provisioning, registry, log, limits, devices)',
     );
     expect(errorsOf(`${HEAD}owner: [a@h]\ndevices: [{ id: host, type: system }]\n`)).toBe(
       '  owner: unknown key (did you mean "owners"?)',

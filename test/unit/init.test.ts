@@ -212,6 +212,30 @@ describe('xiot init --non-interactive', () => {
     ).rejects.toThrow(`init: ${join(dir, 'garden.yaml')} exists (--force overwrites it)`);
   });
 
+  it('writes registry: with --registry, for an agent to be claimed instead of owned from YAML', async () => {
+    const dir = temp();
+    const stdout = out();
+    const args = ['--non-interactive', '--config', join(dir, 'hall.yaml'), '--domain', 'example.org'];
+    await expect(
+      runInit([...args, '--password', 'p', '--registry', 'a@b@c'], {
+        stdout: stdout.stream,
+        stderr: stdout.stream,
+      }),
+    ).rejects.toThrow('init: --registry "a@b@c" is not a JID');
+    expect(
+      await runInit([...args, '--password', 'p', '--registry', 'registry.example.org'], {
+        stdout: stdout.stream,
+        stderr: stdout.stream,
+        roots: pi4(),
+      }),
+    ).toBe(0);
+    const config = loadAgentConfig(join(dir, 'hall.yaml'), {});
+    expect(config.owners).toEqual([]);
+    expect(config.registry).toEqual({ jid: 'registry.example.org', tags: {} });
+    expect(stdout.text()).toContain('claim it with its code (xiot claim-code)');
+    expect(stdout.text()).not.toContain('warning: no owners');
+  });
+
   it('registers the account with a generated password before writing anything', async () => {
     const dir = temp();
     const calls: unknown[] = [];

@@ -1,0 +1,57 @@
+/** `xiot hub`: argv and help for the hub process (src/hub/hub.ts). */
+import { errorMessage } from '../core/errors.js';
+import { chooseLogFormat } from '../core/log-format.js';
+import { createLogger, type LogLevel } from '../core/logger.js';
+import { UsageError } from '../operator/usage.js';
+import { type CliIo, checkLogLevel, parseCommand } from './args.js';
+import { runUntilSignal } from './signals.js';
+
+export const HUB_HELP = `Usage: xiot hub --config FILE [options]
+Runs the hub: today the XEP-0347 thing registry (things register, owners claim them with their claim code,
+anyone searches the claimed public things), connected as an XEP-0114 component (Ctrl-C stops gracefully,
+twice forces).
+  -c, --config FILE      hub configuration (YAML); \${VAR} is replaced from the environment or secretsFile
+  --log-level LEVEL      trace|debug|info|warn|error|silent (overrides log.level)
+  --log-format FORMAT    pretty (default on a terminal) or json (default otherwise, e.g. under systemd)
+  -h, --help             this help
+
+Config:
+  xmpp:
+    component: { service: "xmpp://127.0.0.1:5347", domain: registry.example.org, secret: "\${REGISTRY_SECRET}" }
+  store: hub.db                          # SQLite, relative to the config file
+  registry: { claimAttemptsPerMinute: 5 }   # wrong claims allowed per claimant and minute`;
+
+export async function runHubCommand(argv: string[], io: CliIo): Promise<number> {
+  const parsed = parseCommand(
+    'hub',
+    argv,
+    {
+      config: { type: 'string', short: 'c' },
+      'log-level': { type: 'string' },
+      'log-format': { type: 'string' },
+    },
+    HUB_HELP,
+    io,
+  );
+  if (!parsed) return 0;
+  const { values } = parsed;
+  if (!values.config) throw new UsageError('hub needs --config FILE');
+  const level = values['log-level'];
+  checkLogLevel(level);
+  const format = values['log-format'];
+  if (format !== undefined && format !== 'json' && format !== 'pretty')
+    throw new UsageError(`--log-format: expected json or pretty, got "${format}"`);
+  const { loadHubConfig } = await import('../config/hub-config.js');
+  const config = loadHubConfig(values.config, io.env);
+  const log = createLogger({
+    level: (level as LogLevel | undefined) ?? config.log.level,
+    format: chooseLogFormat(format, process.stderr),
+  });
+  const { createHub } = await import('../hub/hub.js');
+  const hub = createHub(config, { log });
+  return runUntilSignal(
+    () => hub.start(),
+    () => hub.stop(),
+    (err) => log.error({ err: errorMessage(err) }, 'hub failed'),
+  );
+}
