@@ -21,7 +21,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import { setImmediate } from 'node:timers';
 import tls from 'node:tls';
 import { client, jid as parseJid, xml } from '@xmpp/client';
 import { Element } from '@xmpp/xml';
@@ -474,25 +473,9 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
     log.warn(fields, 'dropped a stanza larger than maxStanzaBytes');
   };
 
-  // --- outbound: error replies bounded, queue watched, one write per turn of the event loop
-  // Stanzas sent in one turn (a readout's `accepted` result and its `fields` message, read and built in the
-  // same turn) leave in one write: one segment, and one wake-up of the server instead of two (issue 12: the
-  // server spent 1.3–1.6× the CPU per readout of the agent's than of a responder sending both back to back).
-  // node:timers' setImmediate, not the global one a test may fake.
-  let corked: net.Socket | undefined;
-  const uncork = () => {
-    const socket = corked;
-    corked = undefined;
-    socket?.uncork();
-  };
+  // --- outbound: error replies bounded, queue watched
   const rawSend = xmpp.send.bind(xmpp) as (el: Element) => Promise<void>;
   xmpp.send = ((el: Element) => {
-    const socket = xmpp.socket;
-    if (!corked && socket instanceof net.Socket && !socket.destroyed) {
-      socket.cork();
-      corked = socket;
-      setImmediate(uncork);
-    }
     const sent = rawSend(el.attrs.type === 'error' ? boundedErrorReply(el) : el);
     checkQueue();
     return sent;
