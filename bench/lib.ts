@@ -168,7 +168,15 @@ export function ratio(row: Row): string {
 export function startAgentProcess(configPath: string, password: string) {
   return startJsonChild(
     process.execPath,
-    [...(process.env.BENCH_AGENT_NODE_ARGS?.split(' ').filter(Boolean) ?? []), CLI, 'agent', '--config', configPath, '--log-level', 'info'],
+    [
+      ...(process.env.BENCH_AGENT_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      CLI,
+      'agent',
+      '--config',
+      configPath,
+      '--log-level',
+      'info',
+    ],
     (e) => e.msg === 'online',
     { ...process.env, BENCH_AGENT_PASSWORD: password },
     30_000,

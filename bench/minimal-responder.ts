@@ -23,14 +23,20 @@ const [service, username, password, resource, nodeJson] = process.argv.slice(2) 
 const node = fromJson(JSON.parse(nodeJson as string) as JsonElement);
 const xmpp = client({ service, domain: 'localhost', username, password, resource });
 xmpp.on('error', () => undefined);
-xmpp.on('connect', () => (xmpp as unknown as { socket: { setNoDelay(v: boolean): void } }).socket.setNoDelay(true));
+xmpp.on('connect', () =>
+  (xmpp as unknown as { socket: { setNoDelay(v: boolean): void } }).socket.setNoDelay(true),
+);
 xmpp.iqCallee.get(NS.sensordata, 'req', ({ stanza, element }: { stanza: Element; element: Element }) => {
   const seqnr = element.attrs.seqnr as string;
   // After the IQ result, as the agent does: the requester must see `accepted` before `fields`.
   setImmediate(
     () =>
       void xmpp.send(
-        xml('message', { to: stanza.attrs.from }, xml('fields', { xmlns: NS.sensordata, seqnr, done: 'true' }, node)),
+        xml(
+          'message',
+          { to: stanza.attrs.from },
+          xml('fields', { xmlns: NS.sensordata, seqnr, done: 'true' }, node),
+        ),
       ),
   );
   return xml('accepted', { xmlns: NS.sensordata, seqnr });

@@ -75,11 +75,7 @@ async function login(server: XmppServer, username: string, approve: string[] = [
   return t;
 }
 
-export async function publishScenario(
-  server: XmppServer,
-  dir: string,
-  opts: BenchOptions,
-): Promise<Row[]> {
+export async function publishScenario(server: XmppServer, dir: string, opts: BenchOptions): Promise<Row[]> {
   const n = opts.smoke ? 30 : 2000;
   const withSlixmpp = server.kind === 'prosody';
   for (const u of ['pagent', 'pslix', 'praw', 'psub']) await server.register(u, `${u}-pw`);
@@ -89,7 +85,6 @@ export async function publishScenario(
   const subClient = createSensorClient({ transport: sub, log: silentLogger(), approve: () => true });
   const arrivals = new Map<string, number[]>();
   sub.on('stanza', (s: Element) => {
-    if (process.env.BENCH_DEBUG && s.getChild('event', NS.pubsubEvent)) process.stderr.write(`${String(s.attrs.from)} -> ${String(s.attrs.to)} ${s.toString().length}\n`);
     if (!s.is('message') || s.attrs.to !== 'psub@localhost/bench' || !s.getChild('event', NS.pubsubEvent))
       return;
     const from = String(s.attrs.from).split('/')[0] as string;

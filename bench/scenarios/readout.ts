@@ -42,11 +42,7 @@ const toJson = (el: Element): JsonElement => ({
   children: el.children.map((c) => (typeof c === 'string' ? c : toJson(c as Element))),
 });
 
-export async function readoutScenario(
-  server: XmppServer,
-  dir: string,
-  opts: BenchOptions,
-): Promise<Row[]> {
+export async function readoutScenario(server: XmppServer, dir: string, opts: BenchOptions): Promise<Row[]> {
   const total = opts.smoke ? 30 : 1000;
   const withSlixmpp = server.kind === 'prosody';
   for (const u of ['ragent', 'rslix', 'rclient', 'rmin']) await server.register(u, `${u}-pw`);
