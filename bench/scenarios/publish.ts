@@ -156,9 +156,12 @@ export async function publishScenario(server: XmppServer, dir: string, opts: Ben
     const config = agentConfig(`publish-${r}.yaml`, storePath);
     arrivals.delete('pagent@localhost');
     const agent = await startAgentProcess(config, 'pagent-pw');
-    await waitCount(arrivals, 'pagent@localhost', n, 120_000);
+    try {
+      await waitCount(arrivals, 'pagent@localhost', n, 120_000);
+    } finally {
+      await stopChild(agent.child); // also when notifications are missing: no agent outlives the run
+    }
     results.ours?.push(rate('pagent@localhost', n));
-    await stopChild(agent.child);
 
     if (withSlixmpp) {
       arrivals.delete('pslix@localhost');
