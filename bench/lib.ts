@@ -1,14 +1,17 @@
 /** Shared helpers for `npm run bench`: statistics, child processes, accounts, the result table. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { silentLogger } from '../src/core/logger.js';
-import type { ProsodyServer } from '../src/devtools/prosody.js';
+import type { ServerKind, XmppServer } from '../src/devtools/xmpp-server.js';
 import { SYSTEM_PYTHON } from '../src/devtools/system-deps.js';
 import { createTransport, type Transport } from '../src/xmpp/transport.js';
 
 export interface Row {
   scenario: string;
+  /** The server the row was measured on (set by run.ts); its baseline was measured on the same one. */
+  server?: ServerKind;
   metric: string;
   ours: number;
   baseline: string;
@@ -135,9 +138,9 @@ export function machineCpuMs(): { busy: number; total: number } {
   return { busy: busy * 10, total: (busy + (idle ?? 0) + (iowait ?? 0)) * 10 };
 }
 
-/** The pid of a throwaway Prosody (from its pidfile). */
-export function prosodyPid(server: ProsodyServer): number {
-  return Number(readFileSync(`${server.dir}/prosody.pid`, 'utf8').trim());
+/** The pid of a throwaway server (Prosody's pidfile; ejabberd's Erlang VM, EJABBERD_PID_PATH). */
+export function serverPid(server: XmppServer): number {
+  return Number(readFileSync(`${server.dir}/${server.kind}.pid`, 'utf8').trim());
 }
 
 /** Runs `fn` with at most `limit` in flight. */
@@ -163,11 +166,22 @@ export function ratio(row: Row): string {
   return `${(row.ours / row.baselineValue).toFixed(2)}×`;
 }
 
-/** Spawns the compiled agent (`xiot agent`) with a config file; resolves when it logs "online". */
+/**
+ * Spawns the compiled agent (`xiot agent`) with a config file; resolves when it logs "online". Node options for the
+ * agent only (`BENCH_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`: NODE_OPTIONS refuses --cpu-prof).
+ */
 export function startAgentProcess(configPath: string, password: string) {
   return startJsonChild(
     process.execPath,
-    [CLI, 'agent', '--config', configPath, '--log-level', 'info'],
+    [
+      ...(process.env.BENCH_AGENT_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      CLI,
+      'agent',
+      '--config',
+      configPath,
+      '--log-level',
+      'info',
+    ],
     (e) => e.msg === 'online',
     { ...process.env, BENCH_AGENT_PASSWORD: password },
     30_000,
@@ -184,6 +198,8 @@ export function agentYaml(o: {
   publish?: boolean;
   /** A `limits:` mapping, e.g. `{ requestRate: 0 }` (README "Limits"). */
   limits?: string;
+  /** A `hardware:` mapping, e.g. `{ procRoot: DIR }` (see benchProcRoot). */
+  hardware?: string;
 }): string {
   return `xmpp:
   service: ${o.service}
@@ -195,15 +211,34 @@ owners: [${o.owners.join(', ')}]
 store: ${o.store}
 publish: { enabled: ${o.publish ?? true} }
 log: { level: warn }
-${o.limits ? `limits: ${o.limits}\n` : ''}devices:
+${o.limits ? `limits: ${o.limits}\n` : ''}${o.hardware ? `hardware: ${o.hardware}\n` : ''}devices:
 ${o.devices}
 `;
 }
 
 /** A client connection for account `username` (password `${username}-pw`, as the scenarios register them). */
-export function benchTransport(server: ProsodyServer, username: string): Transport {
+export function benchTransport(server: XmppServer, username: string): Transport {
   return createTransport(
     { service: server.service, domain: 'localhost', username, password: `${username}-pw`, resource: 'bench' },
     silentLogger(),
   );
+}
+
+/**
+ * A copy of this host's /proc/loadavg, /proc/uptime and the lines of /proc/meminfo the `system` device uses, in
+ * `dir`/proc (and an empty `dir`/sys: no thermal zone, as on this machine): the device still reads and parses its
+ * files on every momentary readout, but from tmpfs instead of the kernel generating /proc/meminfo (a quarter of
+ * the agent's readout time in its profile). The readout then measures the agent, not the kernel. Returns the
+ * `hardware:` mapping for agentYaml.
+ */
+export function benchProcRoot(dir: string): string {
+  const proc = join(dir, 'proc');
+  mkdirSync(proc, { recursive: true });
+  mkdirSync(join(dir, 'sys'), { recursive: true });
+  for (const f of ['loadavg', 'uptime']) writeFileSync(join(proc, f), readFileSync(`/proc/${f}`));
+  const meminfo = readFileSync('/proc/meminfo', 'utf8')
+    .split('\n')
+    .filter((l) => /^(MemTotal|MemFree|MemAvailable):/.test(l));
+  writeFileSync(join(proc, 'meminfo'), `${meminfo.join('\n')}\n`);
+  return `{ procRoot: ${proc}, sysRoot: ${join(dir, 'sys')} }`;
 }

@@ -1,8 +1,10 @@
 /**
- * `npm run bench`: every scenario against its own throwaway Prosody on loopback, compared in the same run with
- * the baseline the benchmark issue names; medians over repeats, ratios rather than absolute numbers (shared
- * 2-core machines are noisy). Writes bench/results.md and bench/results.json (or --out DIR).
- *   node dist/bench/run.js [--smoke] [--agents 1000] [--repeats 3] [--only readout,publish] [--out DIR]
+ * `npm run bench`: every scenario against its own throwaway Prosody on loopback (readout and publish also against
+ * a throwaway ejabberd, issue 12), compared in the same run with the baseline the benchmark issue names; medians
+ * over repeats, ratios rather than absolute numbers (shared 2-core machines are noisy). Each ratio is taken
+ * against a baseline measured on the same server. Writes bench/results.md and bench/results.json (or --out DIR).
+ *   node dist/bench/run.js [--smoke] [--agents 1000] [--repeats 3] [--only readout,publish]
+ *                          [--servers prosody,ejabberd] [--out DIR]
  *                          [--soak-readings 100000] [--soak-interval 2ms] [--soak-samples FILE.csv]
  */
 import { execFileSync } from 'node:child_process';
@@ -11,7 +13,10 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type ProsodyOptions, type ProsodyServer, startProsody } from '../src/devtools/prosody.js';
+import { MissingDependencyError } from '../src/core/errors.js';
+import { type EjabberdOptions, startEjabberd } from '../src/devtools/ejabberd.js';
+import { type ProsodyOptions, startProsody } from '../src/devtools/prosody.js';
+import type { ServerKind, XmppServer } from '../src/devtools/xmpp-server.js';
 import { SYSTEM_PYTHON } from '../src/devtools/system-deps.js';
 import { VERSION } from '../src/version.js';
 import { type BenchOptions, type Row, ratio } from './lib.js';
@@ -23,18 +28,24 @@ import { publishScenario } from './scenarios/publish.js';
 import { readoutScenario } from './scenarios/readout.js';
 import { soakScenario } from './scenarios/soak.js';
 
-type Scenario = (server: ProsodyServer, dir: string, opts: BenchOptions) => Promise<Row[]>;
-const SCENARIOS: Record<string, Scenario> = {
-  readout: readoutScenario,
-  publish: publishScenario,
-  latency: latencyScenario,
-  footprint: footprintScenario,
-  fleet: fleetScenario,
-  hostile: hostileScenario,
-  soak: soakScenario,
+type Scenario = (server: XmppServer, dir: string, opts: BenchOptions) => Promise<Row[]>;
+// The Prosody-only scenarios take a ProsodyServer: the loop below starts nothing else for them.
+const SCENARIOS: Record<string, { run: Scenario; servers: readonly ServerKind[] }> = {
+  readout: { run: readoutScenario, servers: ['prosody', 'ejabberd'] },
+  publish: { run: publishScenario, servers: ['prosody', 'ejabberd'] },
+  latency: { run: latencyScenario as Scenario, servers: ['prosody'] },
+  footprint: { run: footprintScenario as Scenario, servers: ['prosody'] },
+  fleet: { run: fleetScenario as Scenario, servers: ['prosody'] },
+  hostile: { run: hostileScenario as Scenario, servers: ['prosody'] },
+  soak: { run: soakScenario as Scenario, servers: ['prosody'] },
 };
 /** Server settings a scenario needs beyond the defaults. */
 const PROSODY: Record<string, ProsodyOptions> = { hostile: HOSTILE_PROSODY };
+/**
+ * ejabberd without Debian's c2s shaper (3000 B/s, which the test servers keep): a benchmark measures the agent
+ * and the server, not a rate limit that would cap every row near 10 readouts/s.
+ */
+const EJABBERD: EjabberdOptions = { shaper: false };
 
 const { values } = parseArgs({
   options: {
@@ -42,6 +53,7 @@ const { values } = parseArgs({
     agents: { type: 'string' },
     repeats: { type: 'string' },
     only: { type: 'string' },
+    servers: { type: 'string' },
     out: { type: 'string' },
     'soak-readings': { type: 'string' },
     'soak-interval': { type: 'string' },
@@ -57,6 +69,7 @@ const opts: BenchOptions = {
   ...(values['soak-samples'] ? { soakSamples: values['soak-samples'] } : {}),
 };
 const only = values.only?.split(',') ?? Object.keys(SCENARIOS);
+const servers = (values.servers?.split(',') ?? ['prosody', 'ejabberd']) as ServerKind[];
 const outDir = values.out ?? fileURLToPath(new URL('../../bench/', import.meta.url));
 
 function version(cmd: string, args: string[], pattern: RegExp): string {
@@ -72,20 +85,34 @@ function version(cmd: string, args: string[], pattern: RegExp): string {
 
 const rows: Row[] = [];
 const failures: string[] = [];
+const skipped = new Set<string>();
 for (const name of only) {
   const scenario = SCENARIOS[name];
   if (!scenario) throw new Error(`unknown scenario ${name} (${Object.keys(SCENARIOS).join(', ')})`);
-  const dir = mkdtempSync(join(tmpdir(), `xiot-bench-${name}-`));
-  const server = await startProsody(PROSODY[name]);
-  process.stderr.write(`bench: ${name}…\n`);
-  try {
-    rows.push(...(await scenario(server, dir, opts)));
-  } catch (err) {
-    failures.push(`${name}: ${(err as Error).message}`);
-    process.stderr.write(`bench: ${name} failed: ${(err as Error).stack}\n`);
-  } finally {
-    await server.stop();
-    rmSync(dir, { recursive: true, force: true });
+  for (const kind of scenario.servers.filter((k) => servers.includes(k))) {
+    const dir = mkdtempSync(join(tmpdir(), `xiot-bench-${name}-`));
+    let server: XmppServer;
+    try {
+      server = kind === 'prosody' ? await startProsody(PROSODY[name]) : await startEjabberd(EJABBERD);
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      // A machine without ejabberd still gets the Prosody rows; the table says what was left out.
+      if (err instanceof MissingDependencyError && kind !== 'prosody') {
+        skipped.add(`${kind}: ${err.message}`);
+        continue;
+      }
+      throw err;
+    }
+    process.stderr.write(`bench: ${name} on ${kind}…\n`);
+    try {
+      rows.push(...(await scenario.run(server, dir, opts)).map((r) => ({ ...r, server: kind })));
+    } catch (err) {
+      failures.push(`${name} on ${kind}: ${(err as Error).message}`);
+      process.stderr.write(`bench: ${name} on ${kind} failed: ${(err as Error).stack}\n`);
+    } finally {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 }
 
@@ -94,7 +121,7 @@ const fmt = (v: number | undefined, unit: string) =>
     ? '–'
     : `${v >= 100 ? Math.round(v) : v < 1 ? v.toFixed(3) : v.toFixed(unit === 's' ? 2 : 1)} ${unit}`;
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB`;
-const versions = `xmpp-iot ${VERSION}, Node ${process.version}, Prosody ${version('prosodyctl', ['about'], /Prosody ([\d.]+)/)}, slixmpp ${version(SYSTEM_PYTHON, ['-c', 'import slixmpp; print(slixmpp.__version__)'], /([\d.]+)/)}`;
+const versions = `xmpp-iot ${VERSION}, Node ${process.version}, Prosody ${version('prosodyctl', ['about'], /Prosody ([\d.]+)/)}, ejabberd ${version('dpkg-query', ['-W', '-f', '${Version}', 'ejabberd'], /^([\d.]+)/)} (c2s shaper off), slixmpp ${version(SYSTEM_PYTHON, ['-c', 'import slixmpp; print(slixmpp.__version__)'], /([\d.]+)/)}`;
 const md = [
   `# Benchmark results${opts.smoke ? ' (smoke run: small N, not a measurement)' : ''}`,
   '',
@@ -103,12 +130,13 @@ const md = [
   `- versions: ${versions}`,
   `- medians over ${opts.repeats} repeat(s); ratio = ours / baseline, measured in the same run`,
   '',
-  '| scenario | metric | ours | baseline | baseline value | ratio | target |',
-  '|---|---|---|---|---|---|---|',
+  '| scenario | server | metric | ours | baseline | baseline value | ratio | target |',
+  '|---|---|---|---|---|---|---|---|',
   ...rows.map(
     (r) =>
-      `| ${r.scenario} | ${r.metric} | ${fmt(r.ours, r.unit)} | ${r.baseline} | ${fmt(r.baselineValue, r.unit)} | ${ratio(r)} | ${r.target ?? ''}${r.note ? ` (${r.note})` : ''} |`,
+      `| ${r.scenario} | ${r.server ?? ''} | ${r.metric} | ${fmt(r.ours, r.unit)} | ${r.baseline} | ${fmt(r.baselineValue, r.unit)} | ${ratio(r)} | ${r.target ?? ''}${r.note ? ` (${r.note})` : ''} |`,
   ),
+  ...(skipped.size ? ['', 'Servers left out:', ...[...skipped].map((s) => `- ${s}`)] : []),
   ...(failures.length ? ['', 'Failed scenarios:', ...failures.map((f) => `- ${f}`)] : []),
   '',
 ].join('\n');

@@ -1,38 +1,51 @@
 /**
  * Readout throughput: N momentary readouts of the same fields, sequential and 16 in flight, measured by the same
- * client against (a) our agent process, (b) a slixmpp xep_0323 device with the same fields, (c) XEP-0199 pings to
- * a connected resource (the server's round-trip ceiling).
+ * client against (a) our agent process, (b) the minimal responder (bench/minimal-responder.ts: the agent's two
+ * stanzas and nothing else, the ceiling for a readout, issue 12), (c) a slixmpp xep_0323 device with the same
+ * fields (Prosody only: it is the same program on either server), (d) XEP-0199 pings to a connected resource
+ * (the server's round-trip ceiling). Every baseline runs on the same server in the same run.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { xml } from '@xmpp/client';
+import type { Element } from '@xmpp/xml';
 import { silentLogger } from '../../src/core/logger.js';
-import type { ProsodyServer } from '../../src/devtools/prosody.js';
+import type { XmppServer } from '../../src/devtools/xmpp-server.js';
 import { NS } from '../../src/xmpp/ns.js';
 import { createSensorClient } from '../../src/operator/sensor-client.js';
 import {
   agentYaml,
   type BenchOptions,
+  benchProcRoot,
   cpuMs,
   machineCpuMs,
   median,
   pool,
-  prosodyPid,
+  serverPid,
   type Row,
   sleep,
   startAgentProcess,
+  startJsonChild,
   startSlixmppPeer,
   stopChild,
   benchTransport,
 } from '../lib.js';
+import type { JsonElement } from '../minimal-responder.js';
 
-export async function readoutScenario(
-  server: ProsodyServer,
-  dir: string,
-  opts: BenchOptions,
-): Promise<Row[]> {
+const MINIMAL_RESPONDER = fileURLToPath(new URL('../minimal-responder.js', import.meta.url));
+const SERVER_NAME = { prosody: 'Prosody', ejabberd: 'ejabberd' } as const;
+
+const toJson = (el: Element): JsonElement => ({
+  name: el.name,
+  attrs: Object.fromEntries(Object.entries(el.attrs).map(([k, v]) => [k, String(v)])),
+  children: el.children.map((c) => (typeof c === 'string' ? c : toJson(c as Element))),
+});
+
+export async function readoutScenario(server: XmppServer, dir: string, opts: BenchOptions): Promise<Row[]> {
   const total = opts.smoke ? 30 : 1000;
-  for (const u of ['ragent', 'rslix', 'rclient']) await server.register(u, `${u}-pw`);
+  const withSlixmpp = server.kind === 'prosody';
+  for (const u of ['ragent', 'rslix', 'rclient', 'rmin']) await server.register(u, `${u}-pw`);
   const configPath = join(dir, 'readout-agent.yaml');
   writeFileSync(
     configPath,
@@ -44,6 +57,8 @@ export async function readoutScenario(
       publish: false,
       // A throughput measurement: the per-requester rate limit (50/s by default) would measure itself.
       limits: '{ requestRate: 0 }',
+      // A momentary readout reads the device fresh: its files come from tmpfs, not from the kernel.
+      hardware: benchProcRoot(dir),
       devices: '  - { id: host, type: system, interval: 1h }',
     }),
   );
@@ -51,22 +66,38 @@ export async function readoutScenario(
   const transport = benchTransport(server, 'rclient');
   const client = createSensorClient({ transport, log: silentLogger() });
   await transport.start();
-  // The same fields our system device reports, with fixed values, on the slixmpp device.
+  // The agent's own `<node/>` (fields and values as sent) for the minimal responder.
+  let sampleNode: Element | undefined;
+  const capture = (s: Element) => {
+    const node = s.is('message') ? s.getChild('fields', NS.sensordata)?.getChild('node') : undefined;
+    if (node) sampleNode = node;
+  };
+  transport.on('stanza', capture);
   const sample = await client.readout('ragent@localhost/agent', { types: ['momentary'] });
-  const fields = sample.fields.map((f) => [f.name, f.unit ?? '', f.value]);
-  const firstField = sample.fields[0]?.name as string;
-  const slix = await startSlixmppPeer(
-    {
-      jid: 'rslix@localhost',
-      password: 'rslix-pw',
-      port: server.c2sPort,
-      mode: 'device',
-      node: 'host',
-      fields,
-    },
+  transport.off('stanza', capture);
+  if (!sampleNode) throw new Error('the sample readout carried no <node/>');
+  const minimal = await startJsonChild(
+    process.execPath,
+    [MINIMAL_RESPONDER, server.service, 'rmin', 'rmin-pw', 'agent', JSON.stringify(toJson(sampleNode))],
     (e) => e.event === 'ready',
   );
-  const slixJid = slix.events.find((e) => e.event === 'ready')?.jid as string;
+  // The same fields our system device reports, with fixed values, on the slixmpp device.
+  const fields = sample.fields.map((f) => [f.name, f.unit ?? '', f.value]);
+  const firstField = sample.fields[0]?.name as string;
+  const slix = withSlixmpp
+    ? await startSlixmppPeer(
+        {
+          jid: 'rslix@localhost',
+          password: 'rslix-pw',
+          port: server.c2sPort,
+          mode: 'device',
+          node: 'host',
+          fields,
+        },
+        (e) => e.event === 'ready',
+      )
+    : undefined;
+  const slixJid = slix?.events.find((e) => e.event === 'ready')?.jid as string;
 
   const targets: Record<string, (i: number) => Promise<unknown>> = {
     ours: () => client.readout('ragent@localhost/agent', { types: ['momentary'], timeoutMs: 5000 }),
@@ -77,7 +108,13 @@ export async function readoutScenario(
         fields: [firstField],
         timeoutMs: 5000,
       }),
-    slixmpp: () => client.readout(slixJid, { types: ['momentary'], timeoutMs: opts.smoke ? 1000 : 2000 }),
+    minimal: () => client.readout('rmin@localhost/agent', { types: ['momentary'], timeoutMs: 5000 }),
+    ...(withSlixmpp
+      ? {
+          slixmpp: () =>
+            client.readout(slixJid, { types: ['momentary'], timeoutMs: opts.smoke ? 1000 : 2000 }),
+        }
+      : {}),
     ping: () =>
       transport.request(
         xml('iq', { type: 'get', to: 'ragent@localhost/agent' }, xml('ping', { xmlns: NS.ping })),
@@ -86,15 +123,19 @@ export async function readoutScenario(
   };
   const rates: Record<string, { seq: number[]; par: number[]; failures: number }> = {};
   for (const name of Object.keys(targets)) rates[name] = { seq: [], par: [], failures: 0 };
-  // Where the time goes with 16 in flight: CPU ms per operation of the server, the responder and this client.
-  const pids = { server: prosodyPid(server), agent: agent.child.pid as number, client: process.pid };
+  // Where the time goes with 16 in flight: CPU ms per operation of the server, the responder (the agent, or the
+  // minimal responder for its own target) and this client.
+  const pids = { server: serverPid(server), agent: agent.child.pid as number, client: process.pid };
+  const pidsFor = (name: string) =>
+    name === 'minimal' ? { ...pids, agent: minimal.child.pid as number } : pids;
   const cpu: Record<string, Record<keyof typeof pids, number[]>> = {
     ours: { server: [], agent: [], client: [] },
     oursOneField: { server: [], agent: [], client: [] },
+    minimal: { server: [], agent: [], client: [] },
     ping: { server: [], agent: [], client: [] },
   };
   // How busy the whole machine was (all cores, %) while 16 were in flight.
-  const busy: Record<string, number[]> = { ours: [], oursOneField: [], ping: [] };
+  const busy: Record<string, number[]> = { ours: [], oursOneField: [], minimal: [], ping: [] };
   // slixmpp 1.8.3 answers a readout that arrives right after the previous one with `accepted` and never sends
   // its fields (environment.md): sequential readouts of it are spaced by GAP ms, and the gaps are not counted.
   const GAP = 25;
@@ -111,7 +152,7 @@ export async function readoutScenario(
       }
       const seqMs = performance.now() - t0 - (gap ? n * (gap + 1) : 0);
       stats.seq.push(n / (seqMs / 1000));
-      const c0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
+      const c0 = Object.fromEntries(Object.entries(pidsFor(name)).map(([k, pid]) => [k, cpuMs(pid)]));
       const m0 = machineCpuMs();
       t0 = performance.now();
       await pool(
@@ -124,38 +165,52 @@ export async function readoutScenario(
           ),
       );
       stats.par.push(n / ((performance.now() - t0) / 1000));
-      for (const [k, pid] of Object.entries(pids))
+      for (const [k, pid] of Object.entries(pidsFor(name)))
         cpu[name]?.[k as keyof typeof pids].push((cpuMs(pid) - (c0[k] as number)) / n);
       const m1 = machineCpuMs();
       if (m1.total > m0.total) busy[name]?.push((100 * (m1.busy - m0.busy)) / (m1.total - m0.total));
     }
   }
   await transport.stop();
-  await stopChild(slix.child);
+  if (slix) await stopChild(slix.child);
+  await stopChild(minimal.child);
   await stopChild(agent.child);
   const m = (name: string, k: 'seq' | 'par') => median(rates[name]?.[k] ?? []);
   const note = (name: string) =>
     (rates[name]?.failures ?? 0) > 0 ? `${rates[name]?.failures} timed out` : undefined;
   const rows: Row[] = [];
+  const BASELINES: Record<string, string> = {
+    ping: 'XEP-0199 ping ceiling',
+    slixmpp: 'slixmpp 1.8.3 xep_0323',
+    minimal: 'minimal responder',
+  };
   const rateRow = (name: string, k: 'seq' | 'par', metric: string, vs: string, extra: Partial<Row>): Row => ({
     scenario: 'readout',
     metric,
     ours: m(name, k),
-    baseline: vs === 'ping' ? 'XEP-0199 ping ceiling' : 'slixmpp 1.8.3 xep_0323',
+    baseline: BASELINES[vs] as string,
     baselineValue: m(vs, k),
     unit: '/s',
     better: 'higher',
     ...extra,
   });
   const slixNote = note('slixmpp');
+  const minimalNote = note('minimal');
   for (const [k, label] of [
     ['seq', 'sequential'],
     ['par', '16 in flight'],
   ] as const) {
+    if (withSlixmpp)
+      rows.push(
+        rateRow('ours', k, `readouts/s, ${label}`, 'slixmpp', {
+          target: '≥ 5×',
+          ...(slixNote ? { note: `slixmpp: ${slixNote}` } : {}),
+        }),
+      );
     rows.push(
-      rateRow('ours', k, `readouts/s, ${label}`, 'slixmpp', {
-        target: '≥ 5×',
-        ...(slixNote ? { note: `slixmpp: ${slixNote}` } : {}),
+      rateRow('ours', k, `readouts/s, ${label}`, 'minimal', {
+        target: '≥ 0.9×',
+        ...(minimalNote ? { note: `minimal responder: ${minimalNote}` } : {}),
       }),
       rateRow('ours', k, `readouts/s, ${label}`, 'ping', { target: '≥ 0.5×' }),
     );
@@ -190,13 +245,22 @@ export async function readoutScenario(
     };
   };
   for (const [k, label] of [
-    ['server', 'Prosody'],
+    ['server', SERVER_NAME[server.kind]],
     ['agent', 'agent (responder)'],
     ['client', 'client'],
   ] as const)
     rows.push(
       cpuRow(`${label} CPU per readout, 16 in flight`, 'ours', k, 'where the time goes: /proc CPU time'),
     );
+  for (const [k, label] of [
+    ['server', SERVER_NAME[server.kind]],
+    ['agent', 'responder'],
+  ] as const)
+    rows.push({
+      ...cpuRow(`${label} CPU per readout, 16 in flight`, 'ours', k, 'the agent against the ceiling'),
+      baseline: 'per minimal-responder readout',
+      baselineValue: median(cpu.minimal?.[k] ?? []),
+    });
   const machine = 'the three processes share the cores of this machine: their sum bounds the rate';
   rows.push(cpuRow('CPU per readout, all three, 16 in flight', 'ours', 'all', machine));
   rows.push(cpuRow('CPU per readout of one field, all three, 16 in flight', 'oursOneField', 'all', machine));

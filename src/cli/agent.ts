@@ -7,6 +7,7 @@ import type { AgentConfig } from '../config/agent-config.js';
 import { ConfigError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { type Agent, createAgent } from '../agent/agent.js';
+import { relaxHeapAfterStart } from '../agent/heap.js';
 import { loadAgentConfig } from '../agent/load-config.js';
 import { planReload } from '../agent/reload.js';
 import { startLocalStatus } from './status.js';
@@ -32,6 +33,7 @@ export function superviseAgent(
   const startAll = async () => {
     localStatus = await startLocalStatus(config.store, () => agent.status(), log);
     await agent.start();
+    relaxHeapAfterStart();
   };
 
   async function reloadNow(): Promise<'refused' | 'unchanged' | 'devices' | 'restarted'> {

@@ -4,7 +4,7 @@
  * ports, with its config, Mnesia spool and logs in a short temp dir owned by user `ejabberd`. Its own
  * ejabberdctl.cfg gives each instance its own node name and Erlang distribution port on 127.0.0.1, so no epmd
  * is started or needed (a system epmd, if any, is left alone). Debian's c2s shaper stays on (3000 B/s, burst
- * 20000): the agent must cope with it. No XEP-0198 (`mod_stream_mgmt` is off: @xmpp/client 0.14's is broken).
+ * 20000) unless `shaper: false`: the agent must cope with it. No XEP-0198 (`mod_stream_mgmt` is off: @xmpp/client 0.14's is broken).
  */
 import { spawn } from 'node:child_process';
 import { chownSync, readFileSync, statSync } from 'node:fs';
@@ -27,6 +27,11 @@ export interface EjabberdOptions extends XmppServerOptions {
    * Without (and without `tls`), no STARTTLS. `tls` also opens the direct TLS and HTTPS listeners.
    */
   certfiles?: string[];
+  /**
+   * Debian's c2s shaper (3000 B/s, burst 20000; admins exempt). Default true: the agent must cope with it.
+   * Benchmarks turn it off, to measure the agent rather than the shaper.
+   */
+  shaper?: boolean;
 }
 
 /** A throwaway ejabberd: the common server interface (see xmpp-server.ts). */
@@ -153,7 +158,7 @@ function renderConfig(ports: Ports, options: EjabberdOptions, certfiles: string[
     shaper: { normal: { rate: 3000, burst_size: 20000 }, fast: 200000 },
     shaper_rules: {
       max_user_sessions: 10,
-      c2s_shaper: { none: 'admin', normal: 'all' },
+      c2s_shaper: options.shaper === false ? 'none' : { none: 'admin', normal: 'all' },
       s2s_shaper: 'fast',
     },
     modules,

@@ -265,6 +265,9 @@ type XmppClient = ReturnType<typeof client> & {
 
 export function createTransport(options: TransportOptions, log: Logger): Transport {
   const events = new EventEmitter();
+  // Serialising every stanza for a trace line nobody writes showed in the agent's readout profile (issue 12).
+  const isLevelEnabled = (log as Partial<{ isLevelEnabled(level: string): boolean }>).isLevelEnabled;
+  const tracing = () => isLevelEnabled?.call(log, 'trace') ?? true;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const { minMs, maxMs } = options.reconnect ?? DEFAULT_RECONNECT;
   const tlsPolicy = options.tls ?? defaultTlsPolicy(options.service);
@@ -408,7 +411,7 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
           ),
         );
       }
-      log.trace({ dir: 'in' }, redactStanza(el));
+      if (tracing()) log.trace({ dir: 'in' }, redactStanza(el));
     } catch (err) {
       log.warn({ err: errorMessage(err) }, 'unreadable element from the server');
     }
@@ -553,7 +556,9 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
     return sent;
   }) as typeof xmpp.send;
 
-  xmpp.on('send', (el: Element) => log.trace({ dir: 'out' }, redactStanza(el)));
+  xmpp.on('send', (el: Element) => {
+    if (tracing()) log.trace({ dir: 'out' }, redactStanza(el));
+  });
   xmpp.on('connect', () => {
     const socket = xmpp.socket as { setNoDelay?(v: boolean): void } | null;
     socket?.setNoDelay?.(true);

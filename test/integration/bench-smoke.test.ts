@@ -8,7 +8,8 @@ import { requireFuse, requireProsody, requireRoot, requireSlixmpp } from '../hel
 const BENCH = fileURLToPath(new URL('../../dist/bench/run.js', import.meta.url));
 
 // The latency scenario drives the GPIO simulator: root and FUSE, like the GPIO tests.
-// Prosody only: the benchmark starts its own Prosody (bench/run.ts) and measures that process's footprint.
+// Prosody only (--servers prosody): the full run adds ejabberd for readout and publish, where a smoke-sized publish
+// lost notifications once in four runs (not yet understood; see README "Performance"), and the test must stay short.
 describe.skipIf(!requireProsody() || !requireSlixmpp() || !requireRoot() || !requireFuse())(
   'npm run bench, smoke mode',
   () => {
@@ -19,7 +20,7 @@ describe.skipIf(!requireProsody() || !requireSlixmpp() || !requireRoot() || !req
       if (!existsSync(BENCH))
         throw new Error(`${BENCH} is missing: run \`npm run build\` first (npm test does)`);
       const code = await new Promise<number | null>((resolve) => {
-        const child = spawn(process.execPath, [BENCH, '--smoke', '--out', dir.path], {
+        const child = spawn(process.execPath, [BENCH, '--smoke', '--servers', 'prosody', '--out', dir.path], {
           stdio: ['ignore', 'ignore', 'pipe'],
         });
         let stderr = '';
@@ -31,7 +32,7 @@ describe.skipIf(!requireProsody() || !requireSlixmpp() || !requireRoot() || !req
       });
       expect(code).toBe(0);
       const json = JSON.parse(readFileSync(`${dir.path}/results.json`, 'utf8')) as {
-        rows: { scenario: string; metric: string; ours: number; baselineValue?: number }[];
+        rows: { scenario: string; server?: string; metric: string; ours: number; baselineValue?: number }[];
         failures: string[];
       };
       expect(json.failures).toEqual([]);
@@ -48,9 +49,8 @@ describe.skipIf(!requireProsody() || !requireSlixmpp() || !requireRoot() || !req
       expect(
         json.rows.every((r) => Number.isFinite(r.ours) && (r.ours > 0 || r.metric.startsWith('RSS slope'))),
       ).toBe(true);
-      expect(readFileSync(`${dir.path}/results.md`, 'utf8')).toMatch(
-        /\| readout \| readouts\/s, sequential \|/,
-      );
+      const md = readFileSync(`${dir.path}/results.md`, 'utf8');
+      expect(md).toMatch(/\| readout \| prosody \| readouts\/s, sequential \| .* \| minimal responder \|/);
       // The hostile flood (small): every IQ answered exactly once.
       const answered = json.rows.find(
         (r) => r.scenario === 'hostile' && r.metric === 'IQs answered exactly once',
