@@ -19,25 +19,15 @@ import {
 } from 'exi4js';
 import { fieldsElement, nodeElement, readoutRequestElement } from '../../src/iot/sensordata.js';
 import type { Field } from '../../src/model/fields.js';
+import { MOMENTARY, oneOfEachType } from '../helpers/fields.js';
 
 const sd = iotSchema('xep-0323.xsd');
 const SD = 'urn:xmpp:iot:sensordata';
 
-const base = { flags: ['momentary'], qos: ['automaticReadout'] } as Pick<Field, 'flags' | 'qos'>;
+const base = MOMENTARY;
 const at = new Date('2026-03-01T10:15:00.000Z');
-const allTypes: Field[] = [
-  { ...base, name: 'T', type: 'numeric', value: 21.5, unit: '°C', decimals: 2 },
-  { ...base, name: 'N', type: 'numeric', value: 3 },
-  { ...base, name: 'I', type: 'int', value: -7 },
-  { ...base, name: 'L', type: 'long', value: 9007199254740993n },
-  { ...base, name: 'B', type: 'boolean', value: false },
-  { ...base, name: 'S', type: 'string', value: 'ok' },
-  { ...base, name: 'E', type: 'enum', value: 'High', dataType: 'Level' },
-  { ...base, name: 'D', type: 'date', value: at },
-  { ...base, name: 'Ti', type: 'time', value: at },
-  { ...base, name: 'DT', type: 'dateTime', value: at, writable: true },
-  { ...base, name: 'Du', type: 'duration', value: 3725 },
-];
+// The date-time field writable too: an attribute the schema declares.
+const allTypes: Field[] = oneOfEachType(at).map((f) => (f.name === 'DT' ? { ...f, writable: true } : f));
 
 function message(payload: ReturnType<typeof xml>, id = 'm1'): string {
   return xml(

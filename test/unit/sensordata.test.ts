@@ -1,6 +1,5 @@
 import { xml } from '@xmpp/client';
 import { describe, expect, it } from 'vitest';
-import type { Field } from '../../src/model/fields.js';
 import {
   fieldElement,
   fieldsElement,
@@ -9,25 +8,12 @@ import {
   parseFields,
   parseReadoutRequest,
 } from '../../src/iot/sensordata.js';
-
-const base = { flags: ['momentary'], qos: ['automaticReadout'] } as Pick<Field, 'flags' | 'qos'>;
+import { oneOfEachType } from '../helpers/fields.js';
 
 describe('XEP-0323 encoding', () => {
   it('encodes all ten value types with their required attributes', () => {
     const at = new Date('2026-03-01T10:15:00.000Z');
-    const fields: Field[] = [
-      { ...base, name: 'T', type: 'numeric', value: 21.5, unit: '°C', decimals: 2 },
-      { ...base, name: 'N', type: 'numeric', value: 3 },
-      { ...base, name: 'I', type: 'int', value: -7 },
-      { ...base, name: 'L', type: 'long', value: 9007199254740993n },
-      { ...base, name: 'B', type: 'boolean', value: false },
-      { ...base, name: 'S', type: 'string', value: 'ok' },
-      { ...base, name: 'E', type: 'enum', value: 'High', dataType: 'Level' },
-      { ...base, name: 'D', type: 'date', value: at },
-      { ...base, name: 'Ti', type: 'time', value: at },
-      { ...base, name: 'DT', type: 'dateTime', value: at },
-      { ...base, name: 'Du', type: 'duration', value: 3725 },
-    ];
+    const fields = oneOfEachType(at);
     const out = fields.map((f) => fieldElement(f).toString());
     expect(out).toEqual([
       `<numeric name="T" momentary="true" automaticReadout="true" value="21.50" unit="°C"/>`,
