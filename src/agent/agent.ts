@@ -224,7 +224,9 @@ export function createAgent(initialConfig: AgentConfig, deps: { log: Logger; hal
     announce: (status) => transport.send(xml('presence', {}, disco.caps(), xml('status', {}, status))),
     online: () => transport.online,
   });
+  let logins = 0;
   transport.on('online', () => {
+    const login = ++logins;
     // Presences that arrive from now on, answers to the server's probes included (RFC 6121 §4.3).
     const heard = new Set<string>();
     const onPresence = (stanza: Element) => {
@@ -248,7 +250,7 @@ export function createAgent(initialConfig: AgentConfig, deps: { log: Logger; hal
       .catch((err) => log.warn({ err: errorMessage(err) }, 'could not announce presence'))
       .finally(() => {
         transport.off('stanza', onPresence);
-        publisher?.release();
+        if (login === logins) publisher?.release(); // a later login holds the backlog for itself
       });
   });
 

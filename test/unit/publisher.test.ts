@@ -84,7 +84,7 @@ afterEach(() => {
   for (const s of stores.splice(0)) s.close();
 });
 
-function setUp(answer: Answer, readings: number) {
+function setUp(answer: Answer, readings: number, options: { holdAfterLogin?: boolean } = {}) {
   const store = openStore(':memory:');
   stores.push(store);
   for (let i = 0; i < readings; i++)
@@ -105,12 +105,27 @@ function setUp(answer: Answer, readings: number) {
     owners: [],
     log,
     window: 4,
+    ...options,
   });
   stops.push(() => publisher.stop());
   return { ...t, store, publisher, entries };
 }
 
 describe('publisher', () => {
+  it('after a login, with holdAfterLogin, publishes nothing until released (the agent first hears its owners)', async () => {
+    const s = setUp(ok, 5, { holdAfterLogin: true });
+    s.offline();
+    s.online();
+    s.publisher.kick(); // a new reading while held
+    await sleep(50);
+    expect(s.requests).toEqual([]);
+    expect(s.store.outboxDepth()).toBe(5);
+    s.publisher.release();
+    await sleep(50);
+    expect(s.store.outboxDepth()).toBe(0);
+    expect(s.requests.filter((r) => isPublish(r.iq))).toHaveLength(5);
+  });
+
   it('configures the node first, then publishes every reading in order with no IQ timer', async () => {
     const s = setUp(ok, 10);
     s.publisher.kick();
