@@ -80,6 +80,12 @@ export const SYSTEM_DEPENDENCIES: readonly SystemDependency[] = [
     present: () => findExecutable('openssl') !== undefined,
   },
   {
+    name: 'systemd-analyze',
+    debianPackage: 'systemd',
+    purpose: 'verifies the unit `xiot service print` writes (the package-install test)',
+    present: () => findExecutable('systemd-analyze') !== undefined,
+  },
+  {
     name: 'FUSE 3',
     debianPackage: 'fuse3',
     purpose: 'fusermount3, which mounts the GPIO sysfs simulator (firmware-sim/gpio) for the GPIO tests',
