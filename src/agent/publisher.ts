@@ -364,7 +364,7 @@ export function createPublisher(deps: {
   return {
     /** New readings are in the outbox. */
     kick: () => {
-      if (transport.online && !held) void drain();
+      if (transport.online) void drain();
     },
     /** The agent has announced itself after a login: the backlog may go out (see `holdAfterLogin`). */
     release: () => {

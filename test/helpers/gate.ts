@@ -1,20 +1,24 @@
 /**
- * A TCP forwarder on loopback that a test can hold shut: while held, every connection is dropped at once (the
- * client sees a network failure and retries with its backoff); released, connections are forwarded to `port`.
- * Restart tests use it to decide who comes back first (PEP does not redeliver to an owner who was not online).
+ * A TCP forwarder to `127.0.0.1:port` that a test can hold shut: while held, every connection is dropped at once
+ * (the client sees a network failure and retries with its backoff); released, connections are forwarded. Restart
+ * tests use it to decide who comes back first (PEP does not redeliver to an owner who was not online); listening on
+ * another address of this machine, it gives a server a name that is not loopback by name (the TLS policy tests).
  */
 import net from 'node:net';
 
 export interface Gate {
-  /** The loopback port clients connect to. */
+  /** The port clients connect to (on `host`). */
   readonly port: number;
+  /** Everything clients sent so far. */
+  fromClient(): string;
   hold(): void;
   release(): void;
   close(): Promise<void>;
 }
 
-export async function startGate(port: number): Promise<Gate> {
+export async function startGate(port: number, host = '127.0.0.1'): Promise<Gate> {
   let held = false;
+  let fromClient = '';
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     if (held) {
@@ -31,12 +35,17 @@ export async function startGate(port: number): Promise<Gate> {
         upstream.destroy();
       });
     }
+    client.on('data', (d: Buffer) => (fromClient += d.toString('utf8')));
     client.pipe(upstream);
     upstream.pipe(client);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, resolve);
+  });
   return {
     port: (server.address() as net.AddressInfo).port,
+    fromClient: () => fromClient,
     hold: () => {
       held = true;
     },

@@ -66,21 +66,7 @@ describe.each(servers())('XEP-0347 registry flows (%s)', (kind) => {
       components: [{ name: REGISTRY, secret: SECRET }],
       accounts: ['t1', 't2', 't3', 'owner', 'late'].map((u) => ({ username: u, password: `${u}-pw` })),
     });
-    hub = createHub(
-      {
-        xmpp: {
-          component: {
-            service: `xmpp://127.0.0.1:${server.componentPort}`,
-            domain: REGISTRY,
-            secret: SECRET,
-          },
-        },
-        store: `${dir.path}/hub.db`,
-        registry: { claimAttemptsPerMinute: 10 },
-        log: { level: 'info' },
-      },
-      { log: testLogger() },
-    );
+    hub = newHub();
     await hub.start();
     for (const u of ['t1', 't2', 't3', 'owner']) {
       const c = await startClient(server, u, `${u}-pw`);

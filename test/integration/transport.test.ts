@@ -20,6 +20,7 @@ import { findExecutable } from '../../src/devtools/system-deps.js';
 import { createTransport, isLoopbackHost, type Transport } from '../../src/xmpp/transport.js';
 import { tempDir, waitFor } from '../helpers/agent.js';
 import { selfSignedLocalhost } from '../helpers/certificates.js';
+import { type Gate, startGate } from '../helpers/gate.js';
 import { requireEjabberd } from '../helpers/requirements.js';
 import { type ScriptedServer, startScriptedServer } from '../helpers/scripted-server.js';
 import { recordingLogger, warnings } from '../helpers/transport.js';
@@ -41,12 +42,10 @@ function kitchenConfig(service: string, ...settings: string[]) {
 /**
  * A name that is not loopback by name but reaches this host: the machine's own host name (Debian's
  * /etc/hosts maps it to 127.0.0.1 or 127.0.1.1). A forwarder listens on the address it resolves to and
- * passes bytes to the server on 127.0.0.1, recording what the client sent. No system file is edited.
+ * passes bytes to the server on 127.0.0.1, recording what the client sent (a gate, test/helpers/gate.ts). No
+ * system file is edited. Without such a name, why there is none.
  */
-/** A name for this machine that is not loopback by name, forwarding to `port`; or why there is none. */
-type LoopbackAlias = { name: string; port: number; fromClient(): string; close(): Promise<void> };
-
-async function loopbackAlias(port: number): Promise<LoopbackAlias | { reason: string }> {
+async function loopbackAlias(port: number): Promise<(Gate & { name: string }) | { reason: string }> {
   const name = os.hostname();
   if (!name || isLoopbackHost(name)) return { reason: `host name "${name}" is loopback by name` };
   const address = await dns
@@ -54,37 +53,9 @@ async function loopbackAlias(port: number): Promise<LoopbackAlias | { reason: st
     .then((a) => a.address)
     .catch(() => '');
   if (!address) return { reason: `host name "${name}" does not resolve` };
-  let fromClient = '';
-  const sockets = new Set<net.Socket>();
-  const proxy = net.createServer((client) => {
-    const upstream = net.connect(port, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => {
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.on('data', (d: Buffer) => (fromClient += d.toString('utf8')));
-    client.pipe(upstream);
-    upstream.pipe(client);
-  });
-  const listening = await new Promise<boolean>((resolve) => {
-    proxy.once('error', () => resolve(false));
-    proxy.listen(0, address, () => resolve(true));
-  });
-  if (!listening) return { reason: `cannot listen on ${address} (what "${name}" resolves to)` };
-  return {
-    name,
-    port: (proxy.address() as net.AddressInfo).port,
-    fromClient: () => fromClient,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        proxy.close(() => resolve());
-      }),
-  };
+  const gate = await startGate(port, address).catch(() => undefined);
+  if (!gate) return { reason: `cannot listen on ${address} (what "${name}" resolves to)` };
+  return Object.assign(gate, { name });
 }
 
 /**
