@@ -229,8 +229,11 @@ export function createAgent(initialConfig: AgentConfig, deps: { log: Logger; hal
     const login = ++logins;
     // Presences that arrive from now on, answers to the server's probes included (RFC 6121 §4.3).
     const heard = new Set<string>();
+    // Only availability counts (none or `unavailable`): a `subscribed` comes before the contact's presence does.
     const onPresence = (stanza: Element) => {
-      if (stanza.is('presence') && stanza.attrs.from) heard.add(bareOf(stanza.attrs.from as string));
+      const type = stanza.attrs.type as string | undefined;
+      if (stanza.is('presence') && stanza.attrs.from && (type === undefined || type === 'unavailable'))
+        heard.add(bareOf(stanza.attrs.from as string));
     };
     transport.on('stanza', onPresence);
     void (async () => {

@@ -79,6 +79,8 @@ export function createRosterPolicy(deps: { transport: Transport; access: AccessP
 
   /** The roster as the server last told us: read at login, then updated by pushes. */
   let roster: Map<string, RosterItem> | undefined;
+  /** Owners asked at the last reconcile for a subscription to their presence (their answer is on its way). */
+  let askedOwners = new Set<string>();
 
   async function reconcile(): Promise<void> {
     try {
@@ -89,9 +91,11 @@ export function createRosterPolicy(deps: { transport: Transport; access: AccessP
       log.warn({ err: errorMessage(err) }, 'could not read the roster; asking every owner for friendship');
       roster = undefined;
     }
+    askedOwners = new Set();
     for (const owner of access.owners) {
       const requests = roster ? ownerRequests(roster.get(owner)) : (['subscribed', 'subscribe'] as const);
       for (const type of requests) await presence(type, owner); // 'subscribed' first: RFC 6121 §3.4 pre-approval
+      if (requests.includes('subscribe')) askedOwners.add(owner);
       if (requests.length) log.info({ jid: owner, requests }, 'asked an owner for friendship');
     }
     for (const [jid, item] of roster ?? []) {
@@ -120,11 +124,15 @@ export function createRosterPolicy(deps: { transport: Transport; access: AccessP
   transport.on('stanza', listener);
   return {
     reconcile,
-    /** Owners whose presence the server sends us (our subscription to them is on the roster read at login). */
+    /**
+     * Owners whose presence the server sends us or is about to: our subscription to them is on the roster read
+     * at login, is pending, or was asked for at this login (an online owner's client approves it and the server
+     * then sends their presence, RFC 6121 §3.1.6).
+     */
     ownersWeHear(): string[] {
       return access.owners.filter((o) => {
-        const sub = roster?.get(o)?.subscription;
-        return sub === 'to' || sub === 'both';
+        const item = roster?.get(o);
+        return item?.subscription === 'to' || item?.subscription === 'both' || item?.ask || askedOwners.has(o);
       });
     },
     /** A trusted provisioning server asked us to drop this friendship (XEP-0324 §3.5), or an owner disowned us. */
