@@ -132,7 +132,9 @@ export function createRosterPolicy(deps: { transport: Transport; access: AccessP
     ownersWeHear(): string[] {
       return access.owners.filter((o) => {
         const item = roster?.get(o);
-        return item?.subscription === 'to' || item?.subscription === 'both' || item?.ask || askedOwners.has(o);
+        return (
+          item?.subscription === 'to' || item?.subscription === 'both' || item?.ask || askedOwners.has(o)
+        );
       });
     },
     /** A trusted provisioning server asked us to drop this friendship (XEP-0324 §3.5), or an owner disowned us. */
