@@ -23,7 +23,7 @@ export function runSetup(argv: readonly string[]): number {
   }
   if (result.installed.length > 0) {
     console.log(`setup: installed ${result.installed.join(' ')}`);
-    for (const service of ['prosody', 'ejabberd'].filter((p) => result.installed.includes(p))) {
+    for (const service of ['prosody', 'ejabberd', 'postgresql'].filter((p) => result.installed.includes(p))) {
       // Debian's postinst starts the system service (on 5222; ejabberd also an epmd on 4369). The tests and
       // the demo run private instances on free ports and never use epmd; stopping it frees 5222.
       const stopped = spawnSync('service', [service, 'stop'], { stdio: 'ignore' }).status === 0;

@@ -86,6 +86,19 @@ export const SYSTEM_DEPENDENCIES: readonly SystemDependency[] = [
     present: () => findExecutable('systemd-analyze') !== undefined,
   },
   {
+    name: 'PostgreSQL 15',
+    debianPackage: 'postgresql',
+    purpose: "the hub's PostgreSQL store (a throwaway server per test run, started as user postgres)",
+    present: () =>
+      existsSync('/usr/lib/postgresql/15/bin/initdb') && existsSync('/usr/lib/postgresql/15/bin/pg_ctl'),
+  },
+  {
+    name: 'Chromium',
+    debianPackage: 'chromium',
+    purpose: "the hub dashboard's browser tests (driven by playwright-core; no browser is downloaded)",
+    present: () => existsSync('/usr/bin/chromium'),
+  },
+  {
     name: 'FUSE 3',
     debianPackage: 'fuse3',
     purpose: 'fusermount3, which mounts the GPIO sysfs simulator (firmware-sim/gpio) for the GPIO tests',
