@@ -61,6 +61,11 @@ export interface HistoryStore {
   downsample(query: DownsampleQuery): Promise<Bucket[]>;
   /** Deletes readings older than `before` (retention); returns how many. */
   prune(before: number): Promise<number>;
+  /**
+   * Calls `listener` with the readings each `insert` newly stored (live views: the dashboard's updates, metrics).
+   * Returns the function that removes the listener.
+   */
+  onInsert(listener: (readings: readonly StoredReading[]) => void): () => void;
   /** Things with at least one reading, with their newest timestamp. */
   things(): Promise<{ thing: string; lastSeen: number }[]>;
   close(): Promise<void>;
