@@ -148,7 +148,12 @@ export function createReadoutService(deps: {
     // Run after the IQ result has been sent (setImmediate follows the promise chain that sends it): the
     // requester must see `accepted` before any `fields`. A cancelled session is skipped by run().
     if (queued) session.timer = setLongTimeout(() => void run(session, queued), delay);
-    else setImmediate(() => void run(session, queued));
+    else {
+      setImmediate(() => void run(session, queued));
+      // A device that answers within this turn (/proc, memory, a cached stream value): `accepted` and the
+      // `fields` leave in one write. A slow one (1-Wire) does not hold `accepted` back beyond this turn.
+      transport.coalesce?.();
+    }
     return xml('accepted', {
       xmlns: NS.sensordata,
       seqnr: String(request.seqnr),

@@ -110,6 +110,11 @@ export interface Transport {
    * `timeoutMs` 0: no timer; the request waits as long as the stream is up (liveness is the keepalive's job).
    */
   request(iq: Element, timeoutMs?: number): Promise<Element>;
+  /**
+   * Stanzas sent from now until the event loop's next turn leave in one socket write (a readout's `accepted`
+   * and its `fields`: one syscall and one TCP segment instead of two). Optional: a no-op where unsupported.
+   */
+  coalesce?(): void;
   /** Handler returns a payload element (result), true (empty result), or a `stanzaError()` element. */
   handleIq(type: 'get' | 'set', ns: string, name: string, handler: IqHandler): void;
   on(event: 'online', listener: (jid: string) => void): void;
@@ -309,6 +314,7 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
   xmpp.reconnect.stop();
   let stopping = false;
   let online = false;
+  let corked = false; // coalesce(): the socket is corked until the next turn
   let onlineSince = 0;
   let currentJid: string | undefined;
   let lastFailure: string | undefined;
@@ -863,6 +869,18 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
     },
     get flow() {
       return { readingPaused, queuedBytes: rawStream(xmpp.socket)?.writableLength ?? 0 };
+    },
+    coalesce() {
+      if (corked || !online) return;
+      const raw = rawStream(xmpp.socket) as (RawStream & { cork(): void; uncork(): void }) | undefined;
+      if (!raw) return;
+      corked = true;
+      raw.cork();
+      // setImmediate, not nextTick: the callbacks already queued for this turn (a readout's run) write first.
+      setImmediate(() => {
+        corked = false;
+        raw.uncork();
+      });
     },
     async start() {
       await ensureTransport();

@@ -486,3 +486,29 @@ describe('transport limits', () => {
     expect(t.online).toBe(true);
   }, 60_000);
 });
+
+describe('transport.coalesce', () => {
+  it('sends the stanzas of one event-loop turn in one write, in order; later ones go on their own', async () => {
+    const chunks: string[] = [];
+    const t = await connect({
+      onConnection: (conn) => conn.socket.on('data', (d: Buffer) => chunks.push(d.toString())),
+      onElement: () => undefined,
+    });
+    chunks.length = 0;
+    t.coalesce?.();
+    await t.send(xml('message', { to: 'a@localhost', id: 'first' }));
+    await t.send(xml('message', { to: 'a@localhost', id: 'second' }));
+    await waitFor('both stanzas', () => server!.connections[0]!.received.length >= 2, 2000);
+    expect(chunks).toHaveLength(1);
+    expect(chunks[0]).toMatch(/id=["']first["'].*id=["']second["']/s);
+
+    // Without coalesce() (the cork ended at the next turn), each stanza is its own write.
+    await new Promise((r) => setImmediate(r));
+    chunks.length = 0;
+    await t.send(xml('message', { to: 'a@localhost', id: 'third' }));
+    await waitFor('the third stanza', () => chunks.length === 1, 2000);
+    await new Promise((r) => setTimeout(r, 20));
+    await t.send(xml('message', { to: 'a@localhost', id: 'fourth' }));
+    await waitFor('the fourth stanza', () => chunks.length === 2, 2000);
+  });
+});
