@@ -298,31 +298,50 @@ export function createPublisher(deps: {
       do {
         again = false;
         while (!stopped && transport.online) {
-          // While publishing fails, one publish probes per retry: a window re-sent to a service that refuses it
-          // would fill a shaped link (ejabberd: 3000 B/s) and delay everything else we send, readouts included.
-          const batch = store.outbox(failures > 0 ? 1 : window);
-          if (batch.length === 0) break;
           if (!prepared) {
+            if (store.outbox(1).length === 0) break;
             configureAfterPublish = !(await prepareNode());
             prepared = true;
           }
-          const requests = batch.map((r) => request(publishElement(target, r, withOptions)));
-          for (const p of requests) p.catch(() => undefined);
-          // Acknowledged in order; the outbox rows go in one transaction per window (one fsync, not one each).
+          // A sliding window: up to `window` publishes in flight at all times, so the server's pipeline does not
+          // run dry while we wait for a batch's last acknowledgement or fsync the outbox.
+          const inflight: { id: number; reply: Promise<Element> }[] = [];
           const acked: number[] = [];
-          try {
-            for (const [i, reading] of batch.entries()) {
-              await requests[i];
-              acked.push(reading.id);
-            }
-          } finally {
+          let lastSent: number | undefined;
+          const commit = () => {
             if (acked.length && !stopped) store.acknowledgeMany(acked);
             published += acked.length;
+            acked.length = 0;
+          };
+          try {
+            for (;;) {
+              // While publishing fails, one publish probes per retry: a window re-sent to a service that refuses
+              // it would fill a shaped link (ejabberd: 3000 B/s) and delay everything else we send, readouts
+              // included. Likewise one publish only when it is to create the node (configured right after).
+              const limit = failures > 0 || configureAfterPublish ? 1 : window;
+              if (inflight.length < limit && !(configureAfterPublish && lastSent !== undefined)) {
+                for (const r of store.outbox(limit - inflight.length, lastSent)) {
+                  const reply = request(publishElement(target, r, withOptions));
+                  reply.catch(() => undefined);
+                  inflight.push({ id: r.id, reply });
+                  lastSent = r.id;
+                }
+              }
+              const head = inflight.shift();
+              if (!head) break;
+              await head.reply;
+              acked.push(head.id);
+              if (failures > 0) log.info({ node: target.node, published }, 'publishing again');
+              failures = 0;
+              lastError = undefined;
+              // Acknowledged in order, in transactions of half a window (one fsync each, not one per reading).
+              if (acked.length >= window / 2 || inflight.length === 0) commit();
+            }
+          } finally {
+            commit();
           }
+          if (lastSent === undefined) break;
           if (configureAfterPublish) prepared = false; // the publish created the node: configure it now
-          if (failures > 0) log.info({ node: target.node, published }, 'publishing again');
-          failures = 0;
-          lastError = undefined;
         }
       } while (again && !stopped && transport.online);
     } catch (err) {

@@ -144,8 +144,8 @@ describe('publisher', () => {
     const s = setUp((iq) => (isPublish(iq) && ++publishes === 3 ? 'hang' : ok()), 6);
     s.publisher.kick();
     await sleep(30);
-    // 0 and 1 answered; 2 hangs and 3 waits behind it; the window's acknowledgements are written together.
-    expect(s.store.outboxDepth()).toBe(6);
+    // 0 and 1 answered (written together: half a window); the window slid on to 4 and 5; 2 hangs, 3-5 wait.
+    expect(s.store.outboxDepth()).toBe(4);
     s.offline();
     await sleep(10);
     s.online();
@@ -154,9 +154,35 @@ describe('publisher', () => {
     const stamps = s.requests
       .filter((r) => isPublish(r.iq))
       .map((r) => new Date(itemTimestamp(r.iq)).getUTCSeconds());
-    // The first window (0-3) went out before the connection dropped; after it, 2 onwards, in order.
-    expect(stamps).toEqual([0, 1, 2, 3, 2, 3, 4, 5]);
+    // 0-5 went out before the connection dropped; after it, 2 onwards again, in order.
+    expect(stamps).toEqual([0, 1, 2, 3, 4, 5, 2, 3, 4, 5]);
     expect(s.entries.filter((e) => e.level >= 50)).toEqual([]); // going offline is not a publishing failure
+  });
+
+  it('keeps the window full: each acknowledgement lets the next reading go, never more than the window in flight', async () => {
+    const answers: Array<() => void> = [];
+    const s = setUp(
+      (iq) =>
+        isPublish(iq)
+          ? new Promise<Element>((resolve) => answers.push(() => resolve(xml('iq', { type: 'result' }))))
+          : ok(),
+      10,
+    );
+    s.publisher.kick();
+    await sleep(20);
+    const sent = () => s.requests.filter((r) => isPublish(r.iq)).length;
+    expect(sent()).toBe(4); // the window
+    answers[0]!();
+    await sleep(10);
+    expect(sent()).toBe(5); // one acknowledged, one more out: the pipeline does not wait for the whole window
+    for (let i = 1; i < 10; i++) {
+      answers[i]!();
+      await sleep(5);
+      expect(sent() - (i + 1)).toBeLessThanOrEqual(4);
+    }
+    await sleep(20);
+    expect(sent()).toBe(10);
+    expect(s.store.outboxDepth()).toBe(0);
   });
 
   it('repairs a precondition-not-met once per session, then logs the failure once, probes with one publish, and keeps the readings', async () => {
