@@ -334,8 +334,9 @@ export function createPublisher(deps: {
               if (failures > 0) log.info({ node: target.node, published }, 'publishing again');
               failures = 0;
               lastError = undefined;
-              // Acknowledged in order, in transactions of half a window (one fsync each, not one per reading).
-              if (acked.length >= window / 2 || inflight.length === 0) commit();
+              // Acknowledged in order, one transaction (one fsync, which blocks this thread) per window's worth
+              // of acknowledgements, not per reading; the window stays full meanwhile, so the server keeps busy.
+              if (acked.length >= window || inflight.length === 0) commit();
             }
           } finally {
             commit();
