@@ -98,6 +98,8 @@ export function createRegistryClient(deps: {
   hasOwners(): boolean;
   onClaimed(owner: string): void;
   onDisowned(owner: string): void;
+  /** Registered unclaimed: the claim code to show (the CLI draws its QR code on a terminal). */
+  onRegistered?(code: { text: string; uri: string }): void;
   /** Backoff between register attempts while the registry does not answer (default 5 s to 5 min). */
   retry?: { minMs: number; maxMs: number };
 }) {
@@ -199,6 +201,7 @@ export function createRegistryClient(deps: {
     remember(publicTags());
     const code = claimCodeOf(store, settings);
     log.info({ registry, claimCode: code.text, uri: code.uri }, `registered; claim code: ${code.text}`);
+    deps.onRegistered?.(code);
   }
 
   transport.handleIq('set', NS_DISCOVERY, 'claimed', (stanza: Element, el: Element) => {
