@@ -41,6 +41,23 @@ describe.skipIf(!requireXmllint())('the XEP schemas, checked by xmllint', () => 
     ]);
   });
 
+  it('cover the provisioning answers the hub will send (XEP-0324)', async () => {
+    const NS_PROV = 'urn:xmpp:iot:provisioning';
+    for (const answer of [
+      xml('isFriendResponse', { xmlns: NS_PROV, jid: 'a@b', result: 'true' }),
+      xml(
+        'canReadResponse',
+        { xmlns: NS_PROV, jid: 'a@b', result: 'true', momentary: 'true' },
+        xml('field', { name: 'T' }),
+      ),
+      xml('canControlResponse', { xmlns: NS_PROV, jid: 'a@b', result: 'false' }),
+      xml('clearCache', { xmlns: NS_PROV }),
+      xml('unfriend', { xmlns: NS_PROV, jid: 'a@b' }),
+    ])
+      expect(await validateElement(answer), answer.toString()).toEqual([]);
+    expect(await validateElement(xml('isFriendResponse', { xmlns: NS_PROV, jid: 'a@b' }))).not.toEqual([]);
+  });
+
   it('compile, XEP-0324 with XEP-0323 imported', async () => {
     for (const schema of Object.values(SCHEMAS))
       expect(await validateXml('<nothing/>', schema)).toEqual([
