@@ -40,6 +40,15 @@ describe('the hub config', () => {
     });
   });
 
+  it('accepts the account-mode example of README "Fleet: claiming"', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const example = /```yaml\n(# hub-account\.yaml[\s\S]*?)```/.exec(readme)?.[1];
+    expect(example).toBeDefined();
+    const config = parseHubConfig(example as string, { env: { HUB_PASSWORD: 'p' } });
+    expect(config.xmpp.account).toMatchObject({ domain: 'example.org', username: 'hub', password: 'p' });
+    expect(hubJid(config)).toBe('hub@example.org');
+  });
+
   it('names every problem by its key path', () => {
     expect(
       errorsOf(() =>
