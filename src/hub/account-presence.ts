@@ -19,9 +19,11 @@ import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { bareOf } from '../xmpp/jid.js';
 import { NS } from '../xmpp/ns.js';
+import { stanzaError } from '../xmpp/stanza-errors.js';
 import type { Transport } from '../xmpp/transport.js';
 
 const ANSWER_EVERY_MS = 1000;
+const NS_ROSTER = 'jabber:iq:roster';
 const MAX_REMEMBERED = 10_000;
 
 export function createAccountPresence(deps: { transport: Transport; caps: () => Element; log: Logger }) {
@@ -52,6 +54,12 @@ export function createAccountPresence(deps: { transport: Transport; caps: () => 
     answered.set(from, now);
     void send(xml('presence', { to: from }, caps()));
   };
+  // Roster pushes (RFC 6121 §2.1.6) as approvals change the roster: acknowledged, from the server only. The hub
+  // never reads its roster, so servers that push only to "interested" sessions (Prosody) send none.
+  transport.handleIq('set', NS_ROSTER, 'query', (stanza) => {
+    const from = stanza.attrs.from as string | undefined;
+    return from && bareOf(from) !== transport.bareJid ? stanzaError('service-unavailable') : true;
+  });
   return {
     start() {
       transport.on('online', onOnline);

@@ -4,23 +4,26 @@ import type { Element } from '@xmpp/xml';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createAccountPresence } from '../../src/hub/account-presence.js';
 import { NS } from '../../src/xmpp/ns.js';
-import type { Transport } from '../../src/xmpp/transport.js';
+import type { IqHandler, Transport } from '../../src/xmpp/transport.js';
 import { findAccountAddress, trackAccountAddress } from '../../src/xmpp/peer-address.js';
 import { testLogger } from '../helpers/agent.js';
 
 function fakeTransport(bareJid = 'hub@example.org') {
   const events = new EventEmitter();
   const sent: Element[] = [];
+  const handlers = new Map<string, IqHandler>();
   const transport = {
     bareJid,
     send: (s: Element) => {
       sent.push(s);
       return Promise.resolve();
     },
+    handleIq: (type: string, ns: string, name: string, h: IqHandler) =>
+      handlers.set(`${type}|${ns}|${name}`, h),
     on: (e: string, l: (...a: unknown[]) => void) => events.on(e, l),
     off: (e: string, l: (...a: unknown[]) => void) => events.off(e, l),
   } as unknown as Transport;
-  return { transport, sent, emit: (e: string, ...a: unknown[]) => events.emit(e, ...a) };
+  return { transport, sent, handlers, emit: (e: string, ...a: unknown[]) => events.emit(e, ...a) };
 }
 
 const caps = () => xml('c', { xmlns: NS.caps, hash: 'sha-1', node: 'https://example/xiot#hub', ver: 'v' });
@@ -61,6 +64,16 @@ describe('the presence of an account hub', () => {
     vi.advanceTimersByTime(1001);
     ask('cli@example.org/xiot-1');
     expect(t.sent).toHaveLength(3);
+  });
+
+  it('acknowledges roster pushes from its server only', async () => {
+    const t = started();
+    const push = t.handlers.get('set|jabber:iq:roster|query') as IqHandler;
+    const query = xml('query', { xmlns: 'jabber:iq:roster' });
+    expect(await push(xml('iq', { type: 'set' }, query), query)).toBe(true);
+    expect(await push(xml('iq', { type: 'set', from: 'hub@example.org' }, query), query)).toBe(true);
+    const forged = await push(xml('iq', { type: 'set', from: 'mallory@example.org/x' }, query), query);
+    expect((forged as Element).getChild('service-unavailable')).toBeDefined();
   });
 
   it('ignores its own presences, other types, bare senders and another hub answer (no loops)', () => {
