@@ -67,7 +67,15 @@ export interface AgentStatus {
   devices: Record<string, ReturnType<DeviceRunner['status']>>;
 }
 
-export function createAgent(initialConfig: AgentConfig, deps: { log: Logger; hal?: Hal }): Agent {
+export function createAgent(
+  initialConfig: AgentConfig,
+  deps: {
+    log: Logger;
+    hal?: Hal;
+    /** Registered unclaimed with the registry: the claim code to show (beside the log line). */
+    onClaimCode?: (code: { text: string; uri: string }) => void;
+  },
+): Agent {
   let config = initialConfig; // devices replaced by reloadDevices
   const { log } = deps;
   const startedAt = Date.now();
@@ -207,6 +215,7 @@ export function createAgent(initialConfig: AgentConfig, deps: { log: Logger; hal
         settings: config.registry,
         log: log.child({ module: 'registry' }),
         hasOwners: () => access.owners.length > 0,
+        ...(deps.onClaimCode ? { onRegistered: deps.onClaimCode } : {}),
         onClaimed(owner) {
           access.addOwner(owner);
           void roster?.friend(owner);

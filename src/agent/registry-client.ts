@@ -7,6 +7,10 @@
  * does not register.
  * After a claim the KEY is rotated (here and, by `update`, at the registry); at each later login the tags that
  * changed in the config are sent by `update`. `removed` is acknowledged (the agent stays owned).
+ * A registry that is a plain account (`registry: hub@example.org`, an account hub) is reached at the full JID
+ * its presence shows: the agent subscribes to it (XEP-0347 §3.2: a registry that is a JID is befriended; the hub
+ * approves, and its presence then reaches us at each of its logins and ours) and also asks once with a directed
+ * presence (src/xmpp/peer-address.ts). A component registry (a domain) is addressed directly.
  * Still to come (issue 15): finding the registry by disco.
  */
 import { randomBytes } from 'node:crypto';
@@ -24,6 +28,7 @@ import {
 } from '../iot/discovery.js';
 import type { ReadingStore } from '../store/store.js';
 import { bareOf } from '../xmpp/jid.js';
+import { findAccountAddress, isAccountJid, trackAccountAddress } from '../xmpp/peer-address.js';
 import { stanzaError } from '../xmpp/stanza-errors.js';
 import type { Transport } from '../xmpp/transport.js';
 
@@ -39,6 +44,12 @@ const META = {
   /** The tags (KEY left out) the registry last accepted from us, to send only what changed. */
   tags: 'registry.tags',
 } as const;
+
+/**
+ * An online account hub answers a directed presence within a round trip; silence means it is offline, and its
+ * presence (we are subscribed) says when it is back, so there is no point in waiting long.
+ */
+const ACCOUNT_ANSWER_MS = 3000;
 
 type MetaStore = Pick<ReadingStore, 'getMeta' | 'setMeta'>;
 
@@ -87,11 +98,25 @@ export function createRegistryClient(deps: {
   hasOwners(): boolean;
   onClaimed(owner: string): void;
   onDisowned(owner: string): void;
+  /** Registered unclaimed: the claim code to show (the CLI draws its QR code on a terminal). */
+  onRegistered?(code: { text: string; uri: string }): void;
   /** Backoff between register attempts while the registry does not answer (default 5 s to 5 min). */
   retry?: { minMs: number; maxMs: number };
 }) {
   const { transport, store, settings, log } = deps;
   const registry = settings.jid.toLowerCase();
+  const account = isAccountJid(registry);
+  // An account registry: its current full JID; a new one (its login) is a reason to try registering at once.
+  const tracker = account
+    ? trackAccountAddress(transport, registry, () => setImmediate(() => void registerIfUnowned()))
+    : undefined;
+  /** Where the registry's IQs go: the component's domain, or the account's full JID (asked for if unknown). */
+  const registryAddress = async (): Promise<string> =>
+    tracker
+      ? (tracker.address ?? (await findAccountAddress(transport, registry, ACCOUNT_ANSWER_MS)))
+      : registry;
+  const ask = async (payload: Element): Promise<Element> =>
+    transport.request(xml('iq', { type: 'set', to: await registryAddress() }, payload));
   const fromRegistry = (from: string | undefined) => {
     try {
       return from !== undefined && bareOf(from) === registry;
@@ -110,17 +135,9 @@ export function createRegistryClient(deps: {
     store.setMeta(META.key, random(12));
     const key = registrationTags(store, settings).filter((t) => t.name === KEY_TAG);
     setImmediate(() => {
-      transport
-        .request(
-          xml(
-            'iq',
-            { type: 'set', to: registry },
-            xml('update', { xmlns: NS_DISCOVERY }, ...tagElements(key)),
-          ),
-        )
-        .catch((err) =>
-          log.warn({ registry, err: errorMessage(err) }, 'could not rotate the KEY at the registry'),
-        );
+      ask(xml('update', { xmlns: NS_DISCOVERY }, ...tagElements(key))).catch((err) =>
+        log.warn({ registry, err: errorMessage(err) }, 'could not rotate the KEY at the registry'),
+      );
     });
   };
 
@@ -138,12 +155,8 @@ export function createRegistryClient(deps: {
       .map((b) => ({ kind: 'str', name: b.name, value: '' }));
     if (!changed.length && !removed.length) return;
     try {
-      const answer = await transport.request(
-        xml(
-          'iq',
-          { type: 'set', to: registry },
-          xml('update', { xmlns: NS_DISCOVERY }, ...tagElements([...changed, ...removed])),
-        ),
+      const answer = await ask(
+        xml('update', { xmlns: NS_DISCOVERY }, ...tagElements([...changed, ...removed])),
       );
       if (answer.getChild('disowned', NS_DISCOVERY)) {
         disowned();
@@ -179,13 +192,7 @@ export function createRegistryClient(deps: {
 
   async function register(): Promise<void> {
     const tags = registrationTags(store, settings);
-    const answer = await transport.request(
-      xml(
-        'iq',
-        { type: 'set', to: registry },
-        xml('register', { xmlns: NS_DISCOVERY }, ...tagElements(tags)),
-      ),
-    );
+    const answer = await ask(xml('register', { xmlns: NS_DISCOVERY }, ...tagElements(tags)));
     const owner = answer.getChild('claimed', NS_DISCOVERY);
     if (owner?.attrs.jid) {
       claimed(owner.attrs.jid as string, xsBoolean(owner.attrs.public, false));
@@ -194,6 +201,7 @@ export function createRegistryClient(deps: {
     remember(publicTags());
     const code = claimCodeOf(store, settings);
     log.info({ registry, claimCode: code.text, uri: code.uri }, `registered; claim code: ${code.text}`);
+    deps.onRegistered?.(code);
   }
 
   transport.handleIq('set', NS_DISCOVERY, 'claimed', (stanza: Element, el: Element) => {
@@ -221,7 +229,14 @@ export function createRegistryClient(deps: {
   let retryMs = backoff.minMs;
   let retry: NodeJS.Timeout | undefined;
   let failing = false;
-  async function registerIfUnowned(): Promise<void> {
+  // One attempt at a time: the login and an account registry's presence may both ask for one.
+  let registering: Promise<void> | undefined;
+  function registerIfUnowned(): Promise<void> {
+    return (registering ??= attemptRegister().finally(() => {
+      registering = undefined;
+    }));
+  }
+  async function attemptRegister(): Promise<void> {
     clearTimeout(retry);
     retry = undefined;
     if (deps.hasOwners() || !transport.online) return;
@@ -243,6 +258,8 @@ export function createRegistryClient(deps: {
   return {
     /** At each login: register while nobody owns us; once claimed here, send the tags that changed. */
     async online() {
+      // Only `subscribe`: the registry needs no presence of ours (its notices go to the JID we register from).
+      if (account) await transport.send(xml('presence', { type: 'subscribe', to: registry }));
       if (claimedOwner(store)) await updateIfChanged();
       await registerIfUnowned();
     },
@@ -250,6 +267,7 @@ export function createRegistryClient(deps: {
     stop() {
       clearTimeout(retry);
       retry = undefined;
+      tracker?.stop();
     },
   };
 }

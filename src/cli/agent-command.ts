@@ -46,7 +46,22 @@ export async function runAgentCommand(argv: string[], io: CliIo): Promise<number
     format: chooseLogFormat(format, process.stderr),
   });
   const { superviseAgent } = await import('./agent.js');
-  const agent = superviseAgent(values.config, config, log, io.env);
+  // The QR code goes to a terminal only: never into a log (one JSON line per entry) nor a pipe.
+  const stdout = process.stdout;
+  const showClaimCode = stdout.isTTY
+    ? (code: { text: string; uri: string }) => {
+        void import('./claim-qr.js')
+          .then(({ formatClaimCode }) => formatClaimCode(code, { qr: true }))
+          .then((shown) =>
+            stdout.write(
+              `Unclaimed: its owner claims it with xiot claim CODE (or by scanning the QR code)\n${shown}` +
+                `Shown again by: xiot claim-code --config ${values.config}\n`,
+            ),
+          )
+          .catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'could not draw the claim QR code'));
+      }
+    : undefined;
+  const agent = superviseAgent(values.config, config, log, io.env, showClaimCode);
   process.on('SIGHUP', () => void agent.reload()); // systemctl reload
   return runUntilSignal(
     () => agent.start(),

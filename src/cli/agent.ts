@@ -24,9 +24,12 @@ export function superviseAgent(
   initial: AgentConfig,
   log: Logger,
   env: Record<string, string | undefined>,
+  /** Shows the claim code when the agent registers unclaimed (the QR code on a terminal). */
+  onClaimCode?: (code: { text: string; uri: string }) => void,
 ): SupervisedAgent {
   let config = initial;
-  let agent: Agent = createAgent(config, { log });
+  const deps = { log, ...(onClaimCode ? { onClaimCode } : {}) };
+  let agent: Agent = createAgent(config, deps);
   let localStatus: { close(): Promise<void> } | undefined;
   let queue: Promise<unknown> = Promise.resolve();
 
@@ -64,7 +67,7 @@ export function superviseAgent(
     await localStatus?.close();
     await agent.stop();
     config = next;
-    agent = createAgent(config, { log });
+    agent = createAgent(config, deps);
     // Not awaited: start resolves when online, which may take a while; reloads must not wait for it.
     void startAll().catch((err) => log.error({ err: errorMessage(err) }, 'agent failed after reload'));
     return 'restarted';

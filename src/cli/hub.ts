@@ -8,8 +8,8 @@ import { runUntilSignal } from './signals.js';
 
 export const HUB_HELP = `Usage: xiot hub --config FILE [options]
 Runs the hub: today the XEP-0347 thing registry (things register, owners claim them with their claim code,
-anyone searches the claimed public things), connected as an XEP-0114 component (Ctrl-C stops gracefully,
-twice forces).
+anyone searches the claimed public things), connected as an XEP-0114 component or as a plain account
+(Ctrl-C stops gracefully, twice forces).
   -c, --config FILE      hub configuration (YAML); \${VAR} is replaced from the environment or secretsFile
   --log-level LEVEL      trace|debug|info|warn|error|silent (overrides log.level)
   --log-format FORMAT    pretty (default on a terminal) or json (default otherwise, e.g. under systemd)
@@ -18,6 +18,8 @@ twice forces).
 Config:
   xmpp:
     component: { service: "xmpp://127.0.0.1:5347", domain: registry.example.org, secret: "\${REGISTRY_SECRET}" }
+    # or, where no component can be added (exactly one of the two): things name it registry: hub@example.org
+    # account: { domain: example.org, username: hub, password: "\${HUB_PASSWORD}", service?, resource?: hub, tls? }
   store: hub.db                          # SQLite, relative to the config file
   registry: { claimAttemptsPerMinute: 5 }   # wrong claims allowed per claimant and minute`;
 

@@ -1,11 +1,13 @@
 /**
  * The hub configuration file, validated like the agent's (src/config/agent-config.ts): every problem at once,
- * each with its key path. Today the hub connects as an XEP-0114 component (the usual deployment: the registry
- * gets its own domain, no roster needed); a plain-account mode, for servers where one cannot add components,
- * comes later as `xmpp: { account: … }`.
+ * each with its key path. The hub connects either as an XEP-0114 component (the usual deployment: the registry
+ * gets its own domain, no roster needed) or, for servers where one cannot add a component, as a plain account
+ * through the agent's client transport (src/xmpp/transport.ts: TLS policy, reconnect, keepalive). Exactly one.
  *
  *   xmpp:
  *     component: { service: "xmpp://127.0.0.1:5347", domain: registry.example.org, secret: "${REGISTRY_SECRET}" }
+ *     # or: account: { service: "xmpp://xmpp.example.org:5222", domain: example.org, username: hub,
+ *     #                password: "${HUB_PASSWORD}", resource: hub, tls: required }
  *   store: hub.db
  *   registry: { claimAttemptsPerMinute: 5 }
  */
@@ -14,29 +16,57 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../core/errors.js';
 import { v, validate } from '../sdk/options.js';
+import { TLS_POLICIES, type TlsPolicy } from '../xmpp/transport.js';
 import { LOG_LEVELS, withSecrets } from './agent-config.js';
 import { substituteEnv } from './env.js';
 import { formatPath } from './path.js';
 
 const nonEmpty = v.pipe(v.string(), v.minLength(1));
 
+const secret = v.pipe(
+  v.string(),
+  v.minLength(1, 'must not be empty (write $' + '{ENV_VARIABLE} to keep it out of the file)'),
+);
+
+/** The hub's own account: the agent's `xmpp` keys that make sense for a hub (src/config/agent-config.ts). */
+const accountSchema = v.strictObject({
+  service: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(
+        /^(xmpps?|wss?):\/\/[^/\s]+/,
+        'expected a URI like "xmpp://host:5222", "xmpps://host:5223" or "wss://host/xmpp-websocket"',
+      ),
+    ),
+  ),
+  domain: v.pipe(v.string(), v.regex(/^[^@/\s]+$/, 'expected a domain like "example.org"'), v.toLowerCase()),
+  username: v.pipe(
+    v.string(),
+    v.regex(/^[^@/\s]+$/, 'expected the local part only, like "hub" (the JID is username@domain)'),
+  ),
+  password: secret,
+  resource: v.optional(v.pipe(v.string(), v.minLength(1), v.regex(/^\S+$/, 'no whitespace')), 'hub'),
+  tls: v.optional(v.picklist(TLS_POLICIES, 'expected "required", "optional" or "off"')),
+});
+
 const hubSchema = v.strictObject({
+  // Exactly one of the two, checked after validation: a check here would echo the section, secret included.
   xmpp: v.strictObject({
-    component: v.strictObject({
-      service: v.pipe(
-        v.string(),
-        v.regex(/^xmpp:\/\/[^/\s]+$/, 'expected the component port as "xmpp://host:port"'),
-      ),
-      domain: v.pipe(
-        v.string(),
-        v.regex(/^[^@/\s]+$/, 'expected a domain like "registry.example.org"'),
-        v.toLowerCase(),
-      ),
-      secret: v.pipe(
-        v.string(),
-        v.minLength(1, 'must not be empty (write $' + '{ENV_VARIABLE} to keep it out of the file)'),
-      ),
-    }),
+    component: v.optional(
+      v.strictObject({
+        service: v.pipe(
+          v.string(),
+          v.regex(/^xmpp:\/\/[^/\s]+$/, 'expected the component port as "xmpp://host:port"'),
+        ),
+        domain: v.pipe(
+          v.string(),
+          v.regex(/^[^@/\s]+$/, 'expected a domain like "registry.example.org"'),
+          v.toLowerCase(),
+        ),
+        secret,
+      }),
+    ),
+    account: v.optional(accountSchema),
   }),
   store: v.optional(nonEmpty, 'hub.db'),
   secretsFile: v.optional(nonEmpty),
@@ -52,8 +82,21 @@ const hubSchema = v.strictObject({
   log: v.optional(v.strictObject({ level: v.optional(v.picklist(LOG_LEVELS), 'info') }), { level: 'info' }),
 });
 
+/** The hub as a plain account; the client transport's defaults apply (TLS `required` unless on loopback). */
+export interface HubAccount {
+  service: string;
+  domain: string;
+  username: string;
+  password: string;
+  resource: string;
+  tls?: TlsPolicy;
+}
+
 export interface HubConfig {
-  xmpp: { component: { service: string; domain: string; secret: string } };
+  /** Exactly one of the two. */
+  xmpp:
+    | { component: { service: string; domain: string; secret: string }; account?: undefined }
+    | { account: HubAccount; component?: undefined };
   /** Absolute path of the SQLite file. */
   store: string;
   registry: { claimAttemptsPerMinute: number };
@@ -87,15 +130,36 @@ export function parseHubConfig(
   const result = validate(hubSchema, raw);
   if (!result.ok)
     issues.push(...result.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
+  if (result.ok && (result.value.xmpp.component === undefined) === (result.value.xmpp.account === undefined))
+    issues.push({
+      path: 'xmpp',
+      message:
+        'give exactly one of component (an XEP-0114 component: service, domain, secret) or account ' +
+        '(a plain XMPP account: domain, username, password)',
+    });
   if (issues.length || !result.ok) throw new ConfigError(issues, options.sourcePath);
   const c = result.value;
   return {
-    xmpp: { component: c.xmpp.component },
+    xmpp: c.xmpp.component
+      ? { component: c.xmpp.component }
+      : { account: accountOf(c.xmpp.account as v.InferOutput<typeof accountSchema>) },
     store: c.store === ':memory:' || isAbsolute(c.store) ? c.store : resolve(baseDir, c.store),
     registry: c.registry,
     log: c.log,
   };
 }
+
+const accountOf = (a: v.InferOutput<typeof accountSchema>): HubAccount => ({
+  ...a,
+  // Like an agent without `service`: the domain's standard client port (STARTTLS).
+  service: a.service ?? `xmpp://${a.domain}:5222`,
+});
+
+/** The hub's address: the component's domain, or the account's bare JID. */
+export const hubJid = (config: HubConfig): string =>
+  config.xmpp.component
+    ? config.xmpp.component.domain
+    : `${config.xmpp.account.username.toLowerCase()}@${config.xmpp.account.domain}`;
 
 export function loadHubConfig(
   path: string,

@@ -86,6 +86,12 @@ export const SYSTEM_DEPENDENCIES: readonly SystemDependency[] = [
     present: () => findExecutable('systemd-analyze') !== undefined,
   },
   {
+    name: 'xmllint',
+    debianPackage: 'libxml2-utils',
+    purpose: "validates the hub's XEP-0347/0324 answers against the XEP schemas (test/fixtures/xsd)",
+    present: () => findExecutable('xmllint') !== undefined,
+  },
+  {
     name: 'PostgreSQL 15',
     debianPackage: 'postgresql',
     purpose: "the hub's PostgreSQL store (a throwaway server per test run, started as user postgres)",

@@ -3,14 +3,17 @@
  * shutdown runs in reverse. Today one role, the XEP-0347 thing registry; the XEP-0324 provisioning server
  * (rules, asking the owner) is wired here next, on the same transport and store, and advertised in the same
  * disco#info. The EXI gateway (src/hub/exi-gateway.ts) runs on its own for now.
+ * The link is an XEP-0114 component or a plain account (the agent's client transport, plus the presence an
+ * account needs to be reachable: src/hub/account-presence.ts); the roles do not see the difference.
  */
-import type { HubConfig } from '../config/hub-config.js';
+import { type HubConfig, hubJid } from '../config/hub-config.js';
 import type { Logger } from '../core/logger.js';
 import { NS_DISCOVERY } from '../iot/discovery.js';
 import { CAPS_NODE, VERSION } from '../version.js';
 import { createComponentTransport } from '../xmpp/component.js';
 import { createDisco } from '../xmpp/disco.js';
-import type { Transport } from '../xmpp/transport.js';
+import { createTransport, type Transport } from '../xmpp/transport.js';
+import { createAccountPresence } from './account-presence.js';
 import { createRegistry } from './registry.js';
 import { type HubStore, openSqliteHubStore } from './store.js';
 
@@ -27,13 +30,20 @@ export function createHub(
 ): Hub {
   const { log } = deps;
   const store = deps.store ?? openSqliteHubStore(config.store);
+  const { account } = config.xmpp;
+  const xmppLog = log.child({ module: 'xmpp' });
   const transport =
-    deps.transport ?? createComponentTransport(config.xmpp.component, log.child({ module: 'xmpp' }));
-  createDisco(transport, {
-    identity: { category: 'component', type: 'generic', name: 'xmpp-iot thing registry' },
+    deps.transport ??
+    (account ? createTransport(account, xmppLog) : createComponentTransport(config.xmpp.component, xmppLog));
+  const disco = createDisco(transport, {
+    identity: account
+      ? { category: 'client', type: 'bot', name: 'xmpp-iot thing registry' }
+      : { category: 'component', type: 'generic', name: 'xmpp-iot thing registry' },
     features: [NS_DISCOVERY],
     capsNode: `${CAPS_NODE}#hub`,
   });
+  const presence = account ? createAccountPresence({ transport, caps: disco.caps, log: xmppLog }) : undefined;
+  presence?.start();
   const registry = createRegistry({
     transport,
     store,
@@ -47,7 +57,12 @@ export function createHub(
     store,
     async start() {
       log.info(
-        { domain: config.xmpp.component.domain, store: config.store, version: VERSION },
+        {
+          jid: hubJid(config),
+          mode: account ? 'account' : 'component',
+          store: config.store,
+          version: VERSION,
+        },
         'starting hub',
       );
       await transport.start();
@@ -55,6 +70,7 @@ export function createHub(
     async stop() {
       if (stopped) return;
       stopped = true;
+      presence?.stop();
       await transport.stop();
       store.close();
       log.info({}, 'hub stopped');

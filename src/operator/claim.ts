@@ -4,6 +4,7 @@ import { errorMessage } from '../core/errors.js';
 import { type ClaimCode, NS_DISCOVERY, parseClaimCode, tagElements } from '../iot/discovery.js';
 import { connect, duration, help, type Io, parse } from './session.js';
 import { EXIT, UsageError } from './usage.js';
+import { findAccountAddress } from '../xmpp/peer-address.js';
 
 /** `xiot claim CODE`: XEP-0347 `mine` with the code's tags; the registry answers with the thing's JID. */
 export async function cmdClaim(argv: string[], io: Io): Promise<number> {
@@ -24,7 +25,7 @@ export async function cmdClaim(argv: string[], io: Io): Promise<number> {
     const answer = await session.transport.request(
       xml(
         'iq',
-        { type: 'set', to: registry },
+        { type: 'set', to: await findAccountAddress(session.transport, registry, timeoutMs) },
         xml(
           'mine',
           { xmlns: NS_DISCOVERY, ...(values.private ? { public: 'false' } : {}) },

@@ -5,6 +5,7 @@ import { bareOf } from '../xmpp/jid.js';
 import { connect, duration, help, type Io, parse } from './session.js';
 import { registryOf } from './things.js';
 import { EXIT, UsageError } from './usage.js';
+import { findAccountAddress } from '../xmpp/peer-address.js';
 
 /** `xiot disown JID`: XEP-0347 disown; the thing drops you as its owner and registers again, unclaimed. */
 export async function cmdDisown(argv: string[], io: Io): Promise<number> {
@@ -17,7 +18,11 @@ export async function cmdDisown(argv: string[], io: Io): Promise<number> {
   const session = await connect(values, io, timeoutMs);
   try {
     await session.transport.request(
-      xml('iq', { type: 'set', to: registry }, xml('disown', { xmlns: NS_DISCOVERY, jid })),
+      xml(
+        'iq',
+        { type: 'set', to: await findAccountAddress(session.transport, registry, timeoutMs) },
+        xml('disown', { xmlns: NS_DISCOVERY, jid }),
+      ),
       timeoutMs,
     );
     io.stdout.write(`disowned ${jid}: it registers again, unclaimed, with a new claim code\n`);

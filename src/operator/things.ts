@@ -4,6 +4,7 @@ import { NS_DISCOVERY } from '../iot/discovery.js';
 import { connect, duration, help, type Io, parse } from './session.js';
 import { formatTable } from './table.js';
 import { EXIT, UsageError } from './usage.js';
+import { findAccountAddress } from '../xmpp/peer-address.js';
 
 /** The registry for things/disown: --registry, else XIOT_REGISTRY. */
 export function registryOf(values: { registry?: string }, io: Io, command: string): string {
@@ -44,7 +45,7 @@ export async function cmdThings(argv: string[], io: Io): Promise<number> {
     const answer = await session.transport.request(
       xml(
         'iq',
-        { type: 'get', to: registry },
+        { type: 'get', to: await findAccountAddress(session.transport, registry, timeoutMs) },
         xml(
           'search',
           { xmlns: NS_DISCOVERY, ...count('offset', values.offset), ...count('max', values.max) },

@@ -200,21 +200,16 @@ function errorReply(stanza: Element): XmppStanzaError {
 
 /**
  * An error stanza as sent: its `<error/>` whole (conditions, application-specific elements such as XEP-0325's
- * `paramError`), with every text and attribute value cut to MAX_ERROR_TEXT, and of the request's payload at most
- * the first element's name and namespace (issue 13: a 1 MB request must not come back as 1 MB; RFC 6120 §8.3.1
- * makes the payload optional).
+ * `paramError`), with every text and attribute value cut to MAX_ERROR_TEXT, and none of the request's payload
+ * (issue 13: a 1 MB request must not come back as 1 MB; RFC 6120 §8.3.1 makes the payload optional). Not even
+ * its empty shell: `<search xmlns='urn:xmpp:iot:discovery'/>` without its operators is invalid against the
+ * XEP's schema (issue 15, test/integration/registry-schema.test.ts), and an answer must be valid as a whole.
  */
 export function boundedErrorReply(stanza: Element): Element {
   if (stanza.attrs.type !== 'error') return stanza;
   const out = new Element(stanza.name, { ...stanza.attrs });
-  let payload = false;
-  for (const child of stanza.getChildElements()) {
+  for (const child of stanza.getChildElements())
     if (child.name === 'error') out.append(boundedCopy(child, 0));
-    else if (!payload) {
-      payload = true;
-      out.append(new Element(child.name, child.attrs.xmlns ? { xmlns: child.attrs.xmlns } : {}));
-    }
-  }
   return out;
 }
 

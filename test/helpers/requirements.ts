@@ -51,6 +51,20 @@ export function requireOpenssl(): boolean {
   return requirement(findExecutable('openssl') !== undefined, 'openssl', 'openssl');
 }
 
+/** python3's pty module drives the CLI in a real pseudo-terminal (test/helpers/pty-drive.py). */
+export function requirePython3(): boolean {
+  return requirement(
+    findExecutable('python3') !== undefined,
+    'python3 (for pseudo-terminal tests)',
+    'python3',
+  );
+}
+
+/** xmllint validates the hub's answers against the XEP schemas (test/helpers/xsd.ts). */
+export function requireXmllint(): boolean {
+  return requirement(findExecutable('xmllint') !== undefined, 'xmllint', 'libxml2-utils');
+}
+
 export function requireSocat(): boolean {
   return requirement(findExecutable('socat') !== undefined, 'socat', 'socat');
 }

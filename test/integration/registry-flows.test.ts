@@ -15,21 +15,27 @@ import {
   waitFor,
 } from '../helpers/agent.js';
 import { captureLogger } from '../helpers/log-capture.js';
-import { servers } from '../helpers/servers.js';
+import { hubCases, hubLink } from '../helpers/hub-modes.js';
 
-const REGISTRY = 'registry.localhost';
-const SECRET = 'registry-secret';
-
-/** Things and owners as raw clients: every XEP-0347 request of the registry, and what it sends to things. */
-describe.each(servers())('XEP-0347 registry flows (%s)', (kind) => {
+/**
+ * Things and owners as raw clients: every XEP-0347 request of the registry, and what it sends to things; with
+ * the hub as a component and as a plain account.
+ */
+describe.each(hubCases())('XEP-0347 registry flows (%s, %s hub)', (kind, mode) => {
+  const link = hubLink(mode);
+  const REGISTRY = link.jid;
   const dir = tempDir();
   let server: XmppServer;
   let hub: Hub;
   const clients: Record<string, TestClient> = {};
   const notices: Record<string, string[]> = {};
 
-  const iq = (who: string, type: 'get' | 'set', payload: Element) =>
-    (clients[who] as TestClient).transport.request(xml('iq', { type, to: REGISTRY }, payload));
+  const addresses: Record<string, string> = {};
+  const iq = async (who: string, type: 'get' | 'set', payload: Element) => {
+    const transport = (clients[who] as TestClient).transport;
+    addresses[who] ??= await link.address(transport);
+    return transport.request(xml('iq', { type, to: addresses[who] }, payload));
+  };
   const el = (name: string, attrs: Record<string, string>, ...tags: [string, string, string][]) =>
     xml(name, { xmlns: NS_DISCOVERY, ...attrs }, ...tags.map(([k, n, v]) => xml(k, { name: n, value: v })));
   const search = async (attrs: Record<string, string>, ...ops: Element[]) => {
@@ -46,13 +52,7 @@ describe.each(servers())('XEP-0347 registry flows (%s)', (kind) => {
   const newHub = () =>
     createHub(
       {
-        xmpp: {
-          component: {
-            service: `xmpp://127.0.0.1:${server.componentPort}`,
-            domain: REGISTRY,
-            secret: SECRET,
-          },
-        },
+        xmpp: link.xmpp(server),
         store: `${dir.path}/hub.db`,
         registry: { claimAttemptsPerMinute: 10 },
         log: { level: 'info' },
@@ -63,8 +63,11 @@ describe.each(servers())('XEP-0347 registry flows (%s)', (kind) => {
 
   beforeAll(async () => {
     server = await startServer(kind, {
-      components: [{ name: REGISTRY, secret: SECRET }],
-      accounts: ['t1', 't2', 't3', 'owner', 'late'].map((u) => ({ username: u, password: `${u}-pw` })),
+      components: link.serverOptions.components,
+      accounts: [
+        ...link.serverOptions.accounts,
+        ...['t1', 't2', 't3', 'owner', 'late'].map((u) => ({ username: u, password: `${u}-pw` })),
+      ],
     });
     hub = newHub();
     await hub.start();

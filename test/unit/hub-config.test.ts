@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { builtinDevices } from '../../devices/index.js';
 import { parseAgentConfig } from '../../src/config/agent-config.js';
-import { parseHubConfig } from '../../src/config/hub-config.js';
+import { hubJid, parseHubConfig } from '../../src/config/hub-config.js';
 import { ConfigError } from '../../src/core/errors.js';
 
 const errorsOf = (run: () => unknown): string => {
@@ -40,6 +40,15 @@ describe('the hub config', () => {
     });
   });
 
+  it('accepts the account-mode example of README "Fleet: claiming"', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const example = /```yaml\n(# hub-account\.yaml[\s\S]*?)```/.exec(readme)?.[1];
+    expect(example).toBeDefined();
+    const config = parseHubConfig(example as string, { env: { HUB_PASSWORD: 'p' } });
+    expect(config.xmpp.account).toMatchObject({ domain: 'example.org', username: 'hub', password: 'p' });
+    expect(hubJid(config)).toBe('hub@example.org');
+  });
+
   it('names every problem by its key path', () => {
     expect(
       errorsOf(() =>
@@ -54,6 +63,65 @@ describe('the hub config', () => {
         '  xmpp.component.secret: must not be empty (write ${ENV_VARIABLE} to keep it out of the file)',
         '  registry.claimAttemptsPerMinute: at least 1, got 0',
         '  registry.other: unknown key (known: claimAttemptsPerMinute)',
+      ].join('\n'),
+    );
+  });
+});
+
+describe('the hub config in account mode', () => {
+  it('reads an account, with the resource "hub" and the standard client port by default', () => {
+    const config = parseHubConfig(
+      'xmpp:\n  account: { domain: Example.org, username: hub, password: "${P}" }\n',
+      { env: { P: 'pw' }, sourcePath: '/etc/xiot/hub.yaml' },
+    );
+    expect(config.xmpp).toEqual({
+      account: {
+        service: 'xmpp://example.org:5222',
+        domain: 'example.org',
+        username: 'hub',
+        password: 'pw',
+        resource: 'hub',
+      },
+    });
+    expect(hubJid(config)).toBe('hub@example.org');
+  });
+
+  it('keeps the service, resource and TLS policy given', () => {
+    const config = parseHubConfig(
+      'xmpp:\n  account: { service: "xmpps://xmpp.example.org:5223", domain: example.org, username: reg, password: p, resource: r1, tls: required }\n',
+    );
+    expect(config.xmpp.account).toMatchObject({
+      service: 'xmpps://xmpp.example.org:5223',
+      resource: 'r1',
+      tls: 'required',
+    });
+  });
+
+  it('wants exactly one of component and account', () => {
+    const both =
+      'xmpp:\n  component: { service: "xmpp://127.0.0.1:5347", domain: r.localhost, secret: s }\n  account: { domain: localhost, username: hub, password: p }\n';
+    const exactly =
+      '  xmpp: give exactly one of component (an XEP-0114 component: service, domain, secret) or account (a plain XMPP account: domain, username, password)';
+    expect(errorsOf(() => parseHubConfig(both))).toBe(exactly); // and no secret echoed
+    expect(errorsOf(() => parseHubConfig('xmpp: {}\n'))).toBe(exactly);
+  });
+
+  it('names every problem of an account by its key path, and refuses a missing secret', () => {
+    expect(
+      errorsOf(() =>
+        parseHubConfig(
+          'xmpp:\n  account: { service: "http://x", domain: "a@b", username: "hub@example.org", password: "${NOPE}", tls: maybe, port: 1 }\n',
+          { env: {} },
+        ),
+      ),
+    ).toBe(
+      [
+        '  xmpp.account.password: environment variable NOPE is not set',
+        '  xmpp.account.service: expected a URI like "xmpp://host:5222", "xmpps://host:5223" or "wss://host/xmpp-websocket", got "http://x"',
+        '  xmpp.account.domain: expected a domain like "example.org", got "a@b"',
+        '  xmpp.account.username: expected the local part only, like "hub" (the JID is username@domain), got "hub@example.org"',
+        '  xmpp.account.tls: expected "required", "optional" or "off", got "maybe"',
+        '  xmpp.account.port: unknown key (known: service, domain, username, password, resource, tls)',
       ].join('\n'),
     );
   });
