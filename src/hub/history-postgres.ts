@@ -20,6 +20,7 @@ import {
   DEFAULT_RETENTION,
   type HistoryDatabase,
   insertListeners,
+  mergeBucketRows,
   joinFlags,
   numericValue,
   rangeLimit,
@@ -173,6 +174,17 @@ export async function openPostgresHistoryStore(
       cols,
     );
     for (const r of rows) seriesIds.set(seriesKey(r.thing, r.node, r.field), r.id);
+  };
+  const seriesOf = async (thing: string, node: string, field: string) => {
+    const key = seriesKey(thing, node, field);
+    if (!seriesIds.has(key)) {
+      const { rows } = await pool.query<{ id: number }>(
+        'SELECT id FROM series WHERE thing = $1 AND node = $2 AND field = $3',
+        [thing, node, field],
+      );
+      if (rows[0]) seriesIds.set(key, rows[0].id);
+    }
+    return seriesIds.get(key);
   };
   const idOf = (r: StoredReading) => seriesIds.get(seriesKey(r.thing, r.nodeId, r.name)) as number;
 
@@ -339,20 +351,42 @@ export async function openPostgresHistoryStore(
       const to = Math.floor(q.to);
       if (to < from) return [];
       const width = bucketWidth({ ...q, from, to });
-      // Raw readings and aggregates hold disjoint readings (folded and deleted in one transaction), so their
-      // union, bucketed alike, is the whole series.
-      const { rows } = await pool.query<BucketRow>(
-        `WITH s AS (SELECT id FROM series WHERE thing = $1 AND node = $2 AND field = $3)
-         SELECT b, min(mn) AS mn, max(mx) AS mx, sum(sm) AS sm, sum(n) AS n FROM (
-           SELECT (ts - $4::int8) / $6::int8 AS b, num AS mn, num AS mx, num AS sm, 1 AS n FROM readings
-           WHERE series = (SELECT id FROM s) AND ts >= $4::int8 AND ts <= $5::int8 AND num IS NOT NULL
-           UNION ALL
-           SELECT (start - $4::int8) / $6::int8, min, max, sum, count FROM aggregates
-           WHERE series = (SELECT id FROM s) AND start >= $4 AND start <= $5
-         ) u GROUP BY b ORDER BY b`,
-        [q.thing, q.nodeId, q.field, from, to, width],
+      const series = await seriesOf(q.thing, q.nodeId, q.field);
+      if (series === undefined) return [];
+      // Raw readings and aggregates hold disjoint readings (folded and deleted in one transaction), so both,
+      // bucketed alike, make the whole series. The raw part is one index range scan per bucket (LATERAL):
+      // no sort and no hash whatever the planner believes, so it stays fast right after a bulk insert,
+      // when the statistics still say the table is empty (one GROUP BY then sorted 604,800 rows on disk:
+      // ~450 ms against ~150 ms). The aggregates are 1/60 as many at most: one GROUP BY.
+      const params = [series, from, to, width];
+      const [raw, aggregated] = await Promise.all([
+        pool.query<BucketRow>(
+          `SELECT g.b, r.mn, r.mx, r.sm, r.n FROM generate_series(0::int8, ($3::int8 - $2::int8) / $4::int8) AS g (b)
+           CROSS JOIN LATERAL (
+             SELECT min(num) AS mn, max(num) AS mx, sum(num) AS sm, count(num) AS n FROM readings
+             WHERE series = $1 AND ts >= $2::int8 + g.b * $4::int8 AND ts < $2::int8 + (g.b + 1) * $4::int8
+               AND ts <= $3::int8
+           ) AS r WHERE r.n > 0`,
+          params,
+        ),
+        pool.query<BucketRow>(
+          `SELECT (start - $2::int8) / $4::int8 AS b, min(min) AS mn, max(max) AS mx, sum(sum) AS sm,
+             sum(count) AS n FROM aggregates WHERE series = $1 AND start >= $2::int8 AND start <= $3::int8
+           GROUP BY b`,
+          params,
+        ),
+      ]);
+      const rows = new Map<number, BucketRow>();
+      for (const r of [...aggregated.rows, ...raw.rows]) {
+        const b = Number(r.b);
+        const prev = rows.get(b);
+        rows.set(b, prev ? mergeBucketRows(prev, { ...r, b }) : { ...r, b });
+      }
+      return toBuckets(
+        [...rows.values()].sort((x, y) => x.b - y.b),
+        from,
+        width,
       );
-      return toBuckets(rows, from, width);
     },
     prune,
     async applyRetention(now = Date.now()) {
