@@ -26,10 +26,10 @@ import {
   rangeLimit,
   READING_COLUMNS,
   type ReadingRow,
+  seriesCache,
   seriesKey,
   toBuckets,
   toStoredReading,
-  uniqueReadings,
 } from './history-common.js';
 import type { HistoryStoreOptions } from './history-sqlite.js';
 import type { StoredReading } from './history.js';
@@ -152,14 +152,13 @@ export async function openPostgresHistoryStore(
     options.log?.warn({ err }, 'fleet history: an onInsert listener failed'),
   );
 
-  const seriesIds = new Map<string, number>();
+  const seriesIds = seriesCache();
   /** Series ids of the readings, creating the series not seen yet (autocommitted: harmless if unused). */
   const resolveSeries = async (readings: readonly StoredReading[]) => {
     const missing = new Map<string, [string, string, string]>();
-    for (const r of readings) {
-      const key = seriesKey(r.thing, r.nodeId, r.name);
-      if (!seriesIds.has(key)) missing.set(key, [r.thing, r.nodeId, r.name]);
-    }
+    for (const r of readings)
+      if (seriesIds.get(r.thing, r.nodeId, r.name) === undefined)
+        missing.set(seriesKey(r.thing, r.nodeId, r.name), [r.thing, r.nodeId, r.name]);
     if (missing.size === 0) return;
     const cols = [0, 1, 2].map((i) => [...missing.values()].map((m) => m[i]));
     await pool.query(
@@ -173,20 +172,19 @@ export async function openPostgresHistoryStore(
          ON s.thing = k.thing AND s.node = k.node AND s.field = k.field`,
       cols,
     );
-    for (const r of rows) seriesIds.set(seriesKey(r.thing, r.node, r.field), r.id);
+    for (const r of rows) seriesIds.set(r.thing, r.node, r.field, r.id);
   };
   const seriesOf = async (thing: string, node: string, field: string) => {
-    const key = seriesKey(thing, node, field);
-    if (!seriesIds.has(key)) {
+    if (seriesIds.get(thing, node, field) === undefined) {
       const { rows } = await pool.query<{ id: number }>(
         'SELECT id FROM series WHERE thing = $1 AND node = $2 AND field = $3',
         [thing, node, field],
       );
-      if (rows[0]) seriesIds.set(key, rows[0].id);
+      if (rows[0]) seriesIds.set(thing, node, field, rows[0].id);
     }
-    return seriesIds.get(key);
+    return seriesIds.get(thing, node, field);
   };
-  const idOf = (r: StoredReading) => seriesIds.get(seriesKey(r.thing, r.nodeId, r.name)) as number;
+  const idOf = (r: StoredReading) => seriesIds.get(r.thing, r.nodeId, r.name) as number;
 
   let closed = false;
   const open = () => {
@@ -214,18 +212,22 @@ export async function openPostgresHistoryStore(
   };
 
   const insert = async (readings: readonly StoredReading[]): Promise<StoredReading[]> => {
-    const unique = uniqueReadings(readings);
-    if (unique.length === 0) return [];
-    await resolveSeries(unique);
-    const sorted = unique
+    if (readings.length === 0) return [];
+    await resolveSeries(readings);
+    const sorted = readings
       .map((r) => ({ r, series: idOf(r) }))
       .sort((a, b) => a.series - b.series || a.r.timestamp - b.r.timestamp);
-    const fresh = new Set<string>();
+    // The same reading twice in one batch: only the first goes in (RETURNING would name both as new).
+    const unique = sorted.filter(
+      (x, i) => i === 0 || x.series !== sorted[i - 1]?.series || x.r.timestamp !== sorted[i - 1]?.r.timestamp,
+    );
+    const byKey = new Map(unique.map((x) => [`${x.series}:${x.r.timestamp}`, x.r]));
+    const fresh = new Set<StoredReading>();
     await transaction(async (c) => {
       await c.query('SELECT pg_advisory_xact_lock_shared($1)', [CUTOFF_LOCK]);
       const before = await readCutoff(c);
       // Older than the raw retention: already folded into an aggregate, or about to be; never counted twice.
-      const rows = sorted.filter((x) => x.r.timestamp >= before);
+      const rows = unique.filter((x) => x.r.timestamp >= before);
       for (let i = 0; i < rows.length; i += CHUNK) {
         const chunk = rows.slice(i, i + CHUNK);
         const result = await c.query<{ series: number; ts: number }>(
@@ -246,11 +248,11 @@ export async function openPostgresHistoryStore(
             chunk.map((x) => x.r.writable ?? null),
           ],
         );
-        for (const row of result.rows) fresh.add(`${row.series}:${row.ts}`);
+        for (const row of result.rows) fresh.add(byKey.get(`${row.series}:${row.ts}`) as StoredReading);
       }
     });
     // In the order given, as SQLite reports them.
-    return unique.filter((r) => fresh.has(`${idOf(r)}:${r.timestamp}`));
+    return readings.filter((r) => fresh.has(r));
   };
 
   const seriesList = async () =>
