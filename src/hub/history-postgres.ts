@@ -121,6 +121,15 @@ export async function openPostgresHistoryStore(
   options: HistoryStoreOptions = {},
 ): Promise<HistoryDatabase> {
   const retention = checkRetention({ ...DEFAULT_RETENTION, ...options.retention });
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new IotError(
+      'IOT_ERR_CONFIG',
+      `fleet history: ${redactUrl(url)} is not a URL; expected postgres://user:password@host:5432/database`,
+    );
+  }
   const pool = new pg.Pool({ connectionString: url, max: 4, types: TYPES, connectionTimeoutMillis: 10_000 });
   // An idle client that loses its server emits 'error' on the pool: without a listener it would kill the hub.
   pool.on('error', (err) =>
@@ -144,7 +153,7 @@ export async function openPostgresHistoryStore(
     const e = err as { code?: string; message: string };
     throw new IotError(
       'IOT_ERR_STORE',
-      `cannot open the fleet history at ${redactUrl(url)}: ${e.message}; ${connectHint(e, new URL(url))}`,
+      `cannot open the fleet history at ${redactUrl(url)}: ${e.message}; ${connectHint(e, parsed)}`,
       { cause: err },
     );
   }
@@ -192,10 +201,11 @@ export async function openPostgresHistoryStore(
   };
 
   /** Runs `fn` in a transaction on one client. */
-  const transaction = async <T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
+  /** Runs `fn` in a transaction on one client; `first` (no parameters) goes with BEGIN in one round trip. */
+  const transaction = async <T>(fn: (c: pg.PoolClient) => Promise<T>, first = ''): Promise<T> => {
     const client = await pool.connect();
     try {
-      await client.query('BEGIN');
+      await client.query(`BEGIN;${first}`);
       const result = await fn(client);
       await client.query('COMMIT');
       return result;
@@ -223,17 +233,18 @@ export async function openPostgresHistoryStore(
     );
     const byKey = new Map(unique.map((x) => [`${x.series}:${x.r.timestamp}`, x.r]));
     const fresh = new Set<StoredReading>();
+    // The lock is its own statement, so the INSERT's snapshot (a new one per statement) sees the cutoff
+    // of any prune that held the lock before us.
     await transaction(async (c) => {
-      await c.query('SELECT pg_advisory_xact_lock_shared($1)', [CUTOFF_LOCK]);
-      const before = await readCutoff(c);
-      // Older than the raw retention: already folded into an aggregate, or about to be; never counted twice.
-      const rows = unique.filter((x) => x.r.timestamp >= before);
-      for (let i = 0; i < rows.length; i += CHUNK) {
-        const chunk = rows.slice(i, i + CHUNK);
+      for (let i = 0; i < unique.length; i += CHUNK) {
+        const chunk = unique.slice(i, i + CHUNK);
         const result = await c.query<{ series: number; ts: number }>(
           `INSERT INTO readings (series, ts, num, value, type, unit, data_type, flags, qos, writable)
            SELECT * FROM unnest($1::int[], $2::int8[], $3::float8[], $4::text[], $5::text[], $6::text[],
              $7::text[], $8::text[], $9::text[], $10::bool[])
+             AS u (series, ts, num, value, type, unit, data_type, flags, qos, writable)
+           -- Older than the raw cutoff: already folded into an aggregate (or about to be); never twice.
+           WHERE u.ts >= coalesce((SELECT value::int8 FROM meta WHERE key = 'raw_cutoff'), ${Number.MIN_SAFE_INTEGER})
            ON CONFLICT DO NOTHING RETURNING series, ts`,
           [
             chunk.map((x) => x.series),
@@ -250,7 +261,7 @@ export async function openPostgresHistoryStore(
         );
         for (const row of result.rows) fresh.add(byKey.get(`${row.series}:${row.ts}`) as StoredReading);
       }
-    });
+    }, `SELECT pg_advisory_xact_lock_shared(${CUTOFF_LOCK})`);
     // In the order given, as SQLite reports them.
     return readings.filter((r) => fresh.has(r));
   };

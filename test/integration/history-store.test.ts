@@ -526,6 +526,9 @@ describe.each(stores())('fleet history store (%s)', (kind) => {
       );
       expect((err as Error).message).toMatch(/check that PostgreSQL runs/);
       expect((err as Error).message).not.toMatch(/s3cret/);
+      await expect(openHistoryStore('postgres://hub:s3cret@[bad/fleet')).rejects.toThrow(
+        /postgres:\/\/hub:\*\*\*@\[bad\/fleet is not a URL; expected postgres:\/\/user:password@host:5432\/database/,
+      );
       const url = new URL(await specs.fresh());
       url.pathname = '/no_such_db';
       const missing = await openHistoryStore(url.toString()).catch((e: unknown) => e);
