@@ -451,6 +451,36 @@ describe.each(stores())('fleet history store (%s)', (kind) => {
     );
   });
 
+  it('never counts a reading twice when inserts race a retention pass through another store', async () => {
+    const spec = await specs.fresh();
+    const [a, b] = [await openStore(spec), await openStore(spec)];
+    const points = series(T0, 3600);
+    await a.insert(points.slice(0, 900));
+    const cutoff = T0 + 1_800_000;
+    await Promise.all([
+      a.insert(points.slice(0, 2000)),
+      b.prune(cutoff),
+      a.insert(points.slice(1000, 3600)),
+      b.insert(points),
+    ]);
+    await a.insert(points); // a backfill sending everything again
+    const perMinute = await a.downsample({
+      thing: THING,
+      nodeId: 'dev1',
+      field: 'temperature',
+      from: T0,
+      to: T0 + 3_599_999,
+      buckets: 60,
+    });
+    // Readings older than the cutoff that arrived after it moved are not stored; none is counted twice:
+    // the first quarter hour (stored before) and the second half hour (raw) are whole, no minute has more.
+    expect(perMinute.every((m) => m.count <= 60)).toBe(true);
+    const minutes = new Map(perMinute.map((m) => [(m.start - T0) / 60_000, m.count]));
+    for (let m = 0; m < 60; m++) if (m < 15 || m >= 30) expect(minutes.get(m)).toBe(60);
+    const raw = await a.range({ thing: THING, from: T0, to: T0 + 3_599_999, limit: 1e9 });
+    expect(raw.map((r) => r.timestamp)).toEqual(points.slice(1800).map((r) => r.timestamp));
+  });
+
   it('refuses bad readings with an error that says which and why, storing nothing of the batch', async () => {
     const store = await openStore();
     const refused = async (r: Partial<StoredReading>, why: RegExp) => {
