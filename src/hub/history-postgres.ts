@@ -200,7 +200,6 @@ export async function openPostgresHistoryStore(
     if (closed) throw new IotError('IOT_ERR_STOPPED', 'the fleet history store is closed');
   };
 
-  /** Runs `fn` in a transaction on one client. */
   /** Runs `fn` in a transaction on one client; `first` (no parameters) goes with BEGIN in one round trip. */
   const transaction = async <T>(fn: (c: pg.PoolClient) => Promise<T>, first = ''): Promise<T> => {
     const client = await pool.connect();
