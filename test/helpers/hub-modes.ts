@@ -93,3 +93,9 @@ export function hubLink(mode: HubMode): HubLink {
     address: (transport) => accountAddress(transport, jid),
   };
 }
+
+/** The `history` section of a hub config built in a test that does not look at the history: kept in memory. */
+export const MEMORY_HISTORY: HubConfig['history'] = {
+  store: ':memory:',
+  retention: { rawMs: 30 * 86_400_000, aggregatesMs: 365 * 86_400_000, resolutionMs: 60_000 },
+};

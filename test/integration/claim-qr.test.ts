@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
 import { createHub, type Hub } from '../../src/hub/hub.js';
 import { tempDir, testLogger, waitFor } from '../helpers/agent.js';
-import { hubLink } from '../helpers/hub-modes.js';
+import { hubLink, MEMORY_HISTORY } from '../helpers/hub-modes.js';
 import { requirePython3 } from '../helpers/requirements.js';
 import { findExecutable } from '../../src/devtools/system-deps.js';
 import { servers } from '../helpers/servers.js';
@@ -66,6 +66,7 @@ describe.skipIf(!requirePython3()).each(servers())(
           store: `${dir.path}/hub.db`,
           registry: { claimAttemptsPerMinute: 5 },
           log: { level: 'info' },
+          history: MEMORY_HISTORY,
         },
         { log: testLogger() },
       );

@@ -7,7 +7,7 @@ import { NS_DISCOVERY } from '../../src/iot/discovery.js';
 import { capsVer, parseDiscoInfo } from '../../src/xmpp/disco.js';
 import { NS } from '../../src/xmpp/ns.js';
 import { startClient, type TestClient, tempDir, testLogger, waitFor } from '../helpers/agent.js';
-import { hubLink } from '../helpers/hub-modes.js';
+import { hubLink, MEMORY_HISTORY } from '../helpers/hub-modes.js';
 import { servers } from '../helpers/servers.js';
 
 /**
@@ -31,6 +31,7 @@ describe.each(servers())('the hub as a plain account (%s)', (kind) => {
         store: `${dir.path}/hub.db`,
         registry: { claimAttemptsPerMinute: 5 },
         log: { level: 'info' },
+        history: MEMORY_HISTORY,
       },
       { log: testLogger() },
     );

@@ -6,7 +6,7 @@ import { createHub, type Hub } from '../../src/hub/hub.js';
 import { NS_DISCOVERY } from '../../src/iot/discovery.js';
 import { bareOf } from '../../src/xmpp/jid.js';
 import { startClient, type TestClient, tempDir, testLogger } from '../helpers/agent.js';
-import { hubCases, hubLink } from '../helpers/hub-modes.js';
+import { hubCases, hubLink, MEMORY_HISTORY } from '../helpers/hub-modes.js';
 import { requireXmllint } from '../helpers/requirements.js';
 import { SCHEMAS, validateElement, validateStanza, validateXml } from '../helpers/xsd.js';
 
@@ -103,6 +103,7 @@ describe.skipIf(!requireXmllint()).each(hubCases())(
           store: `${dir.path}/hub.db`,
           registry: { claimAttemptsPerMinute: 2 },
           log: { level: 'info' },
+          history: MEMORY_HISTORY,
         },
         { log: testLogger() },
       );
