@@ -1,16 +1,20 @@
 /**
  * The hub's composition root: the one place that wires its store, its XMPP link and its roles, in order;
- * shutdown runs in reverse. Today one role, the XEP-0347 thing registry; the XEP-0324 provisioning server
- * (rules, asking the owner) is wired here next, on the same transport and store, and advertised in the same
- * disco#info. The EXI gateway (src/hub/exi-gateway.ts) runs on its own for now.
+ * shutdown runs in reverse. Its roles: the XEP-0347 thing registry and the XEP-0324 provisioning server (owners'
+ * rules, asking the owner), on the same transport and store and advertised in the same disco#info, with the
+ * owners' ad-hoc commands. The EXI gateway (src/hub/exi-gateway.ts) runs on its own for now.
  */
 import type { HubConfig } from '../config/hub-config.js';
 import type { Logger } from '../core/logger.js';
-import { NS_DISCOVERY } from '../iot/discovery.js';
+import { NS_DISCOVERY, parseClaimCode } from '../iot/discovery.js';
+import { NS_PROVISIONING } from '../iot/provisioning.js';
 import { CAPS_NODE, VERSION } from '../version.js';
+import { createCommandServer, NS_COMMANDS } from '../xmpp/adhoc.js';
 import { createComponentTransport } from '../xmpp/component.js';
 import { createDisco } from '../xmpp/disco.js';
 import type { Transport } from '../xmpp/transport.js';
+import { hubCommands } from './hub-commands.js';
+import { createProvisioningServer, OwnerRequestError } from './provisioning-server.js';
 import { createRegistry } from './registry.js';
 import { type HubStore, openSqliteHubStore } from './store.js';
 
@@ -29,11 +33,6 @@ export function createHub(
   const store = deps.store ?? openSqliteHubStore(config.store);
   const transport =
     deps.transport ?? createComponentTransport(config.xmpp.component, log.child({ module: 'xmpp' }));
-  createDisco(transport, {
-    identity: { category: 'component', type: 'generic', name: 'xmpp-iot thing registry' },
-    features: [NS_DISCOVERY],
-    capsNode: `${CAPS_NODE}#hub`,
-  });
   const registry = createRegistry({
     transport,
     store,
@@ -41,6 +40,37 @@ export function createHub(
     options: { claimAttemptsPerMinute: config.registry.claimAttemptsPerMinute },
   });
   registry.register();
+  const provisioning = createProvisioningServer({
+    transport,
+    store,
+    log: log.child({ module: 'provisioning' }),
+    options: {
+      askTimeoutMs: config.provisioning?.askTimeoutMs ?? 5000,
+      pendingTtlMs: config.provisioning?.pendingForMs ?? 86_400_000,
+      maxPendingPerOwner: config.provisioning?.maxPendingPerOwner ?? 50,
+    },
+  });
+  provisioning.register();
+  const commands = createCommandServer({
+    transport,
+    log: log.child({ module: 'commands' }),
+    commands: hubCommands({
+      provisioning,
+      async claim(claimant, code, isPublic) {
+        const thing = await registry.claim(claimant, parseClaimCode(code).tags, isPublic);
+        if (thing === 'throttled') throw new OwnerRequestError('too many claim attempts: wait a minute');
+        if (!thing) throw new OwnerRequestError('no unclaimed thing has this claim code', 'item-not-found');
+        return thing;
+      },
+    }),
+  });
+  commands.register();
+  createDisco(transport, {
+    identity: { category: 'component', type: 'generic', name: 'xmpp-iot hub' },
+    features: [NS_DISCOVERY, NS_PROVISIONING, NS_COMMANDS],
+    capsNode: `${CAPS_NODE}#hub`,
+    nodeItems: { [NS_COMMANDS]: async () => commands.list() },
+  });
   let stopped = false;
   return {
     transport,
@@ -55,6 +85,7 @@ export function createHub(
     async stop() {
       if (stopped) return;
       stopped = true;
+      provisioning.stop();
       await transport.stop();
       store.close();
       log.info({}, 'hub stopped');
