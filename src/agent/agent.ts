@@ -209,9 +209,14 @@ export function createAgent(initialConfig: AgentConfig, deps: { log: Logger; hal
         hasOwners: () => access.owners.length > 0,
         onClaimed(owner) {
           access.addOwner(owner);
+          // A new owner is a new trust relationship: decisions cached under the old one go (XEP-0324 §3.7).
+          store.clearDecisions();
           void roster?.friend(owner);
+          if (config.registry) void provisioning.adopt(config.registry.jid);
         },
         onDisowned(owner) {
+          store.clearDecisions();
+          if (config.registry) provisioning.forget(config.registry.jid);
           if (config.owners.includes(owner)) return;
           access.removeOwner(owner);
           void roster?.unfriend(owner, 'after being disowned');
@@ -239,6 +244,8 @@ export function createAgent(initialConfig: AgentConfig, deps: { log: Logger; hal
     void (async () => {
       await transport.send(xml('presence', {}, disco.caps(), xml('status', {}, presence.current())));
       if (config.provisioning.discover) await provisioning.discover();
+      // Claimed through a registry that also provisions (our hub): its owner's rules decide for strangers.
+      if (config.registry && claimedOwner(store)) await provisioning.adopt(config.registry.jid);
       await provisioning.befriend();
       await roster?.reconcile();
       // Registering (or updating the tags) runs beside the backlog's wait: it has its own retries.
