@@ -173,9 +173,10 @@ export function createProvisioningClient(deps: {
     },
     /**
      * Asks `jid` for its disco#info and, when it advertises urn:xmpp:iot:provisioning, trusts it as a
-     * provisioning server from now on (the registry that claimed us). Resolves whether it does.
+     * provisioning server from now on (the registry that claimed us): `yes`, `no` (it answered without the
+     * feature), or `unknown` (no answer: the caller keeps what it knew).
      */
-    async adopt(jid: string): Promise<boolean> {
+    async adopt(jid: string): Promise<'yes' | 'no' | 'unknown'> {
       const bare = jid.toLowerCase();
       try {
         const info = await transport.request(
@@ -183,19 +184,21 @@ export function createProvisioningClient(deps: {
           timeoutMs,
         );
         const features = (info.getChild('query')?.getChildren('feature') ?? []).map((f) => f.attrs.var);
-        if (!features.includes(NS_PROVISIONING)) return false;
+        if (!features.includes(NS_PROVISIONING)) return 'no';
       } catch (err) {
         log.warn(
           { server: bare, err: errorMessage(err) },
           'could not ask the registry whether it provisions',
         );
-        return false;
+        return 'unknown';
       }
       if (!servers.includes(bare))
         log.info({ server: bare }, 'the registry that claimed us is our provisioning server');
       addServer(bare);
-      return true;
+      return 'yes';
     },
+    /** Trusts a server without asking (one adopted before a restart: its cached decisions stay usable). */
+    addServer,
     /** Stops trusting a server adopted earlier (disowned); configured servers stay. */
     forget(jid: string): void {
       const bare = jid.toLowerCase();
