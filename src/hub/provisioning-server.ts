@@ -168,12 +168,13 @@ export function createProvisioningServer(deps: {
       }
       const clear = notices.find((n) => n.kind === 'clearCache');
       if (clear) {
+        // Taken out before sending: a rule change while it is on its way adds a new one, sent after it.
+        store.removeNotice(clear);
         try {
           await transport.request(
             xml('iq', { type: 'set', to: thing.address }, xml('clearCache', { xmlns: NS_PROVISIONING })),
             noticeMs,
           );
-          store.removeNotice(clear);
           log.info({ thing: thingJid }, 'the thing cleared its provisioning cache');
         } catch (err) {
           const condition = (err as { condition?: string }).condition;
@@ -181,11 +182,13 @@ export function createProvisioningServer(deps: {
             // It refuses us (it does not use this hub as its provisioning server): nothing to retry.
             log.warn({ thing: thingJid, condition }, 'a thing refused clearCache; its notices are dropped');
             for (const n of notices) store.removeNotice(n);
-          } else
+          } else {
+            store.addNotice(clear);
             log.info(
               { thing: thingJid, err: errorMessage(err) },
               'clearCache not acknowledged; retrying later',
             );
+          }
           return;
         }
       }
