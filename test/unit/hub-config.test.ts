@@ -25,8 +25,31 @@ describe('the hub config', () => {
       xmpp: { component: { service: 'xmpp://127.0.0.1:5347', domain: 'registry.localhost', secret: 'sec' } },
       store: '/etc/xiot/data/hub.db',
       registry: { claimAttemptsPerMinute: 3 },
+      provisioning: { askTimeoutMs: 5000, pendingForMs: 86_400_000, maxPendingPerOwner: 50 },
       log: { level: 'info' },
     });
+  });
+
+  it('reads the provisioning settings, refusing an askTimeout a thing would give up on', () => {
+    const base = 'xmpp:\n  component: { service: "xmpp://127.0.0.1:5347", domain: r.localhost, secret: s }\n';
+    expect(
+      parseHubConfig(`${base}provisioning: { askTimeout: 2s, pendingFor: 2h, maxPendingPerOwner: 5 }\n`)
+        .provisioning,
+    ).toEqual({ askTimeoutMs: 2000, pendingForMs: 7_200_000, maxPendingPerOwner: 5 });
+    expect(
+      errorsOf(() =>
+        parseHubConfig(
+          `${base}provisioning: { askTimeout: 10s, pendingFor: 1s, maxPendingPerOwner: 0, x: 1 }\n`,
+        ),
+      ),
+    ).toBe(
+      [
+        '  provisioning.askTimeout: expected a duration from 0s to 9s, got "10s"',
+        '  provisioning.pendingFor: expected a duration from 1m to 30d, got "1s"',
+        '  provisioning.maxPendingPerOwner: at least 1, got 0',
+        '  provisioning.x: unknown key (known: askTimeout, pendingFor, maxPendingPerOwner)',
+      ].join('\n'),
+    );
   });
 
   it('accepts the example of README "Fleet: claiming"', () => {
