@@ -87,13 +87,9 @@ export function describeQuestion(
   ]
     .filter(Boolean)
     .join('; ');
-  const what =
-    p.kind === 'friend'
-      ? 'become a friend of (and so receive everything it publishes)'
-      : p.kind === 'read'
-        ? 'read'
-        : 'control';
-  return `${p.requester} asks to ${what} ${p.thing}${scope ? ` (${scope})` : p.kind === 'friend' ? '' : ' (everything)'}`;
+  if (p.kind === 'friend')
+    return `${p.requester} asks to become a friend of ${p.thing} (and so to receive everything it publishes)`;
+  return `${p.requester} asks to ${p.kind} ${p.thing} (${scope || 'everything'})`;
 }
 
 export function createProvisioningServer(deps: {

@@ -99,7 +99,7 @@ describe.each(servers())('XEP-0324: the hub decides for its owners (%s)', (kind)
     expect(done.attrs.status).toBe('completed');
     return { form: first.getChild('x', NS.dataForms) as Element, note: done.getChildText('note') ?? '' };
   };
-  const pendingFor = async (requester: string) => {
+  const pendingFor = async (requester: string, what = 'read') => {
     const first = (await command('pending', { action: 'execute' })).getChild(
       'command',
       NS_COMMANDS,
@@ -110,7 +110,7 @@ describe.each(servers())('XEP-0324: the hub decides for its owners (%s)', (kind)
       .find((f) => f.attrs.var === 'request')
       ?.getChildren('option');
     const option = options?.find((o) =>
-      String(o.attrs.label).includes(`${requester}@localhost asks to read hall@localhost`),
+      String(o.attrs.label).includes(`${requester}@localhost asks to ${what}`),
     );
     expect(option, `a pending request of ${requester}`).toBeDefined();
     return { sessionid: first.attrs.sessionid as string, id: option?.getChildText('value') as string };
@@ -192,6 +192,26 @@ provisioning: { askTimeout: 1s, pendingFor: 1h }
       'My things',
       'Claim a thing',
     ]);
+  });
+
+  it('answers only things claimed here, and refuses malformed questions with a text', async () => {
+    const ask = (payload: Element) =>
+      client('guest').transport.request(xml('iq', { type: 'get', to: REGISTRY }, payload));
+    const answer = await ask(
+      xml('canRead', { xmlns: NS_PROVISIONING, jid: 'bob@localhost', momentary: 'true' }),
+    );
+    expect(answer.getChild('canReadResponse', NS_PROVISIONING)?.attrs).toMatchObject({
+      jid: 'bob@localhost',
+      result: 'false',
+      momentary: 'true',
+    });
+    await expect(ask(xml('isFriend', { xmlns: NS_PROVISIONING }))).rejects.toMatchObject({
+      condition: 'bad-request',
+      message: expect.stringContaining('isFriend needs jid'),
+    });
+    await expect(
+      ask(xml('canControl', { xmlns: NS_PROVISIONING, jid: 'bob@localhost' }, xml('parameter', {}))),
+    ).rejects.toMatchObject({ condition: 'bad-request' });
   });
 
   it('claims the agent with the hub command "Claim a thing"; the agent then asks the hub about strangers', async () => {
@@ -315,6 +335,44 @@ provisioning: { askTimeout: 1s, pendingFor: 1h }
     await expect(read('bob')).rejects.toMatchObject({ condition: 'forbidden' });
   });
 
+  it('a subscription request from a stranger: the agent asks isFriend, the owner approves, the agent befriends', async () => {
+    await client('carol').transport.send(xml('presence', { type: 'subscribe', to: 'hall@localhost' }));
+    await waitFor("the chat message about carol's friendship", () =>
+      chats.find((c) => c.startsWith('carol@localhost asks to become a friend of hall@localhost')),
+    );
+    // The owner did not answer within askTimeout: the agent was told no for now (it refuses the subscription).
+    await waitFor(
+      'the deny for now',
+      () => hub?.store.findPending('hall@localhost', 'carol@localhost', 'friend')?.answered,
+    );
+    const { sessionid, id } = await pendingFor('carol', 'become a friend of');
+    const done = (
+      await command(
+        'pending',
+        { action: 'complete', sessionid },
+        submit('pending', { request: [id], decision: ['always'] }),
+      )
+    ).getChild('command', NS_COMMANDS);
+    expect(done?.getChildText('note')).toMatch(/^Rule #\d+: allow carol@localhost to read hall@localhost\.$/);
+    // `friend` from the hub: the agent asks for carol's presence in turn; carol may read everything.
+    await waitFor(
+      'the agent asks carol for friendship',
+      () => presencesFrom('carol', 'subscribe').length > 0,
+    );
+    expect((await fieldNames('carol')).length).toBeGreaterThan(3);
+    const list = await xiot('alice', 'rules', 'list', '--hub', REGISTRY, '--json');
+    const rule = (JSON.parse(list.stdout) as { rules: { id: number; requester: string }[] }).rules.find(
+      (r) => r.requester === 'carol@localhost',
+    );
+    const out = await xiot('alice', 'rules', 'remove', String(rule?.id), '--hub', REGISTRY);
+    expect(out.stdout).toBe(`removed rule #${rule?.id}\n`);
+    await waitFor('the agent unfriends carol', () =>
+      agentLog.entries.find(
+        (e) => e.msg === "unfriended on the provisioning server's request" && e.jid === 'carol@localhost',
+      ),
+    );
+  });
+
   it('approve once: one readout, then the owner is asked again', async () => {
     await expect(read('carol')).rejects.toMatchObject({ condition: 'forbidden' });
     await waitFor('the chat message about carol', () =>
@@ -330,5 +388,48 @@ provisioning: { askTimeout: 1s, pendingFor: 1h }
     await waitFor('a second chat message about carol', () =>
       chats.filter((c) => c.includes('carol@localhost asks to read')).length === 2 ? true : undefined,
     );
+  });
+});
+
+describe('xiot rules usage', () => {
+  const dir = tempDir();
+  afterAll(() => dir.remove());
+  const run = (...args: string[]) =>
+    runToExit(process.execPath, [CLI, ...args], {
+      ...process.env,
+      XDG_CONFIG_HOME: dir.path,
+      XIOT_JID: 'a@localhost',
+      XIOT_PASSWORD: 'x',
+      XIOT_HUB: '',
+      XIOT_REGISTRY: '',
+    });
+
+  it('prints its help, and is listed in xiot --help', async () => {
+    expect((await run('--help')).stdout).toContain('xiot rules list|allow|deny');
+    const help = await run('rules', '--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('xiot rules allow --tag NAME=VALUE REQUESTER');
+    expect((await run('rules', 'allow', '--help')).stdout).toContain('--parameter P');
+    expect((await run('hub', '--help')).stdout).toContain('askTimeout');
+  });
+
+  it.each([
+    [['rules', 'grant'], 'unknown subcommand "grant"'],
+    [['rules', 'allow', 'hall@localhost', '--hub', 'r.localhost'], 'expected THING REQUESTER'],
+    [
+      ['rules', 'deny', 'hall@localhost', 'guest@localhost', '--field', 'x', '--hub', 'r.localhost'],
+      'narrow an allow',
+    ],
+    [['rules', 'allow', '--tag', 'KEY=1', 'guest@localhost', '--hub', 'r.localhost'], 'KEY is a secret'],
+    [
+      ['rules', 'allow', 'hall@localhost', 'guest@localhost', '--parameter', 'x', '--hub', 'r.localhost'],
+      '--parameter narrows --control',
+    ],
+    [['rules', 'list'], '--hub JID'],
+    [['rules', 'remove', 'x', '--hub', 'r.localhost'], 'one rule number'],
+  ])('refuses %j with exit 2 and a text naming the fix', async (args, text) => {
+    const out = await run(...args);
+    expect(out.code).toBe(2);
+    expect(out.stderr).toContain(text);
   });
 });
