@@ -136,10 +136,10 @@ export function createProvisioningServer(deps: {
   }
 
   function wake(id: number): boolean {
-    const set = waiters.get(id);
+    const woken = [...(waiters.get(id) ?? [])];
     waiters.delete(id);
-    for (const w of [...(set ?? [])]) w();
-    return (set?.size ?? 0) > 0;
+    for (const w of woken) w();
+    return woken.length > 0;
   }
 
   // -- notices to things ---------------------------------------------------------------------------------------
