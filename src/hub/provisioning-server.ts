@@ -325,6 +325,7 @@ export function createProvisioningServer(deps: {
     const now = settled(thing, requester, kind, asked);
     if (now) return now;
 
+    store.expirePending(Date.now() - options.pendingTtlMs);
     let p = store.findPending(thingJid, requester, kind);
     if (!p) {
       if (store.pendingOf(thing.owner).length >= options.maxPendingPerOwner) {
