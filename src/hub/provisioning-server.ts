@@ -71,6 +71,7 @@ export class OwnerRequestError extends Error {
 }
 
 const MAX_ASKED = 256;
+const MAX_RULES_PER_OWNER = 1000;
 const FLAGS = new Set<string>([...FIELD_TYPE_FLAGS, 'all', 'historical']);
 const RETRYABLE = new Set(['service-unavailable', 'recipient-unavailable', 'remote-server-timeout']);
 
@@ -442,6 +443,9 @@ export function createProvisioningServer(deps: {
       if (rule.thing !== undefined && !owned(owner, rule.thing))
         throw new OwnerRequestError(`you own no thing ${rule.thing} here`, 'item-not-found');
       if (rule.requester === owner) throw new RuleError('you are the owner: you are always allowed');
+      // Rules cost the hub's disk: only owners make them, and a bounded number each.
+      if (!store.thingsOf(owner).length)
+        throw new OwnerRequestError('you own no things here: claim one first', 'item-not-found');
       const previous = store
         .rulesOf(owner)
         .find(
@@ -452,6 +456,8 @@ export function createProvisioningServer(deps: {
             r.tag?.name === rule.tag?.name &&
             r.tag?.value === rule.tag?.value,
         );
+      if (!previous && store.rulesOf(owner).length >= MAX_RULES_PER_OWNER)
+        throw new RuleError(`at most ${MAX_RULES_PER_OWNER} rules each: remove some first`);
       const added = changeRules(owner, [rule, ...(previous ? [previous] : [])], () =>
         store.addRule(owner, rule),
       );

@@ -234,6 +234,14 @@ describe('the hub provisioning server', () => {
       server.addRule(OWNER, { thing: 'hall@example.org', requester: OWNER, action: 'read', allow: false }),
     ).toThrow('always allowed');
     expect(() => server.removeRule('mallory@example.org', 1)).toThrow('no rule #1');
+    expect(() =>
+      server.addRule('mallory@example.org', {
+        tag: { name: 'ROOM', value: 'hall' },
+        requester: 'example.org',
+        action: 'read',
+        allow: true,
+      }),
+    ).toThrow('you own no things here');
     expect(() => server.answer('mallory@example.org', 1, 'once')).toThrow('no pending request #1');
   });
 
