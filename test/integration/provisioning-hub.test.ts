@@ -389,6 +389,17 @@ provisioning: { askTimeout: 1s, pendingFor: 1h }
       chats.filter((c) => c.includes('carol@localhost asks to read')).length === 2 ? true : undefined,
     );
   });
+  it('disowned, the agent stops asking the hub and forgets the decisions it cached', async () => {
+    const key = 'read|carol@localhost|momentary|||{}'; // denied last, in the test before
+    expect(agent?.store.getDecision(key)).toBe(JSON.stringify({ allowed: false }));
+    const out = await xiot('alice', 'disown', 'hall@localhost', '--registry', REGISTRY);
+    expect(out.stderr).toBe('');
+    await waitFor('the agent forgets the hub', () =>
+      agentLog.entries.find((e) => e.msg === 'no longer asking this provisioning server'),
+    );
+    expect(agent?.store.getMeta('registry.provisions')).toBe('');
+    expect(agent?.store.getDecision(key)).toBeUndefined();
+  });
 });
 
 describe('xiot rules usage', () => {
