@@ -21,10 +21,11 @@ Usage:
   xiot status --config FILE    devices, availability, last readings, outbox (from the running agent or its store)
   xiot history DEVICE --config FILE [--since 1h] [--csv]   readings kept in the local store
   xiot claim-code --config FILE   the agent's claim code (XEP-0347), to claim it from a registry
-  xiot hub --config FILE       run the hub (the XEP-0347 thing registry today)
+  xiot hub --config FILE       run the hub (XEP-0347 thing registry, XEP-0324 provisioning server)
   xiot demo [--for 30s]        throwaway Prosody + agent on simulated devices + an owner watching readings
   xiot read | set | form | watch | devices ...   operate devices
   xiot claim | things | disown ...   claim things from a registry, search it, give things up
+  xiot rules list|allow|deny ...     who else may read or control your things (the hub's rules)
   xiot --version | --help
 Each command's options: xiot COMMAND --help
 

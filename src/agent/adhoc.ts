@@ -15,12 +15,13 @@ import type { Reading } from '../model/fields.js';
 import type { ControlSpec } from '../sdk/index.js';
 import type { RequestLimiter } from './access.js';
 import { controlForm } from '../iot/control.js';
+import { commandsError, NS_COMMANDS } from '../xmpp/adhoc.js';
 import { formTypeProblem } from '../xmpp/forms.js';
 import { NS } from '../xmpp/ns.js';
 import { limitError, quote, stanzaError } from '../xmpp/stanza-errors.js';
 import type { Transport } from '../xmpp/transport.js';
 
-export const NS_COMMANDS = 'http://jabber.org/protocol/commands';
+export { NS_COMMANDS } from '../xmpp/adhoc.js';
 const NODE_PREFIX = 'urn:xmpp-iot:command:';
 const SESSION_TTL_MS = 10 * 60_000;
 /** Open multi-step sessions per requester: each waits up to SESSION_TTL_MS for its next step. */
@@ -118,16 +119,6 @@ function changedFields(
     return before === undefined || !sameValue(spec, value, before);
   });
   return xml('x', { ...form.attrs }, ...form.getChildElements().filter((c) => c.name !== 'field'), ...kept);
-}
-
-function commandsError(
-  condition: 'bad-request' | 'forbidden' | 'item-not-found',
-  specific: string,
-  text: string,
-): Element {
-  const error = stanzaError(condition, text);
-  error.append(xml(specific, { xmlns: NS_COMMANDS }));
-  return error;
 }
 
 /**

@@ -113,6 +113,20 @@ export function createAgent(
   const access = createAccessPolicy(config.owners, provisioning);
   const registryOwner = config.registry ? claimedOwner(store) : undefined;
   if (registryOwner) access.addOwner(registryOwner);
+  // The registry that claimed us provisions (learnt at an earlier login): its decisions cached in the store
+  // answer strangers even while it is down (XEP-0324 §3.7: a mass reboot must not hammer it).
+  const PROVISIONING_REGISTRY = 'registry.provisions';
+  const adoptRegistry = async () => {
+    if (!config.registry || !claimedOwner(store)) return;
+    const answer = await provisioning.adopt(config.registry.jid);
+    if (answer === 'yes') store.setMeta(PROVISIONING_REGISTRY, 'true');
+    if (answer === 'no') {
+      store.setMeta(PROVISIONING_REGISTRY, '');
+      provisioning.forget(config.registry.jid);
+    }
+  };
+  if (registryOwner && config.registry && store.getMeta(PROVISIONING_REGISTRY) === 'true')
+    provisioning.addServer(config.registry.jid);
   const listeners: ((r: Reading) => void)[] = [];
   const publisher = config.publish.enabled
     ? createPublisher({
@@ -218,9 +232,15 @@ export function createAgent(
         ...(deps.onClaimCode ? { onRegistered: deps.onClaimCode } : {}),
         onClaimed(owner) {
           access.addOwner(owner);
+          // A new owner is a new trust relationship: decisions cached under the old one go (XEP-0324 §3.7).
+          store.clearDecisions();
           void roster?.friend(owner);
+          void adoptRegistry();
         },
         onDisowned(owner) {
+          store.clearDecisions();
+          store.setMeta(PROVISIONING_REGISTRY, '');
+          if (config.registry) provisioning.forget(config.registry.jid);
           if (config.owners.includes(owner)) return;
           access.removeOwner(owner);
           void roster?.unfriend(owner, 'after being disowned');
@@ -248,6 +268,9 @@ export function createAgent(
     void (async () => {
       await transport.send(xml('presence', {}, disco.caps(), xml('status', {}, presence.current())));
       if (config.provisioning.discover) await provisioning.discover();
+      // Claimed through a registry that also provisions (our hub): its owner's rules decide for strangers.
+      // Not awaited: a registry that is down must not hold up the roster and the backlog.
+      void adoptRegistry();
       await provisioning.befriend();
       await roster?.reconcile();
       // Registering (or updating the tags) runs beside the backlog's wait: it has its own retries.

@@ -6,6 +6,8 @@
  * most permissive answer wins. Decisions are cached in the store (across restarts) until a trusted server sends
  * `clearCache`; `friend`/`unfriend`/`clearCache` are honoured only from a configured server.
  * A server is a normal account: the agent befriends it and sends its questions to the full JID it sees online.
+ * A claimed agent also asks the registry that claimed it, when that registry (our hub) advertises
+ * urn:xmpp:iot:provisioning: whoever owns the thing decides who else may use it (`adopt`, called by agent.ts).
  */
 import { xml } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
@@ -43,6 +45,7 @@ export function createProvisioningClient(deps: {
 }) {
   const { transport, store, log } = deps;
   const servers = deps.servers.map((s) => s.toLowerCase());
+  const configured = [...servers];
   const addServer = (jid: string) => {
     if (!servers.includes(jid.toLowerCase())) servers.push(jid.toLowerCase());
   };
@@ -167,6 +170,42 @@ export function createProvisioningClient(deps: {
       for (const jid of found) addServer(jid);
       if (found.length) log.info({ servers: found }, 'found provisioning services');
       return found;
+    },
+    /**
+     * Asks `jid` for its disco#info and, when it advertises urn:xmpp:iot:provisioning, trusts it as a
+     * provisioning server from now on (the registry that claimed us): `yes`, `no` (it answered without the
+     * feature), or `unknown` (no answer: the caller keeps what it knew).
+     */
+    async adopt(jid: string): Promise<'yes' | 'no' | 'unknown'> {
+      const bare = jid.toLowerCase();
+      try {
+        const info = await transport.request(
+          xml('iq', { type: 'get', to: bare }, xml('query', { xmlns: NS.discoInfo })),
+          timeoutMs,
+        );
+        const features = (info.getChild('query')?.getChildren('feature') ?? []).map((f) => f.attrs.var);
+        if (!features.includes(NS_PROVISIONING)) return 'no';
+      } catch (err) {
+        log.warn(
+          { server: bare, err: errorMessage(err) },
+          'could not ask the registry whether it provisions',
+        );
+        return 'unknown';
+      }
+      if (!servers.includes(bare))
+        log.info({ server: bare }, 'the registry that claimed us is our provisioning server');
+      addServer(bare);
+      return 'yes';
+    },
+    /** Trusts a server without asking (one adopted before a restart: its cached decisions stay usable). */
+    addServer,
+    /** Stops trusting a server adopted earlier (disowned); configured servers stay. */
+    forget(jid: string): void {
+      const bare = jid.toLowerCase();
+      if (configured.includes(bare) || !servers.includes(bare)) return;
+      servers.splice(servers.indexOf(bare), 1);
+      online.delete(bare);
+      log.info({ server: bare }, 'no longer asking this provisioning server');
     },
     /** Befriend the servers (pre-approve and subscribe), so their presence tells us where to ask. */
     async befriend(): Promise<void> {

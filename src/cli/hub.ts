@@ -7,9 +7,10 @@ import { type CliIo, checkLogLevel, parseCommand } from './args.js';
 import { runUntilSignal } from './signals.js';
 
 export const HUB_HELP = `Usage: xiot hub --config FILE [options]
-Runs the hub: today the XEP-0347 thing registry (things register, owners claim them with their claim code,
-anyone searches the claimed public things), connected as an XEP-0114 component or as a plain account
-(Ctrl-C stops gracefully, twice forces).
+Runs the hub, connected as an XEP-0114 component or as a plain account (Ctrl-C stops gracefully, twice
+forces): the XEP-0347 thing registry (things register, owners claim them with their claim code, anyone searches
+the claimed public things) and the XEP-0324 provisioning server (claimed things ask it about anyone but their
+owner; it answers from the owner's rules, \`xiot rules\`, or asks the owner by chat message and ad-hoc commands).
   -c, --config FILE      hub configuration (YAML); \${VAR} is replaced from the environment or secretsFile
   --log-level LEVEL      trace|debug|info|warn|error|silent (overrides log.level)
   --log-format FORMAT    pretty (default on a terminal) or json (default otherwise, e.g. under systemd)
@@ -21,7 +22,11 @@ Config:
     # or, where no component can be added (exactly one of the two): things name it registry: hub@example.org
     # account: { domain: example.org, username: hub, password: "\${HUB_PASSWORD}", service?, resource?: hub, tls? }
   store: hub.db                          # SQLite, relative to the config file
-  registry: { claimAttemptsPerMinute: 5 }   # wrong claims allowed per claimant and minute`;
+  registry: { claimAttemptsPerMinute: 5 }   # wrong claims allowed per claimant and minute
+  provisioning:                          # optional; the defaults:
+    askTimeout: 5s                       # a thing's question waits this long for its owner, then is denied (0s-9s)
+    pendingFor: 1d                       # how long the owner may still answer it (then it is forgotten)
+    maxPendingPerOwner: 50               # questions waiting per owner; more are denied without asking`;
 
 export async function runHubCommand(argv: string[], io: CliIo): Promise<number> {
   const parsed = parseCommand(

@@ -50,7 +50,7 @@ export function renderConfig(a: InitAnswers, hw: Hardware, version: string): str
   }
   if (a.registry) {
     lines.push(
-      '# XEP-0347: without owners, register here; claim with the code `xiot claim-code` prints (README "Fleet: claiming").',
+      '# XEP-0347: without owners, register here; claim with the code `xiot claim-code` prints (README "Fleet: claiming and permissions").',
       `registry: ${yamlString(a.registry)}`,
     );
   }

@@ -10,6 +10,7 @@
  *     #                password: "${HUB_PASSWORD}", resource: hub, tls: required }
  *   store: hub.db
  *   registry: { claimAttemptsPerMinute: 5 }
+ *   provisioning: { askTimeout: 5s, pendingFor: 1d, maxPendingPerOwner: 50 }
  *   history: { store: history.db, retention: { raw: 30d, aggregates: 365d, resolution: 1m } }
  *
  * `store` (the registry and provisioning state: small, synchronous) is always SQLite; only the fleet history,
@@ -27,6 +28,19 @@ import { substituteEnv } from './env.js';
 import { formatPath } from './path.js';
 
 const nonEmpty = v.pipe(v.string(), v.minLength(1));
+const durationBetween = (min: string, max: string) =>
+  v.pipe(
+    durationOption(),
+    v.check((s) => {
+      const ms = parseDuration(s) ?? 0;
+      return ms >= (parseDuration(min) as number) && ms <= (parseDuration(max) as number);
+    }, `expected a duration from ${min} to ${max}`),
+  );
+/**
+ * XEP-0324 provisioning server (src/hub/provisioning-server.ts). `askTimeout` stays below our agent's 10 s
+ * question timeout: a question the thing gave up on is asked again instead of being answered.
+ */
+const PROVISIONING_DEFAULTS = { askTimeout: '5s', pendingFor: '1d', maxPendingPerOwner: 50 };
 
 const secret = v.pipe(
   v.string(),
@@ -84,6 +98,17 @@ const hubSchema = v.strictObject({
     }),
     { claimAttemptsPerMinute: 5 },
   ),
+  provisioning: v.optional(
+    v.strictObject({
+      askTimeout: v.optional(durationBetween('0s', '9s'), PROVISIONING_DEFAULTS.askTimeout),
+      pendingFor: v.optional(durationBetween('1m', '30d'), PROVISIONING_DEFAULTS.pendingFor),
+      maxPendingPerOwner: v.optional(
+        v.pipe(v.number(), v.integer(), v.minValue(1, 'at least 1'), v.maxValue(1000, 'at most 1000')),
+        PROVISIONING_DEFAULTS.maxPendingPerOwner,
+      ),
+    }),
+    PROVISIONING_DEFAULTS,
+  ),
   log: v.optional(v.strictObject({ level: v.optional(v.picklist(LOG_LEVELS), 'info') }), { level: 'info' }),
   history: v.optional(
     v.strictObject({
@@ -121,6 +146,8 @@ export interface HubConfig {
   /** Absolute path of the SQLite file. */
   store: string;
   registry: { claimAttemptsPerMinute: number };
+  /** Optional in code (tests build configs by hand); the file's defaults come from parseHubConfig. */
+  provisioning?: { askTimeoutMs: number; pendingForMs: number; maxPendingPerOwner: number };
   log: { level: (typeof LOG_LEVELS)[number] };
   history: {
     /**
@@ -193,6 +220,11 @@ export function parseHubConfig(
       : { account: accountOf(c.xmpp.account as v.InferOutput<typeof accountSchema>) },
     store,
     registry: c.registry,
+    provisioning: {
+      askTimeoutMs: parseDuration(c.provisioning.askTimeout) as number,
+      pendingForMs: parseDuration(c.provisioning.pendingFor) as number,
+      maxPendingPerOwner: c.provisioning.maxPendingPerOwner,
+    },
     log: c.log,
     history: {
       store:

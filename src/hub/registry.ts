@@ -81,6 +81,14 @@ export function createRegistry(deps: {
     }
   };
 
+  const throttledError = () =>
+    xml(
+      'error',
+      { type: 'wait' },
+      xml('policy-violation', { xmlns: NS.stanzas }),
+      xml('text', { xmlns: NS.stanzas }, 'too many claim attempts: wait a minute'),
+    );
+
   const claimedEl = (jid: string, isPublic: boolean) =>
     xml('claimed', { xmlns: NS_DISCOVERY, jid, public: String(isPublic) });
 
@@ -112,17 +120,35 @@ export function createRegistry(deps: {
     return true;
   }
 
-  async function mine(stanza: Element, el: Element): Promise<Element | boolean> {
-    const claimant = bareOf(stanza.attrs.from as string);
+  /**
+   * A claim by `claimant` with these tags: the thing's JID, `throttled`, or undefined (no match; the same answer
+   * whether nothing matched or someone else owns it, §3.4). Also used by the hub's "Claim a thing" command.
+   */
+  async function claim(
+    claimant: string,
+    tags: MetaTag[],
+    isPublic: boolean,
+  ): Promise<string | 'throttled' | undefined> {
     if (throttle.blocked(claimant)) {
       log.warn({ claimant }, 'claim attempts throttled');
-      return xml(
-        'error',
-        { type: 'wait' },
-        xml('policy-violation', { xmlns: NS.stanzas }),
-        xml('text', { xmlns: NS.stanzas }, 'too many claim attempts: wait a minute'),
-      );
+      return 'throttled';
     }
+    const thing = store.findUnclaimed(tags);
+    if (!thing || thing.jid === claimant) {
+      throttle.failed(claimant);
+      log.info({ claimant }, 'a claim matched no unclaimed thing');
+      return undefined;
+    }
+    store.setOwner(thing.jid, claimant, isPublic);
+    log.info({ thing: thing.jid, owner: claimant, public: isPublic }, 'a thing was claimed');
+    // The thing learns its owner now if online, else from the answer to its next register.
+    await notify(thing.address, claimedEl(claimant, isPublic));
+    return thing.jid;
+  }
+
+  async function mine(stanza: Element, el: Element): Promise<Element | boolean> {
+    const claimant = bareOf(stanza.attrs.from as string);
+    if (throttle.blocked(claimant)) return throttledError();
     let tags: MetaTag[];
     try {
       tags = parseTags(el);
@@ -130,19 +156,10 @@ export function createRegistry(deps: {
       return badRequest(err) ?? stanzaError('bad-request');
     }
     // §3.4: `mine` defaults to public (while `claimed` defaults to private: we always send it).
-    const isPublic = xsBoolean(el.attrs.public, true);
-    const thing = store.findUnclaimed(tags);
-    if (!thing || thing.jid === claimant) {
-      throttle.failed(claimant);
-      log.info({ claimant }, 'a claim matched no unclaimed thing');
-      // §3.4: the same answer whether nothing matched or someone else owns it.
-      return stanzaError('item-not-found');
-    }
-    store.setOwner(thing.jid, claimant, isPublic);
-    log.info({ thing: thing.jid, owner: claimant, public: isPublic }, 'a thing was claimed');
-    // The thing learns its owner now if online, else from the answer to its next register.
-    await notify(thing.address, claimedEl(claimant, isPublic));
-    return xml('claimed', { xmlns: NS_DISCOVERY, jid: thing.jid });
+    const jid = await claim(claimant, tags, xsBoolean(el.attrs.public, true));
+    if (jid === 'throttled') return throttledError();
+    if (!jid) return stanzaError('item-not-found');
+    return xml('claimed', { xmlns: NS_DISCOVERY, jid });
   }
 
   function search(_stanza: Element, el: Element): Element {
@@ -228,6 +245,7 @@ export function createRegistry(deps: {
   }
 
   return {
+    claim,
     /** Registers the IQ handlers on the transport. */
     register() {
       transport.handleIq('set', NS_DISCOVERY, 'register', register);

@@ -1,13 +1,14 @@
 /**
  * The hub's state: one interface (`HubStore`) so the fleet-data issue can add PostgreSQL beside this SQLite
- * implementation (better-sqlite3, like the agent's store). Today it holds the registry's things; provisioning
- * rules and decisions get their own tables here later.
+ * implementation (better-sqlite3, like the agent's store). It holds the registry's things and, in the same file,
+ * the provisioning server's rules, pending questions and notices (provisioning-store.ts).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { IotError } from '../core/errors.js';
 import { canonicalTags, type MetaTag } from '../iot/discovery.js';
+import { createSqliteProvisioningStore, type ProvisioningStore } from './provisioning-store.js';
 
 /** One registered thing (XEP-0347: one record per bare JID). */
 export interface ThingRecord {
@@ -19,7 +20,7 @@ export interface ThingRecord {
   public: boolean;
 }
 
-export interface HubStore {
+export interface HubStore extends ProvisioningStore {
   getThing(jid: string): ThingRecord | undefined;
   /** Creates or replaces an unclaimed thing's tags (register). */
   register(jid: string, address: string, tags: readonly MetaTag[]): void;
@@ -29,6 +30,8 @@ export interface HubStore {
   setAddress(jid: string, address: string): void;
   /** Claimed public things, by JID. */
   listPublic(): ThingRecord[];
+  /** The things `owner` claimed, by JID. */
+  thingsOf(owner: string): ThingRecord[];
   remove(jid: string): boolean;
   close(): void;
 }
@@ -83,8 +86,14 @@ export function openSqliteHubStore(path: string): HubStore {
     'SELECT jid, address, tags, owner, public FROM things WHERE owner IS NOT NULL AND public = 1 ORDER BY jid',
   );
   const del = db.prepare('DELETE FROM things WHERE jid = ?');
+  const thingsOf = db.prepare(
+    'SELECT jid, address, tags, owner, public FROM things WHERE owner = ? ORDER BY jid',
+  );
+  const provisioning = createSqliteProvisioningStore(db);
   let closed = false;
   return {
+    ...provisioning,
+    thingsOf: (owner) => (thingsOf.all(owner) as Row[]).map(toRecord),
     getThing: (jid) => {
       const row = get.get(jid) as Row | undefined;
       return row ? toRecord(row) : undefined;

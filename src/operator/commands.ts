@@ -1,5 +1,5 @@
 /**
- * `xiot read | set | form | watch | devices | claim | things | disown`: operating devices from the command line, over the same client
+ * `xiot read | set | form | watch | devices | claim | things | disown | rules`: operating devices from the command line, over the same client
  * modules the hub uses (sensor-client for XEP-0323 and PEP, control-client for XEP-0325). Human tables by
  * default, `--json` for scripts (same data). Exit codes: 0 done, 1 refused or failed, 2 bad usage,
  * 3 cannot connect or log in, 4 some of several devices failed.
@@ -10,6 +10,7 @@ import { cmdDevices } from './devices.js';
 import { cmdDisown } from './disown.js';
 import { cmdForm } from './form.js';
 import { cmdRead } from './read.js';
+import { cmdRules } from './rules.js';
 import { ConnectError, type Io } from './session.js';
 import { cmdSet } from './set.js';
 import { cmdThings } from './things.js';
@@ -28,6 +29,7 @@ export const OPERATOR_COMMANDS: Record<string, (argv: string[], io: Io) => Promi
   claim: cmdClaim,
   things: cmdThings,
   disown: cmdDisown,
+  rules: cmdRules,
 };
 
 /** Runs one operator command; maps connection failures to exit 3 and failures to exit 1. */

@@ -15,6 +15,7 @@ export const OPERATOR_HELP = `Operator commands (credentials: ~/.config/xiot/ope
   xiot claim CODE [--registry JID] [--private]   become the owner of a thing (XEP-0347 claim code)
   xiot things [--tag NAME=VALUE]... --registry JID [--json]   search a thing registry
   xiot disown JID --registry JID           give a thing up (it registers again, unclaimed)
+  xiot rules list|allow|deny|remove ... --hub JID   who else may read or control your things (XEP-0324)
 Common options: --jid USER@DOMAIN, --service URI, --operator FILE, --timeout 10s
 A JID without resource means the contact's online resource; xiot asks for its presence if needed and
 approves presence requests from the agents you name, list in agents: (operator file) or XIOT_AGENTS.
@@ -36,6 +37,7 @@ export const OPERATOR_COMMAND_NAMES: readonly string[] = [
   'claim',
   'things',
   'disown',
+  'rules',
 ];
 
 const COMMON = `Common options:
@@ -91,5 +93,22 @@ ${COMMON}`,
 Gives up a thing you own (XEP-0347 disown): the registry asks the thing, which drops you as its owner and
 registers again, unclaimed, with a new claim code. Refused when the thing is offline.
   --registry JID         the registry (or XIOT_REGISTRY)
+${COMMON}`,
+  rules: `Usage: xiot rules list|allow|deny|remove ... [options]
+Your provisioning rules at the hub (XEP-0324): who else may read or control your things. Things the hub
+registered ask it about anyone but you; a rule answers, otherwise the hub asks you (a chat message).
+  xiot rules list                               your rules, numbered
+  xiot rules allow THING REQUESTER [flags]      THING: a thing's JID; REQUESTER: a JID or a whole domain
+  xiot rules allow --tag NAME=VALUE REQUESTER   every thing of yours with this meta tag (e.g. ROOM=hall)
+  xiot rules deny THING REQUESTER [flags]       refuse (for read and control, unless narrowed)
+  xiot rules remove ID                          drop a rule
+A new rule replaces yours for the same thing (or tag), requester and action. The most specific rule decides
+(a JID before its domain, a thing before a tag; a deny before an allow); the things concerned forget what
+they cached, and whoever is no longer allowed is unfriended.
+  --read, --control      the actions (allow: --read by default; deny: both by default)
+  --node N               allow only this node (device; repeatable)
+  --field F              allow reading only this field (repeatable)
+  --parameter P          allow controlling only this parameter (repeatable)
+  --hub JID              the hub (or XIOT_HUB; --registry and XIOT_REGISTRY work too: it is the same component)
 ${COMMON}`,
 };

@@ -11,7 +11,7 @@ import { hubLink, MEMORY_HISTORY } from '../helpers/hub-modes.js';
 import { servers } from '../helpers/servers.js';
 
 /**
- * What differs when the hub is a plain account (README "Fleet: claiming", account mode): it is reached at its
+ * What differs when the hub is a plain account (README "Fleet: claiming and permissions", account mode): it is reached at its
  * full JID, found through presence; its bare JID is the server's to answer.
  */
 describe.each(servers())('the hub as a plain account (%s)', (kind) => {
@@ -57,7 +57,7 @@ describe.each(servers())('the hub as a plain account (%s)', (kind) => {
     );
     const { identities, features } = parseDiscoInfo(info.getChild('query') as Element);
     expect(features).toContain(NS_DISCOVERY);
-    expect(identities).toEqual([{ category: 'client', type: 'bot', name: 'xmpp-iot thing registry' }]);
+    expect(identities).toEqual([{ category: 'client', type: 'bot', name: 'xmpp-iot hub' }]);
     expect(c?.attrs.ver).toBe(capsVer(identities, features));
   });
 

@@ -25,6 +25,7 @@ describe('the hub config', () => {
       xmpp: { component: { service: 'xmpp://127.0.0.1:5347', domain: 'registry.localhost', secret: 'sec' } },
       store: '/etc/xiot/data/hub.db',
       registry: { claimAttemptsPerMinute: 3 },
+      provisioning: { askTimeoutMs: 5000, pendingForMs: 86_400_000, maxPendingPerOwner: 50 },
       log: { level: 'info' },
       history: {
         store: '/etc/xiot/data/history.db',
@@ -70,7 +71,29 @@ describe('the hub config', () => {
     );
   });
 
-  it('accepts the example of README "Fleet: claiming"', () => {
+  it('reads the provisioning settings, refusing an askTimeout a thing would give up on', () => {
+    const base = 'xmpp:\n  component: { service: "xmpp://127.0.0.1:5347", domain: r.localhost, secret: s }\n';
+    expect(
+      parseHubConfig(`${base}provisioning: { askTimeout: 2s, pendingFor: 2h, maxPendingPerOwner: 5 }\n`)
+        .provisioning,
+    ).toEqual({ askTimeoutMs: 2000, pendingForMs: 7_200_000, maxPendingPerOwner: 5 });
+    expect(
+      errorsOf(() =>
+        parseHubConfig(
+          `${base}provisioning: { askTimeout: 10s, pendingFor: 1s, maxPendingPerOwner: 0, x: 1 }\n`,
+        ),
+      ),
+    ).toBe(
+      [
+        '  provisioning.askTimeout: expected a duration from 0s to 9s, got "10s"',
+        '  provisioning.pendingFor: expected a duration from 1m to 30d, got "1s"',
+        '  provisioning.maxPendingPerOwner: at least 1, got 0',
+        '  provisioning.x: unknown key (known: askTimeout, pendingFor, maxPendingPerOwner)',
+      ].join('\n'),
+    );
+  });
+
+  it('accepts the example of README "Fleet: claiming and permissions"', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const example = /```yaml\n(# hub\.yaml[\s\S]*?)```/.exec(readme)?.[1];
     expect(example).toBeDefined();
@@ -81,7 +104,7 @@ describe('the hub config', () => {
     });
   });
 
-  it('accepts the account-mode example of README "Fleet: claiming"', () => {
+  it('accepts the account-mode example of README "Fleet: claiming and permissions"', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const example = /```yaml\n(# hub-account\.yaml[\s\S]*?)```/.exec(readme)?.[1];
     expect(example).toBeDefined();
