@@ -28,6 +28,7 @@ describe('per-command --help', () => {
       form: ['--node'],
       watch: ['--for'],
       devices: [],
+      rules: ['--node', '--field'],
     };
     const all = [...new Set(Object.values(own).flat())];
     for (const name of OPERATOR_COMMAND_NAMES) {
