@@ -8,12 +8,14 @@
  *     component: { service: "xmpp://127.0.0.1:5347", domain: registry.example.org, secret: "${REGISTRY_SECRET}" }
  *   store: hub.db
  *   registry: { claimAttemptsPerMinute: 5 }
+ *   http: { host: 127.0.0.1, port: 8080 }       # the dashboard (src/hub/web); absent: no HTTP server
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../core/errors.js';
 import { v, validate } from '../sdk/options.js';
+import { TLS_POLICIES, type TlsPolicy } from '../xmpp/transport.js';
 import { LOG_LEVELS, withSecrets } from './agent-config.js';
 import { substituteEnv } from './env.js';
 import { formatPath } from './path.js';
@@ -50,7 +52,54 @@ const hubSchema = v.strictObject({
     { claimAttemptsPerMinute: 5 },
   ),
   log: v.optional(v.strictObject({ level: v.optional(v.picklist(LOG_LEVELS), 'info') }), { level: 'info' }),
+  http: v.optional(
+    v.strictObject({
+      host: v.optional(nonEmpty, '127.0.0.1'),
+      port: v.optional(
+        v.pipe(v.number(), v.integer(), v.minValue(0, 'a port 0-65535'), v.maxValue(65535, 'a port 0-65535')),
+        8080,
+      ),
+      /** Where operators log in (c2s); default: the component's host, port 5222. */
+      login: v.optional(
+        v.strictObject({
+          service: v.optional(
+            v.pipe(v.string(), v.regex(/^(xmpps?|wss?):\/\/[^/\s]+/, 'expected "xmpp://host:5222"')),
+          ),
+          tls: v.optional(v.picklist(TLS_POLICIES)),
+        }),
+        {},
+      ),
+      /** Served behind a TLS-terminating reverse proxy: cookies get `Secure`. */
+      secureCookies: v.optional(v.boolean(), false),
+      /** The origin browsers use (`https://hub.example.org`) when a proxy rewrites Host; POSTs must come from it. */
+      origin: v.optional(
+        v.pipe(v.string(), v.regex(/^https?:\/\/[^/\s]+$/, 'expected "https://host[:port]"')),
+      ),
+      sessionMinutes: v.optional(
+        v.pipe(
+          v.number(),
+          v.integer(),
+          v.minValue(1, 'at least 1'),
+          v.maxValue(7 * 24 * 60, 'at most a week'),
+        ),
+        60,
+      ),
+      /** When set, GET /metrics needs `Authorization: Bearer TOKEN`. */
+      metricsToken: v.optional(nonEmpty),
+    }),
+  ),
 });
+
+export interface HubHttpConfig {
+  host: string;
+  port: number;
+  login: { service: string; tls?: TlsPolicy };
+  secureCookies: boolean;
+  origin?: string;
+  /** Idle time after which a dashboard session ends (and its XMPP session with it). */
+  sessionMinutes: number;
+  metricsToken?: string;
+}
 
 export interface HubConfig {
   xmpp: { component: { service: string; domain: string; secret: string } };
@@ -58,6 +107,8 @@ export interface HubConfig {
   store: string;
   registry: { claimAttemptsPerMinute: number };
   log: { level: (typeof LOG_LEVELS)[number] };
+  /** The dashboard and HTTP API; absent: none. */
+  http?: HubHttpConfig;
 }
 
 /** Parses and validates a hub configuration; throws ConfigError listing every issue. */
@@ -94,6 +145,25 @@ export function parseHubConfig(
     store: c.store === ':memory:' || isAbsolute(c.store) ? c.store : resolve(baseDir, c.store),
     registry: c.registry,
     log: c.log,
+    ...(c.http ? { http: httpConfig(c.http, c.xmpp.component.service) } : {}),
+  };
+}
+
+type RawHttp = NonNullable<v.InferOutput<typeof hubSchema>['http']>;
+
+function httpConfig(h: RawHttp, componentService: string): HubHttpConfig {
+  const componentHost = new URL(componentService).hostname;
+  return {
+    host: h.host,
+    port: h.port,
+    login: {
+      service: h.login.service ?? `xmpp://${componentHost}:5222`,
+      ...(h.login.tls ? { tls: h.login.tls } : {}),
+    },
+    secureCookies: h.secureCookies,
+    ...(h.origin ? { origin: h.origin } : {}),
+    sessionMinutes: h.sessionMinutes,
+    ...(h.metricsToken ? { metricsToken: h.metricsToken } : {}),
   };
 }
 

@@ -29,6 +29,8 @@ export interface HubStore {
   setAddress(jid: string, address: string): void;
   /** Claimed public things, by JID. */
   listPublic(): ThingRecord[];
+  /** The things `owner` (a bare JID) has claimed, by JID: what the dashboard shows its operator. */
+  listOwned(owner: string): ThingRecord[];
   remove(jid: string): boolean;
   close(): void;
 }
@@ -44,6 +46,7 @@ CREATE TABLE IF NOT EXISTS things (
 );
 CREATE INDEX IF NOT EXISTS things_tag_key ON things (tag_key) WHERE owner IS NULL;
 CREATE INDEX IF NOT EXISTS things_public ON things (jid) WHERE owner IS NOT NULL AND public = 1;
+CREATE INDEX IF NOT EXISTS things_owner ON things (owner, jid) WHERE owner IS NOT NULL;
 `;
 
 type Row = { jid: string; address: string; tags: string; owner: string | null; public: number };
@@ -82,6 +85,9 @@ export function openSqliteHubStore(path: string): HubStore {
   const listPublic = db.prepare(
     'SELECT jid, address, tags, owner, public FROM things WHERE owner IS NOT NULL AND public = 1 ORDER BY jid',
   );
+  const listOwned = db.prepare(
+    'SELECT jid, address, tags, owner, public FROM things WHERE owner = ? ORDER BY jid',
+  );
   const del = db.prepare('DELETE FROM things WHERE jid = ?');
   let closed = false;
   return {
@@ -103,6 +109,7 @@ export function openSqliteHubStore(path: string): HubStore {
       setAddress.run(address, jid);
     },
     listPublic: () => (listPublic.all() as Row[]).map(toRecord),
+    listOwned: (owner) => (listOwned.all(owner) as Row[]).map(toRecord),
     remove: (jid) => del.run(jid).changes > 0,
     close() {
       if (closed) return;
