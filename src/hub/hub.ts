@@ -11,19 +11,33 @@ import { CAPS_NODE, VERSION } from '../version.js';
 import { createComponentTransport } from '../xmpp/component.js';
 import { createDisco } from '../xmpp/disco.js';
 import type { Transport } from '../xmpp/transport.js';
+import { IotError } from '../core/errors.js';
+import { createThingAccess } from './access.js';
+import type { HistoryStore } from './history.js';
 import { createRegistry } from './registry.js';
 import { type HubStore, openSqliteHubStore } from './store.js';
+import type { IngestStatsSource } from './web/metrics.js';
+import { createWebServer, type WebServer } from './web/server.js';
 
 export interface Hub {
   readonly transport: Transport;
   readonly store: HubStore;
+  /** The dashboard and HTTP API, when the config has `http`. */
+  readonly web?: WebServer;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
 
 export function createHub(
   config: HubConfig,
-  deps: { log: Logger; store?: HubStore; transport?: Transport },
+  deps: {
+    log: Logger;
+    store?: HubStore;
+    transport?: Transport;
+    /** The fleet history the dashboard reads (lead: opened from `config.store` once the stores are merged). */
+    history?: HistoryStore;
+    ingest?: IngestStatsSource;
+  },
 ): Hub {
   const { log } = deps;
   const store = deps.store ?? openSqliteHubStore(config.store);
@@ -41,20 +55,38 @@ export function createHub(
     options: { claimAttemptsPerMinute: config.registry.claimAttemptsPerMinute },
   });
   registry.register();
+  let web: WebServer | undefined;
+  if (config.http) {
+    if (!deps.history)
+      throw new IotError(
+        'IOT_ERR_CONFIG',
+        'http (the dashboard) needs the fleet history store: none was given',
+      );
+    web = createWebServer({
+      config: config.http,
+      access: createThingAccess(store),
+      history: deps.history,
+      log: log.child({ module: 'web' }),
+      ...(deps.ingest ? { ingest: deps.ingest } : {}),
+    });
+  }
   let stopped = false;
   return {
     transport,
     store,
+    ...(web ? { web } : {}),
     async start() {
       log.info(
         { domain: config.xmpp.component.domain, store: config.store, version: VERSION },
         'starting hub',
       );
       await transport.start();
+      await web?.start();
     },
     async stop() {
       if (stopped) return;
       stopped = true;
+      await web?.stop();
       await transport.stop();
       store.close();
       log.info({}, 'hub stopped');
