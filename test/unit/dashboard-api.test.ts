@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { HubHttpConfig } from '../../src/config/hub-config.js';
+import { parseHubConfig } from '../../src/config/hub-config.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { createThingAccess } from '../../src/hub/access.js';
 import { type HubStore, openSqliteHubStore } from '../../src/hub/store.js';
@@ -434,5 +435,30 @@ describe('dashboard sessions', () => {
     expect(links[0]?.closed).toBe(true);
     expect(sessions.lookup(made[0]?.id)).toBeUndefined();
     expect(sessions.lookup(made[2]?.id)).toBeDefined();
+  });
+});
+
+describe('the hub config http section', () => {
+  const base =
+    'xmpp:\n  component: { service: "xmpp://10.0.0.5:5347", domain: registry.localhost, secret: s }\n';
+  it('has no dashboard unless asked; with `http: {}` it listens on 127.0.0.1:8080', () => {
+    expect(parseHubConfig(base).http).toBeUndefined();
+    expect(parseHubConfig(`${base}http: {}\n`).http).toEqual({
+      host: '127.0.0.1',
+      port: 8080,
+      login: { service: 'xmpp://10.0.0.5:5222' },
+      secureCookies: false,
+      sessionMinutes: 60,
+    });
+  });
+
+  it('names bad http settings by their key path', () => {
+    expect(() =>
+      parseHubConfig(
+        `${base}http: { port: 70000, login: { service: "http://x" }, origin: "hub.example.org" }\n`,
+      ),
+    ).toThrow(
+      /http\.port: a port 0-65535[\s\S]*http\.login\.service: expected "xmpp:\/\/host:5222"[\s\S]*http\.origin/,
+    );
   });
 });
