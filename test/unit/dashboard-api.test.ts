@@ -227,13 +227,15 @@ describe('the dashboard HTTP API', () => {
     expect(hall.online).toBe(true);
     expect(hall.lastSeen).toBe(now - 30_000);
     expect(hall.latest).toEqual([
-      expect.objectContaining({
-        node: 'sensor',
-        field: 'temperature',
-        value: '21.25',
-        unit: '°C',
-        qos: ['automaticReadout', 'warning'],
-      }),
+      { node: 'sensor', field: 'temperature', value: '21.25', unit: '°C', timestamp: now - 30_000 },
+    ]);
+    const one = (await (await get('/api/things/hall%40localhost', cookie)).json()) as {
+      latest: Record<string, unknown>[];
+      resources: string[];
+    };
+    expect(one.resources).toEqual(['hall@localhost/agent']);
+    expect(one.latest).toEqual([
+      expect.objectContaining({ field: 'temperature', value: '21.25', qos: ['automaticReadout', 'warning'] }),
     ]);
     expect(body.things[0]).toMatchObject({ online: false, lastSeen: null, latest: [] });
     const filtered = (await (await get('/api/things?tag=ROOM%3Dattic', cookie)).json()) as {
@@ -281,6 +283,21 @@ describe('the dashboard HTTP API', () => {
       expect(res.status, q).toBe(400);
       expect(((await res.json()) as { error: string }).error, q).toMatch(/node|points|from|to/);
     }
+  });
+
+  it('keeps the fleet list current from new readings (the latest values are cached)', async () => {
+    const { cookie } = await loginAs('alice@localhost');
+    const latestOf = async () =>
+      (
+        (await (await get('/api/things', cookie)).json()) as {
+          things: { jid: string; latest: { value: string }[] }[];
+        }
+      ).things
+        .find((t) => t.jid === 'hall@localhost')
+        ?.latest.map((r) => r.value);
+    expect(await latestOf()).toEqual(['21.25']);
+    await history.insert([reading('hall@localhost', now - 40_000, 1), reading('hall@localhost', now, 23)]);
+    expect(await latestOf()).toEqual(['23']);
   });
 
   it('returns the stored points of a range as they are, and min/max buckets when there are more than asked for', async () => {

@@ -26,6 +26,7 @@ import type { ThingAccess } from '../access.js';
 import type { HistoryStore, StoredReading } from '../history.js';
 import type { ThingRecord } from '../store.js';
 import { createClaimThrottle } from '../registry.js';
+import { createLatestCache } from './latest-cache.js';
 import { createMetrics, type IngestStatsSource } from './metrics.js';
 import { isBareJid, LoginRefusedError, loginOperator, type OperatorLink } from './operator-link.js';
 import {
@@ -185,6 +186,7 @@ export function createWebServer(deps: WebServerDeps): WebServer {
   const files = loadStatic();
   const sessions = createSessions({ idleMs: config.sessionMinutes * 60_000 });
   const metrics = createMetrics(history, deps.ingest);
+  const latestValues = createLatestCache(history);
   const byJid = createClaimThrottle(LOGIN_FAILURES_PER_MINUTE.jid);
   const byAddress = createClaimThrottle(LOGIN_FAILURES_PER_MINUTE.address);
   const login =
@@ -256,8 +258,9 @@ export function createWebServer(deps: WebServerDeps): WebServer {
     return thing;
   };
 
-  const summary = async (session: DashboardSession, t: ThingRecord) => {
-    const latest = await history.latest(t.jid);
+  /** A thing as the fleet list shows it (`full`: with each value's QoS, flags and type, for its own page). */
+  const summary = async (session: DashboardSession, t: ThingRecord, full = false) => {
+    const latest = await latestValues.latest(t.jid);
     const lastSeen = latest.reduce((m, r) => (r.timestamp > m ? r.timestamp : m), -Infinity);
     return {
       jid: t.jid,
@@ -265,7 +268,17 @@ export function createWebServer(deps: WebServerDeps): WebServer {
       tags: visibleTags(t),
       online: session.link.resources(t.jid).length > 0,
       lastSeen: Number.isFinite(lastSeen) ? lastSeen : null,
-      latest: latest.map(readingJson),
+      latest: latest.map(
+        full
+          ? readingJson
+          : (r) => ({
+              node: r.nodeId,
+              field: r.name,
+              value: r.value,
+              ...(r.unit ? { unit: r.unit } : {}),
+              timestamp: r.timestamp,
+            }),
+      ),
     };
   };
 
@@ -456,7 +469,7 @@ export function createWebServer(deps: WebServerDeps): WebServer {
     const thing = thingParam(session, parts[1] as string);
     if (parts.length === 2 && method === 'GET')
       return json(res, 200, {
-        ...(await summary(session, thing)),
+        ...(await summary(session, thing, true)),
         resources: session.link.resources(thing.jid),
       });
     if (parts.length === 3 && parts[2] === 'history' && method === 'GET')
@@ -577,6 +590,7 @@ export function createWebServer(deps: WebServerDeps): WebServer {
     async stop() {
       clearInterval(sweeper);
       metrics.close();
+      latestValues.close();
       for (const set of streams.values()) for (const r of set) r.end();
       streams.clear();
       await sessions.closeAll();
