@@ -32,6 +32,7 @@ const FORM: FormField[] = [
 ];
 
 interface FakeLink extends OperatorLink {
+  presence(jid: string, available: boolean): void;
   submitted: { to: string; values: Record<string, string>; nodes: readonly string[] }[];
   closed: boolean;
   online: Set<string>;
@@ -55,6 +56,11 @@ function fakeLink(operator: string): FakeLink {
       },
     } as unknown as OperatorLink['control'],
     resources: (jid: string) => (link.online.has(jid) ? [`${jid}/agent`] : []),
+    presence(jid: string, available: boolean) {
+      if (available) link.online.add(jid);
+      else link.online.delete(jid);
+      for (const l of listeners) l(jid, available);
+    },
     onPresence(l: (jid: string, available: boolean) => void) {
       listeners.add(l);
       return () => listeners.delete(l);
@@ -370,7 +376,7 @@ describe('the dashboard HTTP API', () => {
     expect(await res.json()).toMatchObject({ condition: 'bad-request', params: { level: 'at most 100' } });
   });
 
-  it("streams new readings of the operator's things only (SSE)", async () => {
+  it("streams new readings and presence of the operator's things only (SSE)", async () => {
     const { cookie } = await loginAs('alice@localhost');
     const controller = new AbortController();
     const res = await fetch(`${web.url}/api/events`, { headers: { cookie }, signal: controller.signal });
@@ -379,7 +385,11 @@ describe('the dashboard HTTP API', () => {
     let text = '';
     await history.insert([reading('bobs@localhost', now, 99), reading('hall@localhost', now, 22.5)]);
     while (!text.includes('event: readings')) text += new TextDecoder().decode((await reader.read()).value);
+    links[0]?.presence('bobs@localhost', true);
+    links[0]?.presence('hall@localhost', true);
+    while (!text.includes('event: presence')) text += new TextDecoder().decode((await reader.read()).value);
     controller.abort();
+    expect(text).toContain('event: presence\ndata: {"jid":"hall@localhost","online":true}\n\n');
     const data = JSON.parse(/event: readings\ndata: (.*)\n/.exec(text)?.[1] as string) as {
       thing: string;
       value: string;

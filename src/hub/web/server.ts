@@ -60,6 +60,8 @@ const MAX_POINTS = 5000;
 const MAX_SSE_PER_SESSION = 4;
 const SSE_MAX_BUFFERED = 1024 * 1024;
 const LOGIN_TIMEOUT_MS = 10_000;
+/** Logins in flight at once (each is an XMPP connection): more wait for none, they are refused. */
+const MAX_PENDING_LOGINS = 16;
 /** Wrong logins per JID, and per client address, in a sliding minute. */
 const LOGIN_FAILURES_PER_MINUTE = { jid: 5, address: 20 };
 
@@ -202,6 +204,7 @@ export function createWebServer(deps: WebServerDeps): WebServer {
       }));
   const streams = new Map<string, Set<ServerResponse>>();
   let server: Server | undefined;
+  let pendingLogins = 0;
   let sweeper: NodeJS.Timeout | undefined;
   let url = '';
 
@@ -537,7 +540,10 @@ export function createWebServer(deps: WebServerDeps): WebServer {
       byAddress.failed(address);
       throw new HttpError(401, 'wrong JID or password');
     }
+    if (pendingLogins >= MAX_PENDING_LOGINS)
+      throw new HttpError(503, 'too many logins at once: try again shortly');
     let link: OperatorLink;
+    pendingLogins++;
     try {
       link = await login(jid, body.password);
     } catch (err) {
@@ -549,6 +555,8 @@ export function createWebServer(deps: WebServerDeps): WebServer {
       }
       log.warn({ operator: jid, err: errorMessage(err) }, 'dashboard login failed');
       throw new HttpError(502, `cannot log in: ${errorMessage(err)}`);
+    } finally {
+      pendingLogins--;
     }
     const session = sessions.create(link);
     log.info({ operator: session.operator, address }, 'operator logged in to the dashboard');
