@@ -423,6 +423,22 @@ describe('the dashboard HTTP API', () => {
     );
   });
 
+  it('refuses requests naming another Host (DNS rebinding)', async () => {
+    const port = new URL(web.url).port;
+    const { request } = await import('node:http');
+    const status = (host: string) =>
+      new Promise<number | undefined>((resolve, reject) => {
+        request({ host: '127.0.0.1', port, path: '/metrics', headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode);
+        })
+          .on('error', reject)
+          .end();
+      });
+    expect(await status(`evil.example:${port}`)).toBe(421);
+    expect(await status(`localhost:${port}`)).toBe(200);
+  });
+
   it('serves uPlot and the page scripts, and nothing outside its list', async () => {
     const u = await get('/static/uPlot.iife.min.js');
     expect(u.status).toBe(200);

@@ -205,6 +205,8 @@ export function createWebServer(deps: WebServerDeps): WebServer {
   const streams = new Map<string, Set<ServerResponse>>();
   let server: Server | undefined;
   let pendingLogins = 0;
+  /** The Host values accepted (undefined: any, when listening on every address without an `origin`). */
+  let allowedHosts: Set<string> | undefined;
   let sweeper: NodeJS.Timeout | undefined;
   let url = '';
 
@@ -409,6 +411,9 @@ export function createWebServer(deps: WebServerDeps): WebServer {
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // DNS rebinding: a page of another site whose name now points at 127.0.0.1 sends its own Host.
+    if (allowedHosts && !allowedHosts.has((req.headers.host ?? '').toLowerCase()))
+      throw new HttpError(421, 'unknown Host: set http.origin to the address the dashboard is reached at');
     const u = new URL(req.url ?? '/', 'http://hub.invalid');
     const path = u.pathname;
     const method = req.method ?? 'GET';
@@ -591,6 +596,19 @@ export function createWebServer(deps: WebServerDeps): WebServer {
       });
       const a = s.address() as AddressInfo;
       url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+      const wildcard = ['0.0.0.0', '::', ''].includes(config.host);
+      allowedHosts =
+        wildcard && !config.origin
+          ? undefined
+          : new Set(
+              [
+                new URL(url).host,
+                `localhost:${a.port}`,
+                `127.0.0.1:${a.port}`,
+                `[::1]:${a.port}`,
+                ...(config.origin ? [new URL(config.origin).host] : []),
+              ].map((h) => h.toLowerCase()),
+            );
       sweeper = setInterval(() => sessions.sweep(), 60_000);
       sweeper.unref();
       log.info({ url }, 'dashboard listening');
