@@ -11,9 +11,9 @@ import { CAPS_NODE, VERSION } from '../version.js';
 import { createComponentTransport } from '../xmpp/component.js';
 import { createDisco } from '../xmpp/disco.js';
 import type { Transport } from '../xmpp/transport.js';
-import { IotError } from '../core/errors.js';
 import { createThingAccess } from './access.js';
 import type { HistoryStore } from './history.js';
+import { openHistoryStore } from './history-store.js';
 import { createRegistry } from './registry.js';
 import { type HubStore, openSqliteHubStore } from './store.js';
 import type { IngestStatsSource } from './web/metrics.js';
@@ -34,7 +34,7 @@ export function createHub(
     log: Logger;
     store?: HubStore;
     transport?: Transport;
-    /** The fleet history the dashboard reads (lead: opened from `config.store` once the stores are merged). */
+    /** The fleet history (default: opened from `config.history` when something needs it). */
     history?: HistoryStore;
     ingest?: IngestStatsSource;
   },
@@ -56,37 +56,46 @@ export function createHub(
   });
   registry.register();
   let web: WebServer | undefined;
-  if (config.http) {
-    if (!deps.history)
-      throw new IotError(
-        'IOT_ERR_CONFIG',
-        'http (the dashboard) needs the fleet history store: none was given',
-      );
+  let history = deps.history;
+  let ownHistory = false;
+  /** The dashboard, with the fleet history it reads (opened here unless the caller gave one). */
+  const startWeb = async (http: NonNullable<HubConfig['http']>) => {
+    if (!history) {
+      history = await openHistoryStore(config.history.store, {
+        retention: config.history.retention,
+        log: log.child({ module: 'history' }),
+      });
+      ownHistory = true;
+    }
     web = createWebServer({
-      config: config.http,
+      config: http,
       access: createThingAccess(store),
-      history: deps.history,
+      history,
       log: log.child({ module: 'web' }),
       ...(deps.ingest ? { ingest: deps.ingest } : {}),
     });
-  }
+    await web.start();
+  };
   let stopped = false;
   return {
     transport,
     store,
-    ...(web ? { web } : {}),
+    get web() {
+      return web;
+    },
     async start() {
       log.info(
         { domain: config.xmpp.component.domain, store: config.store, version: VERSION },
         'starting hub',
       );
       await transport.start();
-      await web?.start();
+      if (config.http) await startWeb(config.http);
     },
     async stop() {
       if (stopped) return;
       stopped = true;
       await web?.stop();
+      if (ownHistory) await history?.close();
       await transport.stop();
       store.close();
       log.info({}, 'hub stopped');
