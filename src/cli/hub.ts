@@ -19,7 +19,8 @@ Config:
   xmpp:
     component: { service: "xmpp://127.0.0.1:5347", domain: registry.example.org, secret: "\${REGISTRY_SECRET}" }
   store: hub.db                          # SQLite, relative to the config file
-  registry: { claimAttemptsPerMinute: 5 }   # wrong claims allowed per claimant and minute`;
+  registry: { claimAttemptsPerMinute: 5 }   # wrong claims allowed per claimant and minute
+  http: { host: 127.0.0.1, port: 8080 }     # the web dashboard and HTTP API (README "Dashboard")`;
 
 export async function runHubCommand(argv: string[], io: CliIo): Promise<number> {
   const parsed = parseCommand(
