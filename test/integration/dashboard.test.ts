@@ -25,7 +25,7 @@ import {
   waitFor,
 } from '../helpers/agent.js';
 import { memoryActuator, memoryActuatorState, memoryActuatorWrites } from '../helpers/fake-devices.js';
-import { reading } from '../helpers/memory-history.js';
+import { reading } from '../helpers/readings.js';
 import { requireChromium } from '../helpers/requirements.js';
 import { servers } from '../helpers/servers.js';
 import { stores, useStoreSpecs } from '../helpers/stores.js';

@@ -1,7 +1,8 @@
 /**
  * The dashboard's HTTP layer through node's fetch: sessions, cookies, CSRF, login throttling, who sees what,
- * the API's answers and bad input. The operator's XMPP session is a double here (a recorded control client);
- * test/integration/dashboard.test.ts drives the real one in Chromium against Prosody and ejabberd.
+ * the API's answers and bad input, over the SQLite history store. The operator's XMPP session is a double here (a
+ * recorded control client); test/integration/dashboard.test.ts drives the real one in Chromium against Prosody and
+ * ejabberd.
  */
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -14,7 +15,8 @@ import { ControlError, type FormField } from '../../src/iot/control-client.js';
 import { LoginRefusedError, type OperatorLink } from '../../src/hub/web/operator-link.js';
 import { createWebServer, type WebServer } from '../../src/hub/web/server.js';
 import { createSessions } from '../../src/hub/web/sessions.js';
-import { memoryHistory, reading } from '../helpers/memory-history.js';
+import { reading } from '../helpers/readings.js';
+import { type HistoryDatabase, openHistoryStore } from '../../src/hub/history-store.js';
 
 const PASSWORDS: Record<string, string> = { 'alice@localhost': 'alice-pw', 'bob@localhost': 'bob-pw' };
 const FORM: FormField[] = [
@@ -74,7 +76,7 @@ function fakeLink(operator: string): FakeLink {
 
 describe('the dashboard HTTP API', () => {
   let store: HubStore;
-  let history: ReturnType<typeof memoryHistory>;
+  let history: HistoryDatabase;
   let web: WebServer;
   let links: FakeLink[];
   const now = Date.now();
@@ -104,7 +106,7 @@ describe('the dashboard HTTP API', () => {
 
   beforeEach(async () => {
     store = openSqliteHubStore(':memory:');
-    history = memoryHistory();
+    history = await openHistoryStore(':memory:');
     links = [];
     store.register('hall@localhost', 'hall@localhost/agent', [
       { kind: 'str', name: 'ROOM', value: 'hall' },
@@ -128,6 +130,7 @@ describe('the dashboard HTTP API', () => {
   afterEach(async () => {
     await web.stop();
     store.close();
+    await history.close();
   });
 
   const origin = () => web.url;
