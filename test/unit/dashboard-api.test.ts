@@ -338,6 +338,23 @@ describe('the dashboard HTTP API', () => {
     expect(Math.max(...down.points.map((p) => p[2] as number))).toBe(9);
   });
 
+  it('plots readings older than the raw retention from their aggregates', async () => {
+    const { cookie } = await loginAs('alice@localhost');
+    const old = now - 40 * 86400_000;
+    await history.insert(Array.from({ length: 10 }, (_, i) => reading('attic@localhost', old + i * 1000, i)));
+    await history.applyRetention(now);
+    expect(await history.range({ thing: 'attic@localhost', from: old - 1, to: old + 60_000 })).toEqual([]);
+    const h = (await (
+      await get(
+        `/api/things/attic%40localhost/history?node=sensor&field=temperature&from=${old - 60_000}&to=${old + 120_000}&points=100`,
+        cookie,
+      )
+    ).json()) as { mode: string; points: number[][] };
+    expect(h.mode).toBe('buckets');
+    expect(Math.min(...h.points.map((p) => p[1] as number))).toBe(0);
+    expect(Math.max(...h.points.map((p) => p[2] as number))).toBe(9);
+  });
+
   it('needs the CSRF token and the page origin for a control set, then sends it as the operator', async () => {
     const { cookie, csrf } = await loginAs('alice@localhost');
     const path = '/api/things/hall%40localhost/control';

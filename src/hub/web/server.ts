@@ -317,33 +317,24 @@ export function createWebServer(deps: WebServerDeps): WebServer {
     const points = Number(pointsRaw);
     if (!/^\d+$/.test(pointsRaw) || points < 1 || points > MAX_POINTS)
       throw new HttpError(400, `points: expected a whole number from 1 to ${MAX_POINTS}`);
-    // Few enough stored points: send them as they are (exact timestamps); else min/max/avg buckets.
+    // Few enough stored points: send them as they are (exact timestamps); else min/max/avg buckets. Readings
+    // older than the raw retention live on only as aggregates: buckets then, even for a few.
     const raw = await history.range({ thing: t.jid, nodeId: node, field, from, to, limit: points + 1 });
+    const bucketsOf = () =>
+      history.downsample({ thing: t.jid, nodeId: node, field, from, to, buckets: points });
+    const unit = raw.find((r) => r.unit)?.unit ?? null;
+    let buckets: Awaited<ReturnType<typeof bucketsOf>> | undefined;
     if (raw.length <= points) {
       const out: [number, number, number, number][] = [];
       for (const r of raw) {
         const v = plotValue(r);
         if (v !== undefined) out.push([r.timestamp, v, v, v]);
       }
-      return {
-        jid: t.jid,
-        node,
-        field,
-        from,
-        to,
-        mode: 'raw',
-        unit: raw.find((r) => r.unit)?.unit ?? null,
-        points: out,
-      };
+      buckets = await bucketsOf();
+      if (buckets.reduce((n, x) => n + x.count, 0) <= out.length)
+        return { jid: t.jid, node, field, from, to, mode: 'raw', unit, points: out };
     }
-    const buckets = await history.downsample({
-      thing: t.jid,
-      nodeId: node,
-      field,
-      from,
-      to,
-      buckets: points,
-    });
+    buckets ??= await bucketsOf();
     return {
       jid: t.jid,
       node,
