@@ -128,7 +128,8 @@ export interface HubConfig {
   store: string;
   registry: { claimAttemptsPerMinute: number };
   log: { level: (typeof LOG_LEVELS)[number] };
-  history: {
+  /** Always set by parseHubConfig; optional so that configs built in code (tests) may leave it out. */
+  history?: {
     /**
      * Absolute path of the history's SQLite file (default: history.db beside `store`), or a postgres:// URL
      * (it may hold a password: never log it).

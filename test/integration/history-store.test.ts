@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type HistoryDatabase, InvalidReadingError } from '../../src/hub/history-common.js';
-import { openHistoryStore } from '../../src/hub/history-store.js';
+import { openHistoryStore, startRetention } from '../../src/hub/history-store.js';
 import type { Bucket, StoredReading } from '../../src/hub/history.js';
 import { stores, useStoreSpecs } from '../helpers/stores.js';
 
@@ -388,6 +388,28 @@ describe.each(stores())('fleet history store (%s)', (kind) => {
     expect(b?.count).toBe(600);
   });
 
+  it('applies retention by itself once started, until stopped', async () => {
+    const store = await openStore(undefined, { retention: { rawMs: DAY, aggregatesMs: 1000 * DAY } });
+    const old = Date.now() - 3 * DAY;
+    const start = old - (old % 60_000);
+    await store.insert([...series(start, 120), reading(Date.now(), 1)]);
+    const retention = startRetention(store, { everyMs: 50 });
+    await expect.poll(() => count(store), { timeout: 10_000 }).toBe(1);
+    await retention.stop();
+    await store.insert(series(Date.now() - 60_000, 10));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await count(store)).toBe(11);
+    const [b] = await store.downsample({
+      thing: THING,
+      nodeId: 'dev1',
+      field: 'temperature',
+      from: start,
+      to: start + 119_999,
+      buckets: 1,
+    });
+    expect(b?.count).toBe(120);
+  });
+
   it('keeps everything across a close and reopen', async () => {
     const spec = await specs.fresh();
     const first = await openStore(spec);
@@ -504,6 +526,9 @@ describe.each(stores())('fleet history store (%s)', (kind) => {
       );
       expect((err as Error).message).toMatch(/check that PostgreSQL runs/);
       expect((err as Error).message).not.toMatch(/s3cret/);
+      await expect(openHistoryStore('postgres://hub:s3cret@[bad/fleet')).rejects.toThrow(
+        /postgres:\/\/hub:\*\*\*@\[bad\/fleet is not a URL; expected postgres:\/\/user:password@host:5432\/database/,
+      );
       const url = new URL(await specs.fresh());
       url.pathname = '/no_such_db';
       const missing = await openHistoryStore(url.toString()).catch((e: unknown) => e);

@@ -49,7 +49,7 @@ describe('the hub config', () => {
       env: { HISTORY_URL: 'postgresql://hub:pw@db.example.org/fleet' },
       sourcePath: '/etc/xiot/hub.yaml',
     });
-    expect(pg.history.store).toBe('postgresql://hub:pw@db.example.org/fleet');
+    expect(pg.history?.store).toBe('postgresql://hub:pw@db.example.org/fleet');
     expect(pg.store).toBe('/etc/xiot/hub.db'); // the registry stays in SQLite
     expect(
       errorsOf(() =>
