@@ -4,6 +4,7 @@
  * (rules, asking the owner) is wired here next, on the same transport and store, and advertised in the same
  * disco#info. The EXI gateway (src/hub/exi-gateway.ts) runs on its own for now.
  */
+import { dirname, join } from 'node:path';
 import type { HubConfig } from '../config/hub-config.js';
 import type { Logger } from '../core/logger.js';
 import { NS_DISCOVERY } from '../iot/discovery.js';
@@ -61,8 +62,12 @@ export function createHub(
   /** The dashboard, with the fleet history it reads (opened here unless the caller gave one). */
   const startWeb = async (http: NonNullable<HubConfig['http']>) => {
     if (!history) {
-      history = await openHistoryStore(config.history.store, {
-        retention: config.history.retention,
+      // As parseHubConfig defaults it: history.db beside the hub's store.
+      const spec =
+        config.history?.store ??
+        (config.store === ':memory:' ? ':memory:' : join(dirname(config.store), 'history.db'));
+      history = await openHistoryStore(spec, {
+        ...(config.history ? { retention: config.history.retention } : {}),
         log: log.child({ module: 'history' }),
       });
       ownHistory = true;

@@ -116,10 +116,6 @@ describe.skipIf(!chromiumPresent).each(combinations)(
           store: `${dir.path}/hub.db`,
           registry: { claimAttemptsPerMinute: 10 },
           log: { level: 'info' },
-          history: {
-            store: `${dir.path}/unused-history.db`,
-            retention: { rawMs: 30 * 86400_000, aggregatesMs: 365 * 86400_000, resolutionMs: 60_000 },
-          },
           http: {
             host: '127.0.0.1',
             port: 0,

@@ -57,8 +57,8 @@ describe.each(servers())('XEP-0347 registry flows (%s)', (kind) => {
         registry: { claimAttemptsPerMinute: 10 },
         log: { level: 'info' },
         history: {
-          store: `${dir.path}/history.db`,
-          retention: { rawMs: 30 * 86400_000, aggregatesMs: 365 * 86400_000, resolutionMs: 60_000 },
+          store: ':memory:',
+          retention: { rawMs: 30 * 86_400_000, aggregatesMs: 365 * 86_400_000, resolutionMs: 60_000 },
         },
       },
       { log: testLogger() },

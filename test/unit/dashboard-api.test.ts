@@ -4,12 +4,16 @@
  * recorded control client); test/integration/dashboard.test.ts drives the real one in Chromium against Prosody and
  * ejabberd.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { HubHttpConfig } from '../../src/config/hub-config.js';
 import { parseHubConfig } from '../../src/config/hub-config.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { createThingAccess } from '../../src/hub/access.js';
+import { createHub } from '../../src/hub/hub.js';
+import type { Transport } from '../../src/xmpp/transport.js';
 import { type HubStore, openSqliteHubStore } from '../../src/hub/store.js';
 import { ControlError, type FormField } from '../../src/iot/control-client.js';
 import { LoginRefusedError, type OperatorLink } from '../../src/hub/web/operator-link.js';
@@ -523,5 +527,41 @@ describe('the hub config http section', () => {
     ).toThrow(
       /http\.port: a port 0-65535[\s\S]*http\.login\.service: expected "xmpp:\/\/host:5222"[\s\S]*http\.origin/,
     );
+  });
+});
+
+describe('createHub with http', () => {
+  it('opens the fleet history from the config and serves the dashboard until stopped', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xiot-hub-web-'));
+    try {
+      const config = parseHubConfig(
+        `xmpp:\n  component: { service: "xmpp://127.0.0.1:5347", domain: registry.localhost, secret: s }\nstore: ${dir}/hub.db\nhttp: { port: 0 }\n`,
+      );
+      const noop = () => undefined;
+      // The component link is not what this test is about: a transport that is always "online".
+      const transport = {
+        jid: 'registry.localhost',
+        bareJid: 'registry.localhost',
+        online: true,
+        start: async () => undefined,
+        stop: async () => undefined,
+        send: async () => undefined,
+        request: async () => {
+          throw new Error('offline');
+        },
+        handleIq: noop,
+        on: noop,
+        off: noop,
+      } as unknown as Transport;
+      const hub = createHub(config, { log: silentLogger(), transport });
+      await hub.start();
+      const url = hub.web?.url as string;
+      expect((await fetch(`${url}/login`)).status).toBe(200);
+      expect(existsSync(join(dir, 'history.db'))).toBe(true);
+      await hub.stop();
+      await expect(fetch(`${url}/login`)).rejects.toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
