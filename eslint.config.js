@@ -32,4 +32,20 @@ export default tseslint.config(
       'no-control-regex': 'off',
     },
   },
+  {
+    // The dashboard's browser modules (served as they are, no build step).
+    files: ['src/hub/web/public/**/*.js'],
+    languageOptions: {
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        location: 'readonly',
+        fetch: 'readonly',
+        EventSource: 'readonly',
+        FormData: 'readonly',
+        URLSearchParams: 'readonly',
+        uPlot: 'readonly',
+      },
+    },
+  },
 );

@@ -20,6 +20,7 @@ import type { ServerKind, XmppServer } from '../src/devtools/xmpp-server.js';
 import { SYSTEM_PYTHON } from '../src/devtools/system-deps.js';
 import { VERSION } from '../src/version.js';
 import { type BenchOptions, type Row, ratio } from './lib.js';
+import { dashboardScenario } from './scenarios/dashboard.js';
 import { fleetScenario } from './scenarios/fleet.js';
 import { footprintScenario } from './scenarios/footprint.js';
 import { historyScenario } from './scenarios/history.js';
@@ -39,6 +40,7 @@ const SCENARIOS: Record<string, { run: Scenario; servers: readonly ServerKind[] 
   fleet: { run: fleetScenario as Scenario, servers: ['prosody'] },
   hostile: { run: hostileScenario as Scenario, servers: ['prosody'] },
   soak: { run: soakScenario as Scenario, servers: ['prosody'] },
+  dashboard: { run: dashboardScenario, servers: ['prosody'] },
 };
 /** Scenarios that need no XMPP server: run once, whatever --servers says. */
 const STANDALONE: Record<string, (dir: string, opts: BenchOptions) => Promise<Row[]>> = {

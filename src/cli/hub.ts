@@ -26,7 +26,8 @@ Config:
   provisioning:                          # optional; the defaults:
     askTimeout: 5s                       # a thing's question waits this long for its owner, then is denied (0s-9s)
     pendingFor: 1d                       # how long the owner may still answer it (then it is forgotten)
-    maxPendingPerOwner: 50               # questions waiting per owner; more are denied without asking`;
+    maxPendingPerOwner: 50               # questions waiting per owner; more are denied without asking
+  http: { host: 127.0.0.1, port: 8080 }     # the web dashboard and HTTP API (README "Dashboard")`;
 
 export async function runHubCommand(argv: string[], io: CliIo): Promise<number> {
   const parsed = parseCommand(

@@ -11,6 +11,7 @@
  *   store: hub.db
  *   registry: { claimAttemptsPerMinute: 5 }
  *   provisioning: { askTimeout: 5s, pendingFor: 1d, maxPendingPerOwner: 50 }
+ *   http: { host: 127.0.0.1, port: 8080 }       # the dashboard (src/hub/web); absent: no HTTP server
  *   history: { store: history.db, retention: { raw: 30d, aggregates: 365d, resolution: 1m } }
  *
  * `store` (the registry and provisioning state: small, synchronous) is always SQLite; only the fleet history,
@@ -124,6 +125,42 @@ const hubSchema = v.strictObject({
     }),
     {},
   ),
+  http: v.optional(
+    v.strictObject({
+      host: v.optional(nonEmpty, '127.0.0.1'),
+      port: v.optional(
+        v.pipe(v.number(), v.integer(), v.minValue(0, 'a port 0-65535'), v.maxValue(65535, 'a port 0-65535')),
+        8080,
+      ),
+      /** Where operators log in (c2s); default: the component's host, port 5222. */
+      login: v.optional(
+        v.strictObject({
+          service: v.optional(
+            v.pipe(v.string(), v.regex(/^(xmpps?|wss?):\/\/[^/\s]+/, 'expected "xmpp://host:5222"')),
+          ),
+          tls: v.optional(v.picklist(TLS_POLICIES)),
+        }),
+        {},
+      ),
+      /** Served behind a TLS-terminating reverse proxy: cookies get `Secure`. */
+      secureCookies: v.optional(v.boolean(), false),
+      /** The origin browsers use (`https://hub.example.org`) when a proxy rewrites Host; POSTs must come from it. */
+      origin: v.optional(
+        v.pipe(v.string(), v.regex(/^https?:\/\/[^/\s]+$/, 'expected "https://host[:port]"')),
+      ),
+      sessionMinutes: v.optional(
+        v.pipe(
+          v.number(),
+          v.integer(),
+          v.minValue(1, 'at least 1'),
+          v.maxValue(7 * 24 * 60, 'at most a week'),
+        ),
+        60,
+      ),
+      /** When set, GET /metrics needs `Authorization: Bearer TOKEN`. */
+      metricsToken: v.optional(nonEmpty),
+    }),
+  ),
 });
 
 const POSTGRES_URL = /^postgres(ql)?:\/\//i;
@@ -136,6 +173,17 @@ export interface HubAccount {
   password: string;
   resource: string;
   tls?: TlsPolicy;
+}
+
+export interface HubHttpConfig {
+  host: string;
+  port: number;
+  login: { service: string; tls?: TlsPolicy };
+  secureCookies: boolean;
+  origin?: string;
+  /** Idle time after which a dashboard session ends (and its XMPP session with it). */
+  sessionMinutes: number;
+  metricsToken?: string;
 }
 
 export interface HubConfig {
@@ -158,6 +206,8 @@ export interface HubConfig {
     /** Raw readings kept rawMs, then folded into resolutionMs-wide min/max/avg aggregates kept aggregatesMs. */
     retention: { rawMs: number; aggregatesMs: number; resolutionMs: number };
   };
+  /** The dashboard and HTTP API; absent: none. */
+  http?: HubHttpConfig;
 }
 
 /** Parses and validates a hub configuration; throws ConfigError listing every issue. */
@@ -214,10 +264,15 @@ export function parseHubConfig(
   const store = c.store === ':memory:' || isAbsolute(c.store) ? c.store : resolve(baseDir, c.store);
   // By default the history lives beside the hub's store, in its own file (history-sqlite.ts says why).
   const historyStore = c.history.store ?? (store === ':memory:' ? store : join(dirname(store), 'history.db'));
+  const xmpp: HubConfig['xmpp'] = c.xmpp.component
+    ? { component: c.xmpp.component }
+    : { account: accountOf(c.xmpp.account as v.InferOutput<typeof accountSchema>) };
+  // Operators log in to the dashboard on the server's client port: beside the component port, or the account's.
+  const clientService = xmpp.component
+    ? `xmpp://${new URL(xmpp.component.service).hostname}:5222`
+    : xmpp.account.service;
   return {
-    xmpp: c.xmpp.component
-      ? { component: c.xmpp.component }
-      : { account: accountOf(c.xmpp.account as v.InferOutput<typeof accountSchema>) },
+    xmpp,
     store,
     registry: c.registry,
     provisioning: {
@@ -233,6 +288,24 @@ export function parseHubConfig(
           : resolve(baseDir, historyStore),
       retention,
     },
+    ...(c.http ? { http: httpConfig(c.http, clientService) } : {}),
+  };
+}
+
+type RawHttp = NonNullable<v.InferOutput<typeof hubSchema>['http']>;
+
+function httpConfig(h: RawHttp, clientService: string): HubHttpConfig {
+  return {
+    host: h.host,
+    port: h.port,
+    login: {
+      service: h.login.service ?? clientService,
+      ...(h.login.tls ? { tls: h.login.tls } : {}),
+    },
+    secureCookies: h.secureCookies,
+    ...(h.origin ? { origin: h.origin } : {}),
+    sessionMinutes: h.sessionMinutes,
+    ...(h.metricsToken ? { metricsToken: h.metricsToken } : {}),
   };
 }
 

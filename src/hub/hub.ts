@@ -6,6 +6,7 @@
  * The link is an XEP-0114 component or a plain account (the agent's client transport, plus the presence an
  * account needs to be reachable: src/hub/account-presence.ts); the roles do not see the difference.
  */
+import { dirname, join } from 'node:path';
 import { type HubConfig, hubJid } from '../config/hub-config.js';
 import type { Logger } from '../core/logger.js';
 import { NS_DISCOVERY, parseClaimCode } from '../iot/discovery.js';
@@ -18,19 +19,33 @@ import { createTransport, type Transport } from '../xmpp/transport.js';
 import { createAccountPresence } from './account-presence.js';
 import { hubCommands } from './hub-commands.js';
 import { createProvisioningServer, OwnerRequestError } from './provisioning-server.js';
+import { createThingAccess } from './access.js';
+import type { HistoryStore } from './history.js';
+import { openHistoryStore } from './history-store.js';
 import { createRegistry } from './registry.js';
 import { type HubStore, openSqliteHubStore } from './store.js';
+import type { IngestStatsSource } from './web/metrics.js';
+import { createWebServer, type WebServer } from './web/server.js';
 
 export interface Hub {
   readonly transport: Transport;
   readonly store: HubStore;
+  /** The dashboard and HTTP API, when the config has `http`. */
+  readonly web?: WebServer;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
 
 export function createHub(
   config: HubConfig,
-  deps: { log: Logger; store?: HubStore; transport?: Transport },
+  deps: {
+    log: Logger;
+    store?: HubStore;
+    transport?: Transport;
+    /** The fleet history (default: opened from `config.history` when something needs it). */
+    history?: HistoryStore;
+    ingest?: IngestStatsSource;
+  },
 ): Hub {
   const { log } = deps;
   const store = deps.store ?? openSqliteHubStore(config.store);
@@ -81,10 +96,38 @@ export function createHub(
   });
   const presence = account ? createAccountPresence({ transport, caps: disco.caps, log: xmppLog }) : undefined;
   presence?.start();
+  let web: WebServer | undefined;
+  let history = deps.history;
+  let ownHistory = false;
+  /** The dashboard, with the fleet history it reads (opened here unless the caller gave one). */
+  const startWeb = async (http: NonNullable<HubConfig['http']>) => {
+    if (!history) {
+      // As parseHubConfig defaults it: history.db beside the hub's store.
+      const spec =
+        config.history?.store ??
+        (config.store === ':memory:' ? ':memory:' : join(dirname(config.store), 'history.db'));
+      history = await openHistoryStore(spec, {
+        ...(config.history ? { retention: config.history.retention } : {}),
+        log: log.child({ module: 'history' }),
+      });
+      ownHistory = true;
+    }
+    web = createWebServer({
+      config: http,
+      access: createThingAccess(store),
+      history,
+      log: log.child({ module: 'web' }),
+      ...(deps.ingest ? { ingest: deps.ingest } : {}),
+    });
+    await web.start();
+  };
   let stopped = false;
   return {
     transport,
     store,
+    get web() {
+      return web;
+    },
     async start() {
       log.info(
         {
@@ -96,10 +139,13 @@ export function createHub(
         'starting hub',
       );
       await transport.start();
+      if (config.http) await startWeb(config.http);
     },
     async stop() {
       if (stopped) return;
       stopped = true;
+      await web?.stop();
+      if (ownHistory) await history?.close();
       presence?.stop();
       provisioning.stop();
       await transport.stop();

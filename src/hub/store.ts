@@ -30,7 +30,7 @@ export interface HubStore extends ProvisioningStore {
   setAddress(jid: string, address: string): void;
   /** Claimed public things, by JID. */
   listPublic(): ThingRecord[];
-  /** The things `owner` claimed, by JID. */
+  /** The things `owner` (a bare JID) has claimed, by JID (the provisioning rules, the dashboard's fleet). */
   thingsOf(owner: string): ThingRecord[];
   remove(jid: string): boolean;
   close(): void;
@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS things (
 );
 CREATE INDEX IF NOT EXISTS things_tag_key ON things (tag_key) WHERE owner IS NULL;
 CREATE INDEX IF NOT EXISTS things_public ON things (jid) WHERE owner IS NOT NULL AND public = 1;
+CREATE INDEX IF NOT EXISTS things_owner ON things (owner, jid) WHERE owner IS NOT NULL;
 `;
 
 type Row = { jid: string; address: string; tags: string; owner: string | null; public: number };

@@ -4,7 +4,7 @@ import { xml } from '@xmpp/client';
 import { parseDuration } from '../core/duration.js';
 import { errorMessage, IotError } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
-import { createControlClient } from './control-client.js';
+import { createControlClient } from '../iot/control-client.js';
 import { NS } from '../xmpp/ns.js';
 import { createSensorClient } from './sensor-client.js';
 import { type ParsedField, parseDateTime } from '../iot/sensordata.js';

@@ -1,6 +1,6 @@
 /** `xiot set`: XEP-0325 sets, typed from the device's form when it has one. */
 import type { ControlType } from '../sdk/index.js';
-import { type ParameterValue } from './control-client.js';
+import { type ParameterValue } from '../iot/control-client.js';
 import { UsageError } from './usage.js';
 import {
   type Io,

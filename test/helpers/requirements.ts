@@ -133,3 +133,8 @@ export function requireFuse(): boolean {
 export function requireSystemdAnalyze(): boolean {
   return requirement(findExecutable('systemd-analyze') !== undefined, 'systemd-analyze', 'systemd');
 }
+
+/** Debian's Chromium, driven by playwright-core (the dashboard's browser tests never download a browser). */
+export function requireChromium(): boolean {
+  return requirement(existsSync('/usr/bin/chromium'), 'Chromium (/usr/bin/chromium)', 'chromium');
+}

@@ -45,6 +45,7 @@ describe.skipIf(!requireProsody() || !requireSlixmpp() || !requireRoot() || !req
         'hostile',
         'soak',
         'history',
+        'dashboard',
       ]);
       // An RSS slope may be zero or negative (memory returned); every other figure is a positive measurement.
       expect(
