@@ -368,7 +368,12 @@ export function createPublisher(deps: {
       retryTimer = setTimeout(() => void drain(), repairing ? 0 : backoffDelay(failures - 1, 1000, 60_000));
     } finally {
       running = false;
-      if (rerun) void drain();
+      // Through the timer queue, not at once: a transport that still says online while rejecting every
+      // request as offline (a session ending under us) would otherwise spin here without ever yielding to I/O.
+      if (rerun) {
+        clearTimeout(retryTimer);
+        retryTimer = setTimeout(() => void drain(), 50);
+      }
     }
   }
 

@@ -186,6 +186,17 @@ describe('publisher', () => {
     expect(s.store.outboxDepth()).toBe(0);
   });
 
+  it('does not spin when the transport says online but rejects every request as offline', async () => {
+    const s = setUp((iq) => (isPublish(iq) ? Promise.reject(new XmppOfflineError('iq')) : ok()), 3);
+    s.publisher.kick();
+    await sleep(300);
+    const publishes = s.requests.filter((r) => isPublish(r.iq)).length;
+    // Retried through the timer queue (every 50 ms), not in a microtask loop that starves I/O.
+    expect(publishes).toBeGreaterThan(0);
+    expect(publishes).toBeLessThan(40);
+    expect(s.store.outboxDepth()).toBe(3);
+  });
+
   it('repairs a precondition-not-met once per session, then logs the failure once, probes with one publish, and keeps the readings', async () => {
     const s = setUp((iq) => (isPublish(iq) ? Promise.reject(preconditionNotMet(iq)) : ok()), 5);
     s.publisher.kick();
