@@ -8,6 +8,7 @@
  *     component: { service: "xmpp://127.0.0.1:5347", domain: registry.example.org, secret: "${REGISTRY_SECRET}" }
  *   store: hub.db
  *   registry: { claimAttemptsPerMinute: 5 }
+ *   things: [kitchen@example.org]   # ingested besides the things claimed in the registry
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
@@ -50,6 +51,20 @@ const hubSchema = v.strictObject({
     { claimAttemptsPerMinute: 5 },
   ),
   log: v.optional(v.strictObject({ level: v.optional(v.picklist(LOG_LEVELS), 'info') }), { level: 'info' }),
+  /** Things whose readings the hub keeps besides those claimed in its registry (src/hub/ingest.ts). */
+  things: v.optional(
+    v.pipe(
+      v.array(
+        v.pipe(
+          v.string(),
+          v.regex(/^[^@/\s]+@[^@/\s]+$/, 'expected a bare JID like "kitchen@example.org"'),
+          v.toLowerCase(),
+        ),
+      ),
+      v.maxLength(100_000, 'at most 100000 things'),
+    ),
+    [],
+  ),
 });
 
 export interface HubConfig {
@@ -58,6 +73,8 @@ export interface HubConfig {
   store: string;
   registry: { claimAttemptsPerMinute: number };
   log: { level: (typeof LOG_LEVELS)[number] };
+  /** Bare JIDs of things to ingest besides the registry's claimed ones. */
+  things?: string[];
 }
 
 /** Parses and validates a hub configuration; throws ConfigError listing every issue. */
@@ -94,6 +111,7 @@ export function parseHubConfig(
     store: c.store === ':memory:' || isAbsolute(c.store) ? c.store : resolve(baseDir, c.store),
     registry: c.registry,
     log: c.log,
+    ...(c.things.length ? { things: [...new Set(c.things)] } : {}),
   };
 }
 

@@ -11,27 +11,41 @@ import { CAPS_NODE, VERSION } from '../version.js';
 import { createComponentTransport } from '../xmpp/component.js';
 import { createDisco } from '../xmpp/disco.js';
 import type { Transport } from '../xmpp/transport.js';
+import { NS } from '../xmpp/ns.js';
+import type { HistoryStore } from './history.js';
+import { createIngest, type Ingest, type IngestOptions } from './ingest.js';
 import { createRegistry } from './registry.js';
 import { type HubStore, openSqliteHubStore } from './store.js';
 
 export interface Hub {
   readonly transport: Transport;
   readonly store: HubStore;
+  /** The fleet history and the ingest that fills it (when the hub has a history store). */
+  readonly history?: HistoryStore;
+  readonly ingest?: Ingest;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
 
 export function createHub(
   config: HubConfig,
-  deps: { log: Logger; store?: HubStore; transport?: Transport },
+  deps: {
+    log: Logger;
+    store?: HubStore;
+    transport?: Transport;
+    history?: HistoryStore;
+    /** Ingest tuning (tests shorten the period). */
+    ingest?: Omit<IngestOptions, 'things'>;
+  },
 ): Hub {
   const { log } = deps;
   const store = deps.store ?? openSqliteHubStore(config.store);
   const transport =
     deps.transport ?? createComponentTransport(config.xmpp.component, log.child({ module: 'xmpp' }));
-  createDisco(transport, {
+  const disco = createDisco(transport, {
     identity: { category: 'component', type: 'generic', name: 'xmpp-iot thing registry' },
-    features: [NS_DISCOVERY],
+    // +notify: PEP services that honour caps send us the things' readings (ingest subscribes explicitly too).
+    features: [NS_DISCOVERY, `${NS.sensordata}+notify`],
     capsNode: `${CAPS_NODE}#hub`,
   });
   const registry = createRegistry({
@@ -41,21 +55,38 @@ export function createHub(
     options: { claimAttemptsPerMinute: config.registry.claimAttemptsPerMinute },
   });
   registry.register();
+  const history = deps.history;
+  const ingest = history
+    ? createIngest({
+        transport,
+        history,
+        claimed: () => store.listClaimed().map((t) => t.jid),
+        caps: disco.caps,
+        log: log.child({ module: 'ingest' }),
+        options: { ...deps.ingest, things: config.things ?? [] },
+      })
+    : undefined;
   let stopped = false;
   return {
     transport,
     store,
+    ...(history ? { history } : {}),
+    ...(ingest ? { ingest } : {}),
     async start() {
       log.info(
         { domain: config.xmpp.component.domain, store: config.store, version: VERSION },
         'starting hub',
       );
+      ingest?.start();
       await transport.start();
     },
     async stop() {
       if (stopped) return;
       stopped = true;
+      const ingestStopped = ingest?.stop();
       await transport.stop();
+      await ingestStopped;
+      await history?.close();
       store.close();
       log.info({}, 'hub stopped');
     },

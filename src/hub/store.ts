@@ -29,6 +29,8 @@ export interface HubStore {
   setAddress(jid: string, address: string): void;
   /** Claimed public things, by JID. */
   listPublic(): ThingRecord[];
+  /** Every claimed thing, public or not, by JID (the things whose readings the hub ingests). */
+  listClaimed(): ThingRecord[];
   remove(jid: string): boolean;
   close(): void;
 }
@@ -82,6 +84,9 @@ export function openSqliteHubStore(path: string): HubStore {
   const listPublic = db.prepare(
     'SELECT jid, address, tags, owner, public FROM things WHERE owner IS NOT NULL AND public = 1 ORDER BY jid',
   );
+  const listClaimed = db.prepare(
+    'SELECT jid, address, tags, owner, public FROM things WHERE owner IS NOT NULL ORDER BY jid',
+  );
   const del = db.prepare('DELETE FROM things WHERE jid = ?');
   let closed = false;
   return {
@@ -103,6 +108,7 @@ export function openSqliteHubStore(path: string): HubStore {
       setAddress.run(address, jid);
     },
     listPublic: () => (listPublic.all() as Row[]).map(toRecord),
+    listClaimed: () => (listClaimed.all() as Row[]).map(toRecord),
     remove: (jid) => del.run(jid).changes > 0,
     close() {
       if (closed) return;
