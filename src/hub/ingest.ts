@@ -154,8 +154,6 @@ export function createIngest(deps: {
   let started = false;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
-  /** Things asked for a presence subscription by this process (asked once; the roster keeps it). */
-  const asked = new Set<string>();
 
   // --- storing -------------------------------------------------------------------------------------------
 
@@ -363,14 +361,22 @@ export function createIngest(deps: {
     }
   }
 
+  /**
+   * Asks for the thing's presence. Only a subscribe: its answer (`subscribed`, auto-replied by the thing's
+   * server when the subscription exists, RFC 6121 §3.1.3, or sent by the agent when it accepts its provisioning
+   * server) leads to our presence and a probe. A probe before the subscription exists is answered `unsubscribed`
+   * by Prosody, which also drops the pending request of a thing that is offline.
+   */
   function greet(s: ThingState): void {
+    void transport
+      .send(xml('presence', { type: 'subscribe', to: s.jid, from: transport.bareJid }))
+      .catch(() => undefined);
+  }
+
+  /** Our presence from our full JID (ejabberd delivers PEP events to a component's full JID only while it is
+   * "available" there), then a probe: the answer, the thing's presence, starts its backfill. */
+  function probe(s: ThingState): void {
     const send = (el: Element) => transport.send(el).catch(() => undefined);
-    if (!asked.has(s.jid)) {
-      asked.add(s.jid);
-      void send(xml('presence', { type: 'subscribe', to: s.jid, from: transport.bareJid }));
-    }
-    // Directed presence from our full JID (ejabberd delivers PEP events to a component's full JID only while it
-    // is "available" there), then a probe: the answer (its presence) starts the backfill.
     const p = caps();
     p.attrs.to = s.jid;
     void send(p);
@@ -382,6 +388,10 @@ export function createIngest(deps: {
     const s = known(from);
     if (!s) return;
     const type = stanza.attrs.type as string | undefined;
+    if (type === 'subscribed') {
+      probe(s);
+      return;
+    }
     if (type === 'subscribe') {
       // The agent befriends its provisioning server both ways.
       void transport

@@ -154,17 +154,25 @@ function setUp(opts: { things?: string[]; claimed?: string[]; bufferLimit?: numb
 }
 
 describe('ingest', () => {
-  it('asks each known thing for friendship once, sends it our presence and probes it when online', () => {
+  it('asks each known thing for friendship at every connection, and probes it once it answers', () => {
     const { net, ingest } = setUp({ things: ['a@example.org'], claimed: ['b@example.org'] });
+    const a = net.addThing('a');
     ingest.start();
     const presences = (to: string) =>
       net.sent.filter((s) => s.is('presence') && s.attrs.to === to).map((s) => s.attrs.type ?? 'available');
+    // No probe before the subscription exists: Prosody would answer it `unsubscribed`, dropping the request.
+    expect(presences('a@example.org')).toEqual(['subscribe']);
+    expect(presences('b@example.org')).toEqual(['subscribe']);
+    net.emit(xml('presence', { from: a.jid, to: HUB, type: 'subscribed' }));
     expect(presences('a@example.org')).toEqual(['subscribe', 'available', 'probe']);
-    expect(presences('b@example.org')).toEqual(['subscribe', 'available', 'probe']);
+    expect(net.sent.find((s) => s.attrs.type === 'probe')?.attrs.from).toBe(HUB);
+    expect(net.sent.find((s) => s.is('presence') && !s.attrs.type)?.attrs.from).toBe(`${HUB}/ingest`);
     net.setOnline(false);
     net.setOnline(true);
-    // After a reconnection: no second subscription request, but presence and a probe again.
-    expect(presences('a@example.org')).toEqual(['subscribe', 'available', 'probe', 'available', 'probe']);
+    expect(presences('a@example.org')).toEqual(['subscribe', 'available', 'probe', 'subscribe']);
+    // The thing asks for ours too (the agent befriends its provisioning server both ways).
+    net.emit(xml('presence', { from: a.jid, to: HUB, type: 'subscribe' }));
+    expect(net.sent.at(-1)?.attrs).toMatchObject({ type: 'subscribed', to: a.jid });
   });
 
   it('backfills a thing when it comes online, subscribes to its PEP node, then stores notifications live', async () => {
@@ -386,7 +394,7 @@ describe('ingest', () => {
     claimed.push('c@example.org');
     ingest.refresh();
     expect(ingest.stats().things.map((t) => t.jid)).toEqual(['c@example.org']);
-    expect(net.sent.some((s) => s.attrs.to === 'c@example.org' && s.attrs.type === 'probe')).toBe(true);
+    expect(net.sent.some((s) => s.attrs.to === 'c@example.org' && s.attrs.type === 'subscribe')).toBe(true);
     claimed.pop();
     ingest.refresh();
     expect(ingest.stats().things).toEqual([]);
