@@ -18,11 +18,13 @@ import { type EjabberdOptions, startEjabberd } from '../src/devtools/ejabberd.js
 import { type ProsodyOptions, startProsody } from '../src/devtools/prosody.js';
 import type { ServerKind, XmppServer } from '../src/devtools/xmpp-server.js';
 import { SYSTEM_PYTHON } from '../src/devtools/system-deps.js';
+import type { HistoryStore } from '../src/hub/history.js';
 import { VERSION } from '../src/version.js';
 import { type BenchOptions, type Row, ratio } from './lib.js';
 import { fleetScenario } from './scenarios/fleet.js';
 import { footprintScenario } from './scenarios/footprint.js';
 import { HOSTILE_PROSODY, hostileScenario } from './scenarios/hostile.js';
+import { INGEST_HUB, ingestScenario } from './scenarios/ingest.js';
 import { latencyScenario } from './scenarios/latency.js';
 import { publishScenario } from './scenarios/publish.js';
 import { readoutScenario } from './scenarios/readout.js';
@@ -38,14 +40,28 @@ const SCENARIOS: Record<string, { run: Scenario; servers: readonly ServerKind[] 
   fleet: { run: fleetScenario as Scenario, servers: ['prosody'] },
   hostile: { run: hostileScenario as Scenario, servers: ['prosody'] },
   soak: { run: soakScenario as Scenario, servers: ['prosody'] },
+  ingest: {
+    run: (server, dir, opts) => ingestScenario(server, dir, opts, openBenchHistory),
+    servers: ['prosody', 'ejabberd'],
+  },
 };
 /** Server settings a scenario needs beyond the defaults. */
-const PROSODY: Record<string, ProsodyOptions> = { hostile: HOSTILE_PROSODY };
+const PROSODY: Record<string, ProsodyOptions> = {
+  hostile: HOSTILE_PROSODY,
+  ingest: { components: [INGEST_HUB] },
+};
 /**
  * ejabberd without Debian's c2s shaper (3000 B/s, which the test servers keep): a benchmark measures the agent
  * and the server, not a rate limit that would cap every row near 10 readouts/s.
  */
 const EJABBERD: EjabberdOptions = { shaper: false };
+const EJABBERD_FOR: Record<string, EjabberdOptions> = { ingest: { components: [INGEST_HUB] } };
+
+/** The fleet history the ingest scenario writes: the hub's default store (SQLite). */
+async function openBenchHistory(path: string): Promise<HistoryStore> {
+  void path;
+  throw new Error('the fleet history store is not in this build yet');
+}
 
 const { values } = parseArgs({
   options: {
@@ -93,7 +109,10 @@ for (const name of only) {
     const dir = mkdtempSync(join(tmpdir(), `xiot-bench-${name}-`));
     let server: XmppServer;
     try {
-      server = kind === 'prosody' ? await startProsody(PROSODY[name]) : await startEjabberd(EJABBERD);
+      server =
+        kind === 'prosody'
+          ? await startProsody(PROSODY[name])
+          : await startEjabberd({ ...EJABBERD, ...EJABBERD_FOR[name] });
     } catch (err) {
       rmSync(dir, { recursive: true, force: true });
       // A machine without ejabberd still gets the Prosody rows; the table says what was left out.
