@@ -182,7 +182,11 @@ export function createIngest(deps: {
   let writing: Promise<void> | undefined;
   const enqueue = (readings: StoredReading[]) => {
     queue.push(...readings);
-    writing ??= drain().finally(() => (writing = undefined));
+    // What arrives between drain's last look at the queue and its end starts the next drain.
+    writing ??= drain().finally(() => {
+      writing = undefined;
+      if (queue.length) enqueue([]);
+    });
   };
   async function drain(): Promise<void> {
     while (queue.length) {
