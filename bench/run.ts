@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every scenario against its own throwaway Prosody on loopback (readout and publish also against
- * a throwaway ejabberd, issue 12), compared in the same run with the baseline the benchmark issue names; medians
+ * a throwaway ejabberd, issue 12; history, the hub's store, against SQLite and a throwaway PostgreSQL, no XMPP), compared in the same run with the baseline the benchmark issue names; medians
  * over repeats, ratios rather than absolute numbers (shared 2-core machines are noisy). Each ratio is taken
  * against a baseline measured on the same server. Writes bench/results.md and bench/results.json (or --out DIR).
  *   node dist/bench/run.js [--smoke] [--agents 1000] [--repeats 3] [--only readout,publish]
@@ -19,10 +19,12 @@ import { type ProsodyOptions, startProsody } from '../src/devtools/prosody.js';
 import type { ServerKind, XmppServer } from '../src/devtools/xmpp-server.js';
 import { SYSTEM_PYTHON } from '../src/devtools/system-deps.js';
 import type { HistoryStore } from '../src/hub/history.js';
+import { openHistoryStore } from '../src/hub/history-store.js';
 import { VERSION } from '../src/version.js';
 import { type BenchOptions, type Row, ratio } from './lib.js';
 import { fleetScenario } from './scenarios/fleet.js';
 import { footprintScenario } from './scenarios/footprint.js';
+import { historyScenario } from './scenarios/history.js';
 import { HOSTILE_PROSODY, hostileScenario } from './scenarios/hostile.js';
 import { INGEST_HUB, ingestScenario } from './scenarios/ingest.js';
 import { latencyScenario } from './scenarios/latency.js';
@@ -45,6 +47,10 @@ const SCENARIOS: Record<string, { run: Scenario; servers: readonly ServerKind[] 
     servers: ['prosody', 'ejabberd'],
   },
 };
+/** Scenarios that need no XMPP server: run once, whatever --servers says. */
+const STANDALONE: Record<string, (dir: string, opts: BenchOptions) => Promise<Row[]>> = {
+  history: historyScenario,
+};
 /** Server settings a scenario needs beyond the defaults. */
 const PROSODY: Record<string, ProsodyOptions> = {
   hostile: HOSTILE_PROSODY,
@@ -59,8 +65,7 @@ const EJABBERD_FOR: Record<string, EjabberdOptions> = { ingest: { components: [I
 
 /** The fleet history the ingest scenario writes: the hub's default store (SQLite). */
 async function openBenchHistory(path: string): Promise<HistoryStore> {
-  void path;
-  throw new Error('the fleet history store is not in this build yet');
+  return openHistoryStore(path);
 }
 
 const { values } = parseArgs({
@@ -84,7 +89,7 @@ const opts: BenchOptions = {
   soakInterval: values['soak-interval'] ?? '2ms',
   ...(values['soak-samples'] ? { soakSamples: values['soak-samples'] } : {}),
 };
-const only = values.only?.split(',') ?? Object.keys(SCENARIOS);
+const only = values.only?.split(',') ?? [...Object.keys(SCENARIOS), ...Object.keys(STANDALONE)];
 const servers = (values.servers?.split(',') ?? ['prosody', 'ejabberd']) as ServerKind[];
 const outDir = values.out ?? fileURLToPath(new URL('../../bench/', import.meta.url));
 
@@ -103,8 +108,25 @@ const rows: Row[] = [];
 const failures: string[] = [];
 const skipped = new Set<string>();
 for (const name of only) {
+  const standalone = STANDALONE[name];
+  if (standalone) {
+    const dir = mkdtempSync(join(tmpdir(), `xiot-bench-${name}-`));
+    process.stderr.write(`bench: ${name}…\n`);
+    try {
+      rows.push(...(await standalone(dir, opts)));
+    } catch (err) {
+      failures.push(`${name}: ${(err as Error).message}`);
+      process.stderr.write(`bench: ${name} failed: ${(err as Error).stack}\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    continue;
+  }
   const scenario = SCENARIOS[name];
-  if (!scenario) throw new Error(`unknown scenario ${name} (${Object.keys(SCENARIOS).join(', ')})`);
+  if (!scenario)
+    throw new Error(
+      `unknown scenario ${name} (${[...Object.keys(SCENARIOS), ...Object.keys(STANDALONE)].join(', ')})`,
+    );
   for (const kind of scenario.servers.filter((k) => servers.includes(k))) {
     const dir = mkdtempSync(join(tmpdir(), `xiot-bench-${name}-`));
     let server: XmppServer;

@@ -116,6 +116,10 @@ export async function ingestScenario(
       store: `${dir}/ingest-hub.db`,
       registry: { claimAttemptsPerMinute: 5 },
       log: { level: 'warn' },
+      history: {
+        store: `${dir}/ingest-history.db`,
+        retention: { rawMs: 30 * 86_400_000, aggregatesMs: 365 * 86_400_000, resolutionMs: 60_000 },
+      },
       things: PUBLISHERS.map((u) => `${u}@localhost`),
     },
     { log: silentLogger(), history, transport: createComponentTransport(component, silentLogger()) },

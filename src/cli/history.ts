@@ -29,7 +29,7 @@ export const HISTORY_HELP = `Usage: xiot history DEVICE --config FILE [--since 1
 interface Io extends CliIo {
   now?: () => number;
   /** Opens the hub's history store (tests give their own). */
-  openHistory?: (hubConfig: string) => Promise<HistoryStore>;
+  openHistory?: (hubConfig: string, env: Record<string, string | undefined>) => Promise<HistoryStore>;
 }
 
 function csvCell(s: string): string {
@@ -180,7 +180,7 @@ async function hubHistory(thingArg: string, values: HubValues, io: Io): Promise<
   if (!Number.isInteger(limit) || limit < 1)
     throw new UsageError(`--limit: expected a positive integer, got "${values.limit}"`);
   const open = io.openHistory ?? openHubHistory;
-  const history = await open(values.hub as string);
+  const history = await open(values.hub as string, io.env);
   try {
     const nodes = values.node ?? [undefined];
     const fields = values.field ?? [undefined];
@@ -259,10 +259,12 @@ async function hubHistory(thingArg: string, values: HubValues, io: Io): Promise<
 }
 
 /** The hub's history store as its config names it. */
-async function openHubHistory(hubConfig: string): Promise<HistoryStore> {
+async function openHubHistory(
+  hubConfig: string,
+  env: Record<string, string | undefined>,
+): Promise<HistoryStore> {
   const { loadHubConfig } = await import('../config/hub-config.js');
-  const config = loadHubConfig(hubConfig);
-  void config;
-  // Wired when the history store (branch `history`) is merged: openHistoryStore(the config's history store).
-  throw new UsageError('history --hub: this build has no fleet history store');
+  const config = loadHubConfig(hubConfig, env);
+  const { openHistoryStore } = await import('../hub/history-store.js');
+  return openHistoryStore(config.history.store, { retention: config.history.retention });
 }

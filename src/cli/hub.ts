@@ -7,9 +7,9 @@ import { type CliIo, checkLogLevel, parseCommand } from './args.js';
 import { runUntilSignal } from './signals.js';
 
 export const HUB_HELP = `Usage: xiot hub --config FILE [options]
-Runs the hub: today the XEP-0347 thing registry (things register, owners claim them with their claim code,
-anyone searches the claimed public things), connected as an XEP-0114 component (Ctrl-C stops gracefully,
-twice forces).
+Runs the hub, connected as an XEP-0114 component (Ctrl-C stops gracefully, twice forces): the XEP-0347 thing
+registry (things register, owners claim them with their claim code, anyone searches the claimed public things)
+and the fleet history (every reading of the claimed things and of \`things\`, kept once, gaps backfilled).
   -c, --config FILE      hub configuration (YAML); \${VAR} is replaced from the environment or secretsFile
   --log-level LEVEL      trace|debug|info|warn|error|silent (overrides log.level)
   --log-format FORMAT    pretty (default on a terminal) or json (default otherwise, e.g. under systemd)
@@ -19,7 +19,9 @@ Config:
   xmpp:
     component: { service: "xmpp://127.0.0.1:5347", domain: registry.example.org, secret: "\${REGISTRY_SECRET}" }
   store: hub.db                          # SQLite, relative to the config file
-  registry: { claimAttemptsPerMinute: 5 }   # wrong claims allowed per claimant and minute`;
+  registry: { claimAttemptsPerMinute: 5 }   # wrong claims allowed per claimant and minute
+  history: { store: history.db }         # SQLite beside store by default, or postgres://…
+  things: [kitchen@example.org]          # ingested besides the things claimed in the registry`;
 
 export async function runHubCommand(argv: string[], io: CliIo): Promise<number> {
   const parsed = parseCommand(
@@ -48,7 +50,13 @@ export async function runHubCommand(argv: string[], io: CliIo): Promise<number> 
     format: chooseLogFormat(format, process.stderr),
   });
   const { createHub } = await import('../hub/hub.js');
-  const hub = createHub(config, { log });
+  // The fleet history (SQLite beside the hub's store by default, or PostgreSQL) that ingest fills.
+  const { openHistoryStore } = await import('../hub/history-store.js');
+  const history = await openHistoryStore(config.history.store, {
+    retention: config.history.retention,
+    log: log.child({ module: 'history' }),
+  });
+  const hub = createHub(config, { log, history });
   return runUntilSignal(
     () => hub.start(),
     () => hub.stop(),

@@ -70,6 +70,10 @@ export function newFleetHub(
       store: `${dir}/hub.db`,
       registry: { claimAttemptsPerMinute: 10 },
       log: { level: 'info' },
+      history: {
+        store: `${dir}/history.db`,
+        retention: { rawMs: 30 * 86_400_000, aggregatesMs: 365 * 86_400_000, resolutionMs: 60_000 },
+      },
       things,
     },
     {

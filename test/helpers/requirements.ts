@@ -7,6 +7,7 @@
  * otherwise prints the reason once and returns false (the suite is skipped).
  */
 import { existsSync } from 'node:fs';
+import { findPostgresBin } from '../../src/devtools/postgres.js';
 import { findExecutable, hasSlixmpp, SYSTEM_PYTHON } from '../../src/devtools/system-deps.js';
 
 const warned = new Set<string>();
@@ -44,6 +45,27 @@ export function requireEjabberd(): boolean {
 
 export function requireSlixmpp(): boolean {
   return requirement(hasSlixmpp(), `slixmpp (for ${SYSTEM_PYTHON})`, 'python3-slixmpp');
+}
+
+/**
+ * PostgreSQL (Debian's package) for the fleet history store's suite: a throwaway server per test file, started
+ * as user postgres when the tests run as root (CI).
+ */
+export function requirePostgres(): boolean {
+  let present = true;
+  try {
+    findPostgresBin();
+  } catch {
+    present = false;
+  }
+  return (
+    requirement(present, 'PostgreSQL', 'postgresql') &&
+    need(
+      process.getuid?.() !== 0 || findExecutable('runuser') !== undefined,
+      'runuser',
+      'runuser is missing (PostgreSQL runs as user postgres when the tests run as root); run: apt-get install -y util-linux',
+    )
+  );
 }
 
 /** openssl makes the throwaway certificates of the TLS transport tests. */

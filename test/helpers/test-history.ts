@@ -1,17 +1,5 @@
-/**
- * The fleet history store integration tests use. TEMPORARY until the SQLite store (branch `history`) is merged:
- * an in-memory store kept per path, so a restarted hub finds what it stored. Replaced by openHistoryStore.
- */
+/** The fleet history store the ingest integration tests use: the hub's default, SQLite (a real file). */
 import type { HistoryStore } from '../../src/hub/history.js';
-import { memoryHistory, type MemoryHistory } from './memory-history.js';
+import { openHistoryStore } from '../../src/hub/history-store.js';
 
-const byPath = new Map<string, MemoryHistory>();
-
-export async function openTestHistory(path: string): Promise<HistoryStore> {
-  let h = byPath.get(path);
-  if (!h) {
-    h = memoryHistory();
-    byPath.set(path, h);
-  }
-  return h;
-}
+export const openTestHistory = (path: string): Promise<HistoryStore> => openHistoryStore(path);

@@ -44,6 +44,7 @@ describe.skipIf(!requireProsody() || !requireSlixmpp() || !requireRoot() || !req
         'fleet',
         'hostile',
         'soak',
+        'history',
       ]);
       // An RSS slope may be zero or negative (memory returned); every other figure is a positive measurement.
       expect(

@@ -48,6 +48,10 @@ describe.each(servers())('xiot read --tag (%s)', (kind) => {
         store: `${dir.path}/hub.db`,
         registry: { claimAttemptsPerMinute: 10 },
         log: { level: 'info' },
+        history: {
+          store: ':memory:',
+          retention: { rawMs: 30 * 86_400_000, aggregatesMs: 365 * 86_400_000, resolutionMs: 60_000 },
+        },
       },
       { log: testLogger() },
     );

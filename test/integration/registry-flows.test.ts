@@ -56,6 +56,10 @@ describe.each(servers())('XEP-0347 registry flows (%s)', (kind) => {
         store: `${dir.path}/hub.db`,
         registry: { claimAttemptsPerMinute: 10 },
         log: { level: 'info' },
+        history: {
+          store: ':memory:',
+          retention: { rawMs: 30 * 86_400_000, aggregatesMs: 365 * 86_400_000, resolutionMs: 60_000 },
+        },
       },
       { log: testLogger() },
     );

@@ -26,7 +26,48 @@ describe('the hub config', () => {
       store: '/etc/xiot/data/hub.db',
       registry: { claimAttemptsPerMinute: 3 },
       log: { level: 'info' },
+      history: {
+        store: '/etc/xiot/data/history.db',
+        retention: { rawMs: 30 * 86_400_000, aggregatesMs: 365 * 86_400_000, resolutionMs: 60_000 },
+      },
     });
+  });
+
+  it('reads the fleet history: a file relative to the config, or a PostgreSQL URL as written, and retention', () => {
+    const base = 'xmpp:\n  component: { service: "xmpp://127.0.0.1:5347", domain: r.localhost, secret: s }\n';
+    const file = parseHubConfig(
+      `${base}history: { store: h/fleet.db, retention: { raw: 7d, aggregates: 2w, resolution: 1h } }\n`,
+      {
+        sourcePath: '/etc/xiot/hub.yaml',
+      },
+    );
+    expect(file.history).toEqual({
+      store: '/etc/xiot/h/fleet.db',
+      retention: { rawMs: 7 * 86_400_000, aggregatesMs: 14 * 86_400_000, resolutionMs: 3_600_000 },
+    });
+    const pg = parseHubConfig(`${base}history: { store: "\${HISTORY_URL}" }\n`, {
+      env: { HISTORY_URL: 'postgresql://hub:pw@db.example.org/fleet' },
+      sourcePath: '/etc/xiot/hub.yaml',
+    });
+    expect(pg.history.store).toBe('postgresql://hub:pw@db.example.org/fleet');
+    expect(pg.store).toBe('/etc/xiot/hub.db'); // the registry stays in SQLite
+    expect(
+      errorsOf(() =>
+        parseHubConfig(
+          `${base}history: { retention: { raw: 30d, aggregates: 1d, resolution: 500ms }, stor: x }\n`,
+        ),
+      ),
+    ).toMatch(/history: unknown key "stor"|history\.stor/);
+    expect(
+      errorsOf(() =>
+        parseHubConfig(`${base}history: { retention: { raw: 30d, aggregates: 1d, resolution: 500ms } }\n`),
+      ),
+    ).toBe(
+      '  history.retention.aggregates: must be at least as long as raw\n  history.retention.resolution: expected whole seconds, at least 1s (e.g. "1m")',
+    );
+    expect(errorsOf(() => parseHubConfig(`${base}history: { retention: { raw: soon } }\n`))).toMatch(
+      /history\.retention\.raw: expected a duration like "30s"/,
+    );
   });
 
   it('accepts the example of README "Fleet: claiming"', () => {
