@@ -37,6 +37,8 @@ export interface HistoryReader {
     from: number | undefined,
     onPage: (page: HistoryPage) => Promise<void>,
   ): Promise<number>;
+  /** Gives up the readouts in progress from `to` (it went offline: its answer will not come). */
+  cancel(to: string): void;
   /** Readouts in progress. */
   pending(): number;
   stop(): void;
@@ -54,10 +56,11 @@ export function createHistoryReader(deps: {
   maxFields?: number;
 }): HistoryReader {
   const { transport } = deps;
-  const timeoutMs = deps.timeoutMs ?? 30_000;
+  const timeoutMs = deps.timeoutMs ?? 15_000;
   const maxFields = deps.maxFields ?? 500_000;
   let nextSeqnr = Math.floor(Math.random() * 1_000_000) + 1;
   const sessions = new Map<string, (el: Element) => void>();
+  const cancels = new Map<string, (err: Error) => void>();
 
   const onStanza = (stanza: Element) => {
     if (!stanza.is('message')) return;
@@ -118,25 +121,30 @@ export function createHistoryReader(deps: {
       }
     });
     finished.catch(() => undefined); // observed below, after the IQ
+    const cancelled = new Promise<never>((_, reject) => cancels.set(key, reject));
+    cancelled.catch(() => undefined);
     try {
-      await transport.request(
-        xml(
-          'iq',
-          { type: 'get', to, from: deps.from },
-          readoutRequestElement({
-            seqnr,
-            types: ['historicalOther'],
-            ...(from !== undefined ? { from: new Date(from) } : {}),
-          }),
+      await Promise.race([
+        transport.request(
+          xml(
+            'iq',
+            { type: 'get', to, from: deps.from },
+            readoutRequestElement({
+              seqnr,
+              types: ['historicalOther'],
+              ...(from !== undefined ? { from: new Date(from) } : {}),
+            }),
+          ),
+          timeoutMs,
         ),
-        timeoutMs,
-      );
-    } catch (err) {
+        cancelled,
+      ]);
+      await Promise.race([finished, cancelled]);
+    } finally {
       clearTimeout(timer);
       sessions.delete(key);
-      throw err;
+      cancels.delete(key);
     }
-    await finished;
     // A readout that failed (other than a cut history) may have stopped short of its end: not complete.
     if (failure !== undefined) throw new IotError('IOT_ERR_XMPP', `historical readout of ${to}: ${failure}`);
     return { fields, ...(resume !== undefined ? { resume } : {}) };
@@ -160,6 +168,10 @@ export function createHistoryReader(deps: {
         at = p.resume;
       }
       throw new IotError('IOT_ERR_XMPP', `historical readout of ${to}: more than ${MAX_PAGES} pages`);
+    },
+    cancel(to) {
+      for (const [key, reject] of cancels)
+        if (key.startsWith(`${to}\u0000`)) reject(new IotError('IOT_ERR_XMPP', `${to} went offline`));
     },
     pending: () => sessions.size,
     stop() {

@@ -110,6 +110,11 @@ interface ThingState {
   completeUntil?: number;
   lastSeen?: number;
   refused: boolean;
+  /** Backfills failed in a row (retried with backoff while it is online). */
+  failures: number;
+  retry?: NodeJS.Timeout;
+  /** When we last asked for its presence because it published while we had none (at most every 5 s). */
+  askedAt?: number;
 }
 
 export function createIngest(deps: {
@@ -287,6 +292,7 @@ export function createIngest(deps: {
         for (const r of readings) if (newest === undefined || r.timestamp > newest) newest = r.timestamp;
       });
       counters.backfills++;
+      s.failures = 0;
       counters.backfilledReadings += stored;
       counters.readingsIngested += stored;
       s.refused = false;
@@ -313,10 +319,16 @@ export function createIngest(deps: {
         return;
       }
       counters.backfillFailures++;
-      log.info(
-        { thing: s.jid, err: errorMessage(err) },
-        'backfill failed; retried when the thing is next seen',
-      );
+      s.failures++;
+      const delay = Math.min(periodMs, 1000 * 2 ** Math.min(s.failures - 1, 10));
+      log.info({ thing: s.jid, err: errorMessage(err), retryMs: delay }, 'backfill failed');
+      // Retried while it is online (a lost readout, a thing busy reconnecting); its next presence retries too.
+      clearTimeout(s.retry);
+      s.retry = setTimeout(() => {
+        s.retry = undefined;
+        if (!stopped && s.full && !s.synced && !s.running) void schedule(s);
+      }, delay);
+      s.retry.unref();
     }
   }
 
@@ -387,6 +399,18 @@ export function createIngest(deps: {
     void send(xml('presence', { type: 'probe', to: s.jid, from: transport.bareJid }));
   }
 
+  /**
+   * It publishes, but we have no presence of it (lost in a restart, or its subscription answer never came): ask
+   * again, at most every 5 s. Its presence then starts the backfill its buffered notifications wait for.
+   */
+  function askPresence(s: ThingState): void {
+    const now = Date.now();
+    if (s.askedAt !== undefined && now - s.askedAt < 5000) return;
+    s.askedAt = now;
+    greet(s);
+    probe(s);
+  }
+
   function onPresence(stanza: Element): void {
     const from = stanza.attrs.from as string;
     const s = known(from);
@@ -410,7 +434,11 @@ export function createIngest(deps: {
       return;
     }
     if (type === 'unavailable') {
-      if (s.full === from || !from.includes('/')) s.full = undefined;
+      if (s.full === from || !from.includes('/')) {
+        // A readout in progress to it will not be answered: give it up, its next presence backfills again.
+        if (s.full) reader?.cancel(s.full);
+        s.full = undefined;
+      }
       return;
     }
     if (type !== undefined || !from.includes('/')) return;
@@ -432,6 +460,7 @@ export function createIngest(deps: {
       const fields = item.getChild('fields', NS.sensordata);
       if (!fields) continue;
       counters.notifications++;
+      if (!s.full) askPresence(s);
       const readings = toStored(s.jid, parseFields(fields));
       if (!readings.length) continue;
       seen(s, readings);
@@ -467,6 +496,7 @@ export function createIngest(deps: {
     for (const jid of wanted) {
       if (things.has(jid)) continue;
       const s: ThingState = {
+        failures: 0,
         jid,
         synced: false,
         buffer: [],
@@ -515,6 +545,7 @@ export function createIngest(deps: {
       transport.off('online', onOnline);
       transport.off('offline', onOffline);
       for (const go of waiting.splice(0)) go();
+      for (const s of things.values()) clearTimeout(s.retry);
       await Promise.allSettled([...runningAll]);
       await writing;
       reader?.stop();

@@ -149,9 +149,15 @@ describe.each(servers())('fleet history ingest (%s)', (kind) => {
   async function endRun(runDir: string) {
     const until = Date.now();
     // Past `until` in every agent's store: the comparison is over a closed period.
-    await waitFor('readings after the end of the run', async () => {
-      for (const u of AGENTS) if (((await history?.lastTimestamp(thingOf(u))) ?? 0) <= until) return false;
-      return true;
+    await waitFor(
+      'readings after the end of the run',
+      async () => {
+        for (const u of AGENTS) if (((await history?.lastTimestamp(thingOf(u))) ?? 0) <= until) return false;
+        return true;
+      },
+      60_000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; ingest ${JSON.stringify(hub?.ingest?.stats())}`);
     });
     const c = await caughtUp(until, runDir);
     expect(c.expected).toBeGreaterThan(AGENTS.length * 20);

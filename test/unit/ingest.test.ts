@@ -23,6 +23,8 @@ interface FakeThing {
   stored: number[];
   limit: number;
   refuse?: boolean;
+  /** Readouts that fail (no answer from it) before it answers again. */
+  failures?: number;
   /** `from` of each historical readout it was asked for (undefined = everything). */
   asked: (number | undefined)[];
   /** Holds its answers until the test releases them. */
@@ -68,6 +70,10 @@ function fakeNetwork() {
       if (iq.getChild('pubsub', NS.pubsub)) return xml('iq', { type: 'result' });
       const req = iq.getChild('req', NS.sensordata) as Element;
       if (thing.refuse) throw new XmppStanzaError('forbidden', 'not allowed to read this device', iq);
+      if (thing.failures) {
+        thing.failures--;
+        throw new XmppStanzaError('service-unavailable', undefined, iq);
+      }
       const from = req.attrs.from ? parseDateTime(req.attrs.from as string) : undefined;
       thing.asked.push(from);
       const rows = thing.stored.filter((ts) => from === undefined || ts >= from).sort((a, b) => a - b);
@@ -313,6 +319,30 @@ describe('ingest', () => {
     await ingest.backfill();
     const warnings = log.lines.filter((l) => l.level === 'warn' && l.msg.includes('provisioning.servers'));
     expect(warnings).toHaveLength(1);
+  });
+
+  it('retries a failed backfill while the thing is online, with backoff', async () => {
+    const { net, ingest, stamps } = setUp();
+    const a = net.addThing('a', [at(0), at(1)]);
+    a.failures = 1;
+    ingest.start();
+    net.presence(a);
+    await waitFor('the failure', () => ingest.stats().backfillFailures === 1);
+    expect(stamps()).toEqual([]);
+    await waitFor('the retry (after 1 s)', () => ingest.stats().backfills === 1, 5000);
+    expect(stamps()).toEqual([at(0), at(1)]);
+  });
+
+  it('asks again for the presence of a thing that publishes while the hub has none', async () => {
+    const { net, ingest } = setUp();
+    const a = net.addThing('a', []);
+    ingest.start();
+    const asked = () =>
+      net.sent.filter((s) => s.attrs.to === a.jid && s.is('presence')).map((s) => s.attrs.type);
+    expect(asked()).toEqual(['subscribe']);
+    net.notify(a, at(1));
+    net.notify(a, at(2)); // at most every 5 s
+    expect(asked()).toEqual(['subscribe', 'subscribe', undefined, 'probe']);
   });
 
   it('ignores notifications of things it does not know and readings it cannot store', async () => {
