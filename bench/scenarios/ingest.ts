@@ -130,7 +130,7 @@ export async function ingestScenario(
         await Promise.all(publishers.map((p) => p.request(publishElement(target, reading(t0++)))));
         break;
       } catch (err) {
-        if (attempt >= 5) throw new Error(`first publish: ${(err as Error).message}`);
+        if (attempt >= 5) throw new Error(`first publish: ${(err as Error).message}`, { cause: err });
         await sleep(500);
       }
     }
