@@ -1,8 +1,10 @@
 /**
  * The hub's composition root: the one place that wires its store, its XMPP link and its roles, in order;
- * shutdown runs in reverse. Today one role, the XEP-0347 thing registry; the XEP-0324 provisioning server
- * (rules, asking the owner) is wired here next, on the same transport and store, and advertised in the same
- * disco#info. The EXI gateway (src/hub/exi-gateway.ts) runs on its own for now.
+ * shutdown runs in reverse. Roles: the XEP-0347 thing registry, and, when it is given a fleet history store
+ * (`xiot hub` opens the one its config names), ingest (src/hub/ingest.ts) of every claimed or configured
+ * thing's readings. The XEP-0324 provisioning server (rules, asking the owner) is wired here next, on the same
+ * transport and store, and advertised in the same disco#info. The EXI gateway (src/hub/exi-gateway.ts) runs on
+ * its own for now.
  */
 import type { HubConfig } from '../config/hub-config.js';
 import type { Logger } from '../core/logger.js';

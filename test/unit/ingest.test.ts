@@ -333,6 +333,21 @@ describe('ingest', () => {
     expect(stamps()).toEqual([at(0), at(1)]);
   });
 
+  it('gives up a readout when the thing goes offline, and backfills again when it is back', async () => {
+    const { net, ingest, stamps } = setUp();
+    const a = net.addThing('a', [at(0), at(1)]);
+    a.gate = new Promise(() => undefined); // its answer never comes: it went away mid-readout
+    ingest.start();
+    net.presence(a);
+    await waitFor('the readout asked for', () => a.asked.length === 1);
+    net.presence(a, 'unavailable');
+    await waitFor('the readout given up', () => ingest.stats().backfillFailures === 1, 2000);
+    a.gate = undefined;
+    net.presence(a);
+    await waitFor('the backfill', () => ingest.stats().backfills === 1);
+    expect(stamps()).toEqual([at(0), at(1)]);
+  });
+
   it('asks again for the presence of a thing that publishes while the hub has none', async () => {
     const { net, ingest } = setUp();
     const a = net.addThing('a', []);
