@@ -51,15 +51,22 @@ export async function runHubCommand(argv: string[], io: CliIo): Promise<number> 
   });
   const { createHub } = await import('../hub/hub.js');
   // The fleet history (SQLite beside the hub's store by default, or PostgreSQL) that ingest fills.
-  const { openHistoryStore } = await import('../hub/history-store.js');
+  const { openHistoryStore, startRetention } = await import('../hub/history-store.js');
   const history = await openHistoryStore(config.history.store, {
     retention: config.history.retention,
     log: log.child({ module: 'history' }),
   });
   const hub = createHub(config, { log, history });
+  let retention: { stop(): Promise<void> } | undefined;
   return runUntilSignal(
-    () => hub.start(),
-    () => hub.stop(),
+    async () => {
+      await hub.start();
+      retention = startRetention(history, { log: log.child({ module: 'history' }) });
+    },
+    async () => {
+      await retention?.stop(); // before the hub closes the store
+      await hub.stop();
+    },
     (err) => log.error({ err: errorMessage(err) }, 'hub failed'),
   );
 }

@@ -118,9 +118,25 @@ export function checkReadings(readings: readonly StoredReading[]): void {
   });
 }
 
-/** The series key (thing, node, field) as one string: the stores cache series ids by it. */
+/** The series key (thing, node, field) as one string. */
 export const seriesKey = (thing: string, nodeId: string, name: string) =>
   `${thing}\u0000${nodeId}\u0000${name}`;
+
+/** Series ids by thing, node and field: nested maps, no key string built per reading (it showed in profiles). */
+export function seriesCache() {
+  let things = new Map<string, Map<string, Map<string, number>>>();
+  return {
+    get: (thing: string, node: string, field: string) => things.get(thing)?.get(node)?.get(field),
+    set(thing: string, node: string, field: string, id: number) {
+      let nodes = things.get(thing);
+      if (!nodes) things.set(thing, (nodes = new Map()));
+      let fields = nodes.get(node);
+      if (!fields) nodes.set(node, (fields = new Map()));
+      fields.set(field, id);
+    },
+    clear: () => void (things = new Map()),
+  };
+}
 
 /** The value as a number for SQL aggregates: numeric, int, long and boolean (0/1); null for the rest. */
 export function numericValue(r: Pick<ParsedField, 'type' | 'value'>): number | null {
@@ -136,19 +152,6 @@ export function numericValue(r: Pick<ParsedField, 'type' | 'value'>): number | n
     default:
       return null;
   }
-}
-
-/** Readings in a batch with the same identity as an earlier one are dropped (the first wins). */
-export function uniqueReadings(readings: readonly StoredReading[]): StoredReading[] {
-  const seen = new Set<string>();
-  const out: StoredReading[] = [];
-  for (const r of readings) {
-    const key = `${seriesKey(r.thing, r.nodeId, r.name)}\u0000${r.timestamp}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    out.push(r);
-  }
-  return out;
 }
 
 /** A row of `readings` joined with its series, as both stores select it. */

@@ -20,15 +20,16 @@ import {
   DEFAULT_RETENTION,
   type HistoryDatabase,
   insertListeners,
+  mergeBucketRows,
   joinFlags,
   numericValue,
   rangeLimit,
   READING_COLUMNS,
   type ReadingRow,
+  seriesCache,
   seriesKey,
   toBuckets,
   toStoredReading,
-  uniqueReadings,
 } from './history-common.js';
 import type { HistoryStoreOptions } from './history-sqlite.js';
 import type { StoredReading } from './history.js';
@@ -120,6 +121,15 @@ export async function openPostgresHistoryStore(
   options: HistoryStoreOptions = {},
 ): Promise<HistoryDatabase> {
   const retention = checkRetention({ ...DEFAULT_RETENTION, ...options.retention });
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new IotError(
+      'IOT_ERR_CONFIG',
+      `fleet history: ${redactUrl(url)} is not a URL; expected postgres://user:password@host:5432/database`,
+    );
+  }
   const pool = new pg.Pool({ connectionString: url, max: 4, types: TYPES, connectionTimeoutMillis: 10_000 });
   // An idle client that loses its server emits 'error' on the pool: without a listener it would kill the hub.
   pool.on('error', (err) =>
@@ -143,7 +153,7 @@ export async function openPostgresHistoryStore(
     const e = err as { code?: string; message: string };
     throw new IotError(
       'IOT_ERR_STORE',
-      `cannot open the fleet history at ${redactUrl(url)}: ${e.message}; ${connectHint(e, new URL(url))}`,
+      `cannot open the fleet history at ${redactUrl(url)}: ${e.message}; ${connectHint(e, parsed)}`,
       { cause: err },
     );
   }
@@ -151,14 +161,13 @@ export async function openPostgresHistoryStore(
     options.log?.warn({ err }, 'fleet history: an onInsert listener failed'),
   );
 
-  const seriesIds = new Map<string, number>();
+  const seriesIds = seriesCache();
   /** Series ids of the readings, creating the series not seen yet (autocommitted: harmless if unused). */
   const resolveSeries = async (readings: readonly StoredReading[]) => {
     const missing = new Map<string, [string, string, string]>();
-    for (const r of readings) {
-      const key = seriesKey(r.thing, r.nodeId, r.name);
-      if (!seriesIds.has(key)) missing.set(key, [r.thing, r.nodeId, r.name]);
-    }
+    for (const r of readings)
+      if (seriesIds.get(r.thing, r.nodeId, r.name) === undefined)
+        missing.set(seriesKey(r.thing, r.nodeId, r.name), [r.thing, r.nodeId, r.name]);
     if (missing.size === 0) return;
     const cols = [0, 1, 2].map((i) => [...missing.values()].map((m) => m[i]));
     await pool.query(
@@ -172,20 +181,30 @@ export async function openPostgresHistoryStore(
          ON s.thing = k.thing AND s.node = k.node AND s.field = k.field`,
       cols,
     );
-    for (const r of rows) seriesIds.set(seriesKey(r.thing, r.node, r.field), r.id);
+    for (const r of rows) seriesIds.set(r.thing, r.node, r.field, r.id);
   };
-  const idOf = (r: StoredReading) => seriesIds.get(seriesKey(r.thing, r.nodeId, r.name)) as number;
+  const seriesOf = async (thing: string, node: string, field: string) => {
+    if (seriesIds.get(thing, node, field) === undefined) {
+      const { rows } = await pool.query<{ id: number }>(
+        'SELECT id FROM series WHERE thing = $1 AND node = $2 AND field = $3',
+        [thing, node, field],
+      );
+      if (rows[0]) seriesIds.set(thing, node, field, rows[0].id);
+    }
+    return seriesIds.get(thing, node, field);
+  };
+  const idOf = (r: StoredReading) => seriesIds.get(r.thing, r.nodeId, r.name) as number;
 
   let closed = false;
   const open = () => {
     if (closed) throw new IotError('IOT_ERR_STOPPED', 'the fleet history store is closed');
   };
 
-  /** Runs `fn` in a transaction on one client. */
-  const transaction = async <T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
+  /** Runs `fn` in a transaction on one client; `first` (no parameters) goes with BEGIN in one round trip. */
+  const transaction = async <T>(fn: (c: pg.PoolClient) => Promise<T>, first = ''): Promise<T> => {
     const client = await pool.connect();
     try {
-      await client.query('BEGIN');
+      await client.query(`BEGIN;${first}`);
       const result = await fn(client);
       await client.query('COMMIT');
       return result;
@@ -202,24 +221,29 @@ export async function openPostgresHistoryStore(
   };
 
   const insert = async (readings: readonly StoredReading[]): Promise<StoredReading[]> => {
-    const unique = uniqueReadings(readings);
-    if (unique.length === 0) return [];
-    await resolveSeries(unique);
-    const sorted = unique
+    if (readings.length === 0) return [];
+    await resolveSeries(readings);
+    const sorted = readings
       .map((r) => ({ r, series: idOf(r) }))
       .sort((a, b) => a.series - b.series || a.r.timestamp - b.r.timestamp);
-    const fresh = new Set<string>();
+    // The same reading twice in one batch: only the first goes in (RETURNING would name both as new).
+    const unique = sorted.filter(
+      (x, i) => i === 0 || x.series !== sorted[i - 1]?.series || x.r.timestamp !== sorted[i - 1]?.r.timestamp,
+    );
+    const byKey = new Map(unique.map((x) => [`${x.series}:${x.r.timestamp}`, x.r]));
+    const fresh = new Set<StoredReading>();
+    // The lock is its own statement, so the INSERT's snapshot (a new one per statement) sees the cutoff
+    // of any prune that held the lock before us.
     await transaction(async (c) => {
-      await c.query('SELECT pg_advisory_xact_lock_shared($1)', [CUTOFF_LOCK]);
-      const before = await readCutoff(c);
-      // Older than the raw retention: already folded into an aggregate, or about to be; never counted twice.
-      const rows = sorted.filter((x) => x.r.timestamp >= before);
-      for (let i = 0; i < rows.length; i += CHUNK) {
-        const chunk = rows.slice(i, i + CHUNK);
+      for (let i = 0; i < unique.length; i += CHUNK) {
+        const chunk = unique.slice(i, i + CHUNK);
         const result = await c.query<{ series: number; ts: number }>(
           `INSERT INTO readings (series, ts, num, value, type, unit, data_type, flags, qos, writable)
            SELECT * FROM unnest($1::int[], $2::int8[], $3::float8[], $4::text[], $5::text[], $6::text[],
              $7::text[], $8::text[], $9::text[], $10::bool[])
+             AS u (series, ts, num, value, type, unit, data_type, flags, qos, writable)
+           -- Older than the raw cutoff: already folded into an aggregate (or about to be); never twice.
+           WHERE u.ts >= coalesce((SELECT value::int8 FROM meta WHERE key = 'raw_cutoff'), ${Number.MIN_SAFE_INTEGER})
            ON CONFLICT DO NOTHING RETURNING series, ts`,
           [
             chunk.map((x) => x.series),
@@ -234,11 +258,11 @@ export async function openPostgresHistoryStore(
             chunk.map((x) => x.r.writable ?? null),
           ],
         );
-        for (const row of result.rows) fresh.add(`${row.series}:${row.ts}`);
+        for (const row of result.rows) fresh.add(byKey.get(`${row.series}:${row.ts}`) as StoredReading);
       }
-    });
+    }, `SELECT pg_advisory_xact_lock_shared(${CUTOFF_LOCK})`);
     // In the order given, as SQLite reports them.
-    return unique.filter((r) => fresh.has(`${idOf(r)}:${r.timestamp}`));
+    return readings.filter((r) => fresh.has(r));
   };
 
   const seriesList = async () =>
@@ -339,20 +363,42 @@ export async function openPostgresHistoryStore(
       const to = Math.floor(q.to);
       if (to < from) return [];
       const width = bucketWidth({ ...q, from, to });
-      // Raw readings and aggregates hold disjoint readings (folded and deleted in one transaction), so their
-      // union, bucketed alike, is the whole series.
-      const { rows } = await pool.query<BucketRow>(
-        `WITH s AS (SELECT id FROM series WHERE thing = $1 AND node = $2 AND field = $3)
-         SELECT b, min(mn) AS mn, max(mx) AS mx, sum(sm) AS sm, sum(n) AS n FROM (
-           SELECT (ts - $4::int8) / $6::int8 AS b, num AS mn, num AS mx, num AS sm, 1 AS n FROM readings
-           WHERE series = (SELECT id FROM s) AND ts >= $4::int8 AND ts <= $5::int8 AND num IS NOT NULL
-           UNION ALL
-           SELECT (start - $4::int8) / $6::int8, min, max, sum, count FROM aggregates
-           WHERE series = (SELECT id FROM s) AND start >= $4 AND start <= $5
-         ) u GROUP BY b ORDER BY b`,
-        [q.thing, q.nodeId, q.field, from, to, width],
+      const series = await seriesOf(q.thing, q.nodeId, q.field);
+      if (series === undefined) return [];
+      // Raw readings and aggregates hold disjoint readings (folded and deleted in one transaction), so both,
+      // bucketed alike, make the whole series. The raw part is one index range scan per bucket (LATERAL):
+      // no sort and no hash whatever the planner believes, so it stays fast right after a bulk insert,
+      // when the statistics still say the table is empty (one GROUP BY then sorted 604,800 rows on disk:
+      // ~450 ms against ~150 ms). The aggregates are 1/60 as many at most: one GROUP BY.
+      const params = [series, from, to, width];
+      const [raw, aggregated] = await Promise.all([
+        pool.query<BucketRow>(
+          `SELECT g.b, r.mn, r.mx, r.sm, r.n FROM generate_series(0::int8, ($3::int8 - $2::int8) / $4::int8) AS g (b)
+           CROSS JOIN LATERAL (
+             SELECT min(num) AS mn, max(num) AS mx, sum(num) AS sm, count(num) AS n FROM readings
+             WHERE series = $1 AND ts >= $2::int8 + g.b * $4::int8 AND ts < $2::int8 + (g.b + 1) * $4::int8
+               AND ts <= $3::int8
+           ) AS r WHERE r.n > 0`,
+          params,
+        ),
+        pool.query<BucketRow>(
+          `SELECT (start - $2::int8) / $4::int8 AS b, min(min) AS mn, max(max) AS mx, sum(sum) AS sm,
+             sum(count) AS n FROM aggregates WHERE series = $1 AND start >= $2::int8 AND start <= $3::int8
+           GROUP BY b`,
+          params,
+        ),
+      ]);
+      const rows = new Map<number, BucketRow>();
+      for (const r of [...aggregated.rows, ...raw.rows]) {
+        const b = Number(r.b);
+        const prev = rows.get(b);
+        rows.set(b, prev ? mergeBucketRows(prev, { ...r, b }) : { ...r, b });
+      }
+      return toBuckets(
+        [...rows.values()].sort((x, y) => x.b - y.b),
+        from,
+        width,
       );
-      return toBuckets(rows, from, width);
     },
     prune,
     async applyRetention(now = Date.now()) {

@@ -27,10 +27,9 @@ import {
   READING_COLUMNS,
   type ReadingRow,
   type RetentionPolicy,
-  seriesKey,
+  seriesCache,
   toBuckets,
   toStoredReading,
-  uniqueReadings,
 } from './history-common.js';
 import type { StoredReading } from './history.js';
 
@@ -96,18 +95,17 @@ export function openSqliteHistoryStore(path: string, options: HistoryStoreOption
     options.log?.warn({ err }, 'fleet history: an onInsert listener failed'),
   );
 
-  const seriesIds = new Map<string, number>();
+  const seriesIds = seriesCache();
   const addSeries = db.prepare(
     'INSERT INTO series (thing, node, field) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
   );
   const getSeries = db.prepare('SELECT id FROM series WHERE thing = ? AND node = ? AND field = ?').pluck();
   const seriesId = (thing: string, node: string, field: string): number => {
-    const key = seriesKey(thing, node, field);
-    let id = seriesIds.get(key);
+    let id = seriesIds.get(thing, node, field);
     if (id === undefined) {
       addSeries.run(thing, node, field);
       id = getSeries.get(thing, node, field) as number;
-      seriesIds.set(key, id);
+      seriesIds.set(thing, node, field, id);
     }
     return id;
   };
@@ -222,7 +220,8 @@ export function openSqliteHistoryStore(path: string, options: HistoryStoreOption
       checkReadings(readings);
       let fresh: StoredReading[];
       try {
-        fresh = insertTx(uniqueReadings(readings));
+        // A reading twice in one batch: the second insert conflicts with the first, so it is not new.
+        fresh = insertTx(readings);
       } catch (err) {
         seriesIds.clear(); // ids of series created in the rolled-back transaction are gone
         throw new IotError('IOT_ERR_STORE', `fleet history: insert failed: ${(err as Error).message}`, {

@@ -3,6 +3,7 @@
  * history-sqlite.ts), `postgres://…` or `postgresql://…` → PostgreSQL (history-postgres.ts). Only the history
  * can move to PostgreSQL: the registry and provisioning state (HubStore, small and synchronous) stay in SQLite.
  */
+import type { Logger } from '../core/logger.js';
 import type { HistoryDatabase } from './history-common.js';
 import { openPostgresHistoryStore } from './history-postgres.js';
 import { type HistoryStoreOptions, openSqliteHistoryStore } from './history-sqlite.js';
@@ -19,4 +20,41 @@ export async function openHistoryStore(
   return isPostgresUrl(spec)
     ? openPostgresHistoryStore(spec, options)
     : openSqliteHistoryStore(spec, options);
+}
+
+/**
+ * Applies the store's retention now and then every `everyMs` (default hourly), one pass at a time; a failed
+ * pass is logged and retried at the next tick. The hub starts it with the store and calls `stop()` before
+ * closing the store.
+ */
+export function startRetention(
+  store: HistoryDatabase,
+  options: { everyMs?: number; log?: Logger } = {},
+): { stop(): Promise<void> } {
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  const pass = () => {
+    if (stopped || running) return;
+    running = store
+      .applyRetention()
+      .then(
+        (r) => {
+          if (r.raw || r.aggregates) options.log?.info(r, 'fleet history: retention applied');
+        },
+        (err: unknown) => {
+          if (!stopped) options.log?.warn({ err: (err as Error).message }, 'fleet history: retention failed');
+        },
+      )
+      .finally(() => (running = undefined));
+  };
+  const timer = setInterval(pass, options.everyMs ?? 3_600_000);
+  timer.unref();
+  pass();
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
 }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type HistoryDatabase, InvalidReadingError } from '../../src/hub/history-common.js';
-import { openHistoryStore } from '../../src/hub/history-store.js';
+import { openHistoryStore, startRetention } from '../../src/hub/history-store.js';
 import type { Bucket, StoredReading } from '../../src/hub/history.js';
 import { stores, useStoreSpecs } from '../helpers/stores.js';
 
@@ -388,6 +388,28 @@ describe.each(stores())('fleet history store (%s)', (kind) => {
     expect(b?.count).toBe(600);
   });
 
+  it('applies retention by itself once started, until stopped', async () => {
+    const store = await openStore(undefined, { retention: { rawMs: DAY, aggregatesMs: 1000 * DAY } });
+    const old = Date.now() - 3 * DAY;
+    const start = old - (old % 60_000);
+    await store.insert([...series(start, 120), reading(Date.now(), 1)]);
+    const retention = startRetention(store, { everyMs: 50 });
+    await expect.poll(() => count(store), { timeout: 10_000 }).toBe(1);
+    await retention.stop();
+    await store.insert(series(Date.now() - 60_000, 10));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await count(store)).toBe(11);
+    const [b] = await store.downsample({
+      thing: THING,
+      nodeId: 'dev1',
+      field: 'temperature',
+      from: start,
+      to: start + 119_999,
+      buckets: 1,
+    });
+    expect(b?.count).toBe(120);
+  });
+
   it('keeps everything across a close and reopen', async () => {
     const spec = await specs.fresh();
     const first = await openStore(spec);
@@ -427,6 +449,36 @@ describe.each(stores())('fleet history store (%s)', (kind) => {
     expect(await Promise.all(batches.map((batch, k) => (k % 2 ? b : a).insert(batch)))).toEqual(
       batches.map(() => 0),
     );
+  });
+
+  it('never counts a reading twice when inserts race a retention pass through another store', async () => {
+    const spec = await specs.fresh();
+    const [a, b] = [await openStore(spec), await openStore(spec)];
+    const points = series(T0, 3600);
+    await a.insert(points.slice(0, 900));
+    const cutoff = T0 + 1_800_000;
+    await Promise.all([
+      a.insert(points.slice(0, 2000)),
+      b.prune(cutoff),
+      a.insert(points.slice(1000, 3600)),
+      b.insert(points),
+    ]);
+    await a.insert(points); // a backfill sending everything again
+    const perMinute = await a.downsample({
+      thing: THING,
+      nodeId: 'dev1',
+      field: 'temperature',
+      from: T0,
+      to: T0 + 3_599_999,
+      buckets: 60,
+    });
+    // Readings older than the cutoff that arrived after it moved are not stored; none is counted twice:
+    // the first quarter hour (stored before) and the second half hour (raw) are whole, no minute has more.
+    expect(perMinute.every((m) => m.count <= 60)).toBe(true);
+    const minutes = new Map(perMinute.map((m) => [(m.start - T0) / 60_000, m.count]));
+    for (let m = 0; m < 60; m++) if (m < 15 || m >= 30) expect(minutes.get(m)).toBe(60);
+    const raw = await a.range({ thing: THING, from: T0, to: T0 + 3_599_999, limit: 1e9 });
+    expect(raw.map((r) => r.timestamp)).toEqual(points.slice(1800).map((r) => r.timestamp));
   });
 
   it('refuses bad readings with an error that says which and why, storing nothing of the batch', async () => {
@@ -504,6 +556,9 @@ describe.each(stores())('fleet history store (%s)', (kind) => {
       );
       expect((err as Error).message).toMatch(/check that PostgreSQL runs/);
       expect((err as Error).message).not.toMatch(/s3cret/);
+      await expect(openHistoryStore('postgres://hub:s3cret@[bad/fleet')).rejects.toThrow(
+        /postgres:\/\/hub:\*\*\*@\[bad\/fleet is not a URL; expected postgres:\/\/user:password@host:5432\/database/,
+      );
       const url = new URL(await specs.fresh());
       url.pathname = '/no_such_db';
       const missing = await openHistoryStore(url.toString()).catch((e: unknown) => e);
