@@ -18,6 +18,8 @@ import { type EjabberdOptions, startEjabberd } from '../src/devtools/ejabberd.js
 import { type ProsodyOptions, startProsody } from '../src/devtools/prosody.js';
 import type { ServerKind, XmppServer } from '../src/devtools/xmpp-server.js';
 import { SYSTEM_PYTHON } from '../src/devtools/system-deps.js';
+import type { HistoryStore } from '../src/hub/history.js';
+import { openHistoryStore } from '../src/hub/history-store.js';
 import { VERSION } from '../src/version.js';
 import { type BenchOptions, type Row, ratio } from './lib.js';
 import { dashboardScenario } from './scenarios/dashboard.js';
@@ -25,6 +27,7 @@ import { fleetScenario } from './scenarios/fleet.js';
 import { footprintScenario } from './scenarios/footprint.js';
 import { historyScenario } from './scenarios/history.js';
 import { HOSTILE_PROSODY, hostileScenario } from './scenarios/hostile.js';
+import { INGEST_HUB, ingestScenario } from './scenarios/ingest.js';
 import { latencyScenario } from './scenarios/latency.js';
 import { publishScenario } from './scenarios/publish.js';
 import { readoutScenario } from './scenarios/readout.js';
@@ -41,18 +44,31 @@ const SCENARIOS: Record<string, { run: Scenario; servers: readonly ServerKind[] 
   hostile: { run: hostileScenario as Scenario, servers: ['prosody'] },
   soak: { run: soakScenario as Scenario, servers: ['prosody'] },
   dashboard: { run: dashboardScenario, servers: ['prosody'] },
+  ingest: {
+    run: (server, dir, opts) => ingestScenario(server, dir, opts, openBenchHistory),
+    servers: ['prosody', 'ejabberd'],
+  },
 };
 /** Scenarios that need no XMPP server: run once, whatever --servers says. */
 const STANDALONE: Record<string, (dir: string, opts: BenchOptions) => Promise<Row[]>> = {
   history: historyScenario,
 };
 /** Server settings a scenario needs beyond the defaults. */
-const PROSODY: Record<string, ProsodyOptions> = { hostile: HOSTILE_PROSODY };
+const PROSODY: Record<string, ProsodyOptions> = {
+  hostile: HOSTILE_PROSODY,
+  ingest: { components: [INGEST_HUB] },
+};
 /**
  * ejabberd without Debian's c2s shaper (3000 B/s, which the test servers keep): a benchmark measures the agent
  * and the server, not a rate limit that would cap every row near 10 readouts/s.
  */
 const EJABBERD: EjabberdOptions = { shaper: false };
+const EJABBERD_FOR: Record<string, EjabberdOptions> = { ingest: { components: [INGEST_HUB] } };
+
+/** The fleet history the ingest scenario writes: the hub's default store (SQLite). */
+async function openBenchHistory(path: string): Promise<HistoryStore> {
+  return openHistoryStore(path);
+}
 
 const { values } = parseArgs({
   options: {
@@ -117,7 +133,10 @@ for (const name of only) {
     const dir = mkdtempSync(join(tmpdir(), `xiot-bench-${name}-`));
     let server: XmppServer;
     try {
-      server = kind === 'prosody' ? await startProsody(PROSODY[name]) : await startEjabberd(EJABBERD);
+      server =
+        kind === 'prosody'
+          ? await startProsody(PROSODY[name])
+          : await startEjabberd({ ...EJABBERD, ...EJABBERD_FOR[name] });
     } catch (err) {
       rmSync(dir, { recursive: true, force: true });
       // A machine without ejabberd still gets the Prosody rows; the table says what was left out.

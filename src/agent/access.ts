@@ -2,7 +2,8 @@
  * Who may do what: the one place decisions are made. Owners (bare JIDs from config, plus the owner a thing
  * registry says claimed this agent: src/agent/registry-client.ts) may read and control everything. Anyone else
  * is refused, unless XEP-0324 provisioning server(s) are configured: then they decide, possibly narrowing the
- * request to some nodes, fields or parameters (src/xmpp/provisioning.ts).
+ * request to some nodes, fields or parameters (src/xmpp/provisioning.ts). The provisioning servers themselves may
+ * read (the fleet hub keeps the history), but not control.
  */
 import { bareOf } from '../xmpp/jid.js';
 import type { ControlQuestion, Decision, ReadQuestion } from '../iot/provisioning.js';
@@ -62,6 +63,10 @@ export function createAccessPolicy(
     },
     async canRead(from, question) {
       if (isOwner(from)) return ALLOW;
+      // A thing trusts its provisioning server(s) to read its data without asking anyone (issue 16): the fleet
+      // hub is the thing's provisioning server and keeps its history; the party that decides who may read is
+      // trusted to read. Control is not implied: canControl still asks.
+      if (via()?.isTrusted(from)) return ALLOW;
       return via()?.canRead(from, question) ?? DENY;
     },
     async canControl(from, question) {

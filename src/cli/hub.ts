@@ -9,8 +9,10 @@ import { runUntilSignal } from './signals.js';
 export const HUB_HELP = `Usage: xiot hub --config FILE [options]
 Runs the hub, connected as an XEP-0114 component or as a plain account (Ctrl-C stops gracefully, twice
 forces): the XEP-0347 thing registry (things register, owners claim them with their claim code, anyone searches
-the claimed public things) and the XEP-0324 provisioning server (claimed things ask it about anyone but their
-owner; it answers from the owner's rules, \`xiot rules\`, or asks the owner by chat message and ad-hoc commands).
+the claimed public things), the XEP-0324 provisioning server (claimed things ask it about anyone but their
+owner; it answers from the owner's rules, \`xiot rules\`, or asks the owner by chat message and ad-hoc commands),
+the fleet history (every reading of the claimed things and of \`things\`, kept once, gaps backfilled) and, with
+\`http\`, the web dashboard.
   -c, --config FILE      hub configuration (YAML); \${VAR} is replaced from the environment or secretsFile
   --log-level LEVEL      trace|debug|info|warn|error|silent (overrides log.level)
   --log-format FORMAT    pretty (default on a terminal) or json (default otherwise, e.g. under systemd)
@@ -27,7 +29,9 @@ Config:
     askTimeout: 5s                       # a thing's question waits this long for its owner, then is denied (0s-9s)
     pendingFor: 1d                       # how long the owner may still answer it (then it is forgotten)
     maxPendingPerOwner: 50               # questions waiting per owner; more are denied without asking
-  http: { host: 127.0.0.1, port: 8080 }     # the web dashboard and HTTP API (README "Dashboard")`;
+  http: { host: 127.0.0.1, port: 8080 }     # the web dashboard and HTTP API (README "Dashboard")
+  history: { store: history.db }         # SQLite beside store by default, or postgres://…
+  things: [kitchen@example.org]          # ingested besides the things claimed in the registry`;
 
 export async function runHubCommand(argv: string[], io: CliIo): Promise<number> {
   const parsed = parseCommand(
@@ -56,10 +60,23 @@ export async function runHubCommand(argv: string[], io: CliIo): Promise<number> 
     format: chooseLogFormat(format, process.stderr),
   });
   const { createHub } = await import('../hub/hub.js');
-  const hub = createHub(config, { log });
+  // The fleet history (SQLite beside the hub's store by default, or PostgreSQL) that ingest fills.
+  const { openHistoryStore, startRetention } = await import('../hub/history-store.js');
+  const history = await openHistoryStore(config.history.store, {
+    retention: config.history.retention,
+    log: log.child({ module: 'history' }),
+  });
+  const hub = createHub(config, { log, history });
+  let retention: { stop(): Promise<void> } | undefined;
   return runUntilSignal(
-    () => hub.start(),
-    () => hub.stop(),
+    async () => {
+      await hub.start();
+      retention = startRetention(history, { log: log.child({ module: 'history' }) });
+    },
+    async () => {
+      await retention?.stop(); // before the hub closes the store
+      await hub.stop();
+    },
     (err) => log.error({ err: errorMessage(err) }, 'hub failed'),
   );
 }

@@ -13,6 +13,7 @@
  *   provisioning: { askTimeout: 5s, pendingFor: 1d, maxPendingPerOwner: 50 }
  *   http: { host: 127.0.0.1, port: 8080 }       # the dashboard (src/hub/web); absent: no HTTP server
  *   history: { store: history.db, retention: { raw: 30d, aggregates: 365d, resolution: 1m } }
+ *   things: [kitchen@example.org]   # ingested besides the things claimed in the registry
  *
  * `store` (the registry and provisioning state: small, synchronous) is always SQLite; only the fleet history,
  * big and written all the time, may move to PostgreSQL (`history.store: postgres://…`).
@@ -161,6 +162,20 @@ const hubSchema = v.strictObject({
       metricsToken: v.optional(nonEmpty),
     }),
   ),
+  /** Things whose readings the hub keeps besides those claimed in its registry (src/hub/ingest.ts). */
+  things: v.optional(
+    v.pipe(
+      v.array(
+        v.pipe(
+          v.string(),
+          v.regex(/^[^@/\s]+@[^@/\s]+$/, 'expected a bare JID like "kitchen@example.org"'),
+          v.toLowerCase(),
+        ),
+      ),
+      v.maxLength(100_000, 'at most 100000 things'),
+    ),
+    [],
+  ),
 });
 
 const POSTGRES_URL = /^postgres(ql)?:\/\//i;
@@ -208,6 +223,8 @@ export interface HubConfig {
   };
   /** The dashboard and HTTP API; absent: none. */
   http?: HubHttpConfig;
+  /** Bare JIDs of things to ingest besides the registry's claimed ones. */
+  things?: string[];
 }
 
 /** Parses and validates a hub configuration; throws ConfigError listing every issue. */
@@ -289,6 +306,7 @@ export function parseHubConfig(
       retention,
     },
     ...(c.http ? { http: httpConfig(c.http, clientService) } : {}),
+    ...(c.things.length ? { things: [...new Set(c.things)] } : {}),
   };
 }
 

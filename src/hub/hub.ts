@@ -2,7 +2,9 @@
  * The hub's composition root: the one place that wires its store, its XMPP link and its roles, in order;
  * shutdown runs in reverse. Its roles: the XEP-0347 thing registry and the XEP-0324 provisioning server (owners'
  * rules, asking the owner), on the same transport and store and advertised in the same disco#info, with the
- * owners' ad-hoc commands. The EXI gateway (src/hub/exi-gateway.ts) runs on its own for now.
+ * owners' ad-hoc commands; ingest (src/hub/ingest.ts) of every claimed or configured thing's readings into the
+ * fleet history, when it is given one (`xiot hub` opens the one its config names); the web dashboard when the
+ * config has `http`. The EXI gateway (src/hub/exi-gateway.ts) runs on its own for now.
  * The link is an XEP-0114 component or a plain account (the agent's client transport, plus the presence an
  * account needs to be reachable: src/hub/account-presence.ts); the roles do not see the difference.
  */
@@ -19,9 +21,11 @@ import { createTransport, type Transport } from '../xmpp/transport.js';
 import { createAccountPresence } from './account-presence.js';
 import { hubCommands } from './hub-commands.js';
 import { createProvisioningServer, OwnerRequestError } from './provisioning-server.js';
+import { NS } from '../xmpp/ns.js';
 import { createThingAccess } from './access.js';
 import type { HistoryStore } from './history.js';
 import { openHistoryStore } from './history-store.js';
+import { createIngest, type Ingest, type IngestOptions } from './ingest.js';
 import { createRegistry } from './registry.js';
 import { type HubStore, openSqliteHubStore } from './store.js';
 import type { IngestStatsSource } from './web/metrics.js';
@@ -32,6 +36,9 @@ export interface Hub {
   readonly store: HubStore;
   /** The dashboard and HTTP API, when the config has `http`. */
   readonly web?: WebServer;
+  /** The fleet history and the ingest that fills it (when the hub has a history store). */
+  readonly history?: HistoryStore;
+  readonly ingest?: Ingest;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -42,9 +49,10 @@ export function createHub(
     log: Logger;
     store?: HubStore;
     transport?: Transport;
-    /** The fleet history (default: opened from `config.history` when something needs it). */
+    /** The fleet history: ingest fills it (only when given), the dashboard reads it (opened if not given). */
     history?: HistoryStore;
-    ingest?: IngestStatsSource;
+    /** Ingest tuning (tests shorten the period). */
+    ingest?: Omit<IngestOptions, 'things'>;
   },
 ): Hub {
   const { log } = deps;
@@ -90,15 +98,37 @@ export function createHub(
     identity: account
       ? { category: 'client', type: 'bot', name: 'xmpp-iot hub' }
       : { category: 'component', type: 'generic', name: 'xmpp-iot hub' },
-    features: [NS_DISCOVERY, NS_PROVISIONING, NS_COMMANDS],
+    // +notify: PEP services that honour caps send us the things' readings (ingest subscribes explicitly too).
+    features: [NS_DISCOVERY, NS_PROVISIONING, NS_COMMANDS, `${NS.sensordata}+notify`],
     capsNode: `${CAPS_NODE}#hub`,
     nodeItems: { [NS_COMMANDS]: async () => commands.list() },
   });
   const presence = account ? createAccountPresence({ transport, caps: disco.caps, log: xmppLog }) : undefined;
   presence?.start();
-  let web: WebServer | undefined;
   let history = deps.history;
-  let ownHistory = false;
+  const ingest = history
+    ? createIngest({
+        transport,
+        history,
+        claimed: () => store.listClaimed().map((t) => t.jid),
+        caps: disco.caps,
+        log: log.child({ module: 'ingest' }),
+        options: { ...deps.ingest, things: config.things ?? [] },
+      })
+    : undefined;
+  // What only ingest knows, in the shape /metrics reads.
+  const ingestStats: IngestStatsSource | undefined = ingest && {
+    stats: () => {
+      const s = ingest.stats();
+      return {
+        thingsOnline: s.things.filter((t) => t.online).length,
+        readingsIngested: s.readingsIngested,
+        backfills: s.backfills,
+        ...(s.lagMs !== undefined ? { lagSeconds: s.lagMs / 1000 } : {}),
+      };
+    },
+  };
+  let web: WebServer | undefined;
   /** The dashboard, with the fleet history it reads (opened here unless the caller gave one). */
   const startWeb = async (http: NonNullable<HubConfig['http']>) => {
     if (!history) {
@@ -110,14 +140,13 @@ export function createHub(
         ...(config.history ? { retention: config.history.retention } : {}),
         log: log.child({ module: 'history' }),
       });
-      ownHistory = true;
     }
     web = createWebServer({
       config: http,
       access: createThingAccess(store),
       history,
       log: log.child({ module: 'web' }),
-      ...(deps.ingest ? { ingest: deps.ingest } : {}),
+      ...(ingestStats ? { ingest: ingestStats } : {}),
     });
     await web.start();
   };
@@ -128,6 +157,10 @@ export function createHub(
     get web() {
       return web;
     },
+    get history() {
+      return history;
+    },
+    ...(ingest ? { ingest } : {}),
     async start() {
       log.info(
         {
@@ -138,17 +171,20 @@ export function createHub(
         },
         'starting hub',
       );
+      ingest?.start();
       await transport.start();
       if (config.http) await startWeb(config.http);
     },
     async stop() {
       if (stopped) return;
       stopped = true;
+      const ingestStopped = ingest?.stop();
       await web?.stop();
-      if (ownHistory) await history?.close();
       presence?.stop();
       provisioning.stop();
       await transport.stop();
+      await ingestStopped;
+      await history?.close(); // given or opened here, the hub closes it (closing twice is harmless)
       store.close();
       log.info({}, 'hub stopped');
     },

@@ -32,6 +32,8 @@ export interface HubStore extends ProvisioningStore {
   listPublic(): ThingRecord[];
   /** The things `owner` (a bare JID) has claimed, by JID (the provisioning rules, the dashboard's fleet). */
   thingsOf(owner: string): ThingRecord[];
+  /** Every claimed thing, public or not, by JID (the things whose readings the hub ingests). */
+  listClaimed(): ThingRecord[];
   remove(jid: string): boolean;
   close(): void;
 }
@@ -86,6 +88,9 @@ export function openSqliteHubStore(path: string): HubStore {
   const listPublic = db.prepare(
     'SELECT jid, address, tags, owner, public FROM things WHERE owner IS NOT NULL AND public = 1 ORDER BY jid',
   );
+  const listClaimed = db.prepare(
+    'SELECT jid, address, tags, owner, public FROM things WHERE owner IS NOT NULL ORDER BY jid',
+  );
   const del = db.prepare('DELETE FROM things WHERE jid = ?');
   const thingsOf = db.prepare(
     'SELECT jid, address, tags, owner, public FROM things WHERE owner = ? ORDER BY jid',
@@ -113,6 +118,7 @@ export function openSqliteHubStore(path: string): HubStore {
       setAddress.run(address, jid);
     },
     listPublic: () => (listPublic.all() as Row[]).map(toRecord),
+    listClaimed: () => (listClaimed.all() as Row[]).map(toRecord),
     remove: (jid) => del.run(jid).changes > 0,
     close() {
       if (closed) return;

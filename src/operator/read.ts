@@ -3,7 +3,8 @@ import { IotError } from '../core/errors.js';
 import { FIELD_TYPE_FLAGS, type FieldTypeFlag } from '../model/fields.js';
 import { type ReadoutParams, type Truncation } from './sensor-client.js';
 import { formatTable } from './table.js';
-import { UsageError } from './usage.js';
+import { registryOf, searchAll, tagConditions } from './things.js';
+import { EXIT, UsageError } from './usage.js';
 import {
   type Io,
   parse,
@@ -26,9 +27,21 @@ export async function cmdRead(argv: string[], io: Io): Promise<number> {
     historical: { type: 'boolean' },
     from: { type: 'string' },
     to: { type: 'string' },
+    tag: { type: 'string', multiple: true },
+    registry: { type: 'string' },
+    concurrency: { type: 'string' },
   });
   if (values.help) return help(io, 'read');
-  if (positionals.length === 0) throw new UsageError('read needs at least one JID');
+  const byTag = values.tag !== undefined;
+  if (!byTag && positionals.length === 0)
+    throw new UsageError('read needs at least one JID, or --tag NAME=VALUE');
+  if (byTag && positionals.length)
+    throw new UsageError('read: JIDs or --tag, not both (--tag reads every thing the registry finds)');
+  const conditions = byTag ? tagConditions(values.tag ?? []) : [];
+  const registry = byTag ? registryOf(values, io, 'read --tag') : undefined;
+  const concurrency = Number(values.concurrency ?? '8');
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000)
+    throw new UsageError(`--concurrency: expected an integer from 1 to 1000, got "${values.concurrency}"`);
   const types = (values.types?.split(',').map((t) => t.trim()) ?? []) as FieldTypeFlag[];
   for (const t of types)
     if (!FIELD_TYPE_FLAGS.includes(t)) throw new UsageError(`--types: unknown field type "${t}"`);
@@ -46,25 +59,40 @@ export async function cmdRead(argv: string[], io: Io): Promise<number> {
   };
   const session = await connect(values, io, timeoutMs, positionals);
   try {
-    const results = await fanOut(io, positionals, 'reading', async (jid) => {
-      const full = await resolve(session, jid);
-      const r = await session.sensors.readout(full, params);
-      if (r.fields.length === 0 && r.failures.length)
-        throw new IotError('IOT_ERR_DEVICE', r.failures.map((f) => `${f.nodeId}: ${f.message}`).join('; '));
-      return {
-        jid: full,
-        fields: r.fields,
-        failures: r.failures,
-        ...(r.truncated ? { truncated: r.truncated } : {}),
-      };
-    });
+    let jids = positionals;
+    if (registry) {
+      jids = (await searchAll(session, registry, conditions, timeoutMs)).map((t) => t.jid);
+      if (jids.length === 0) {
+        io.stderr.write(`xiot: no thing in ${registry} has ${(values.tag ?? []).join(' and ')}\n`);
+        if (values.json) io.stdout.write('[]\n');
+        return EXIT.failed;
+      }
+    }
+    const results = await fanOut(
+      io,
+      jids,
+      'reading',
+      async (jid) => {
+        const full = await resolve(session, jid);
+        const r = await session.sensors.readout(full, params);
+        if (r.fields.length === 0 && r.failures.length)
+          throw new IotError('IOT_ERR_DEVICE', r.failures.map((f) => `${f.nodeId}: ${f.message}`).join('; '));
+        return {
+          jid: full,
+          fields: r.fields,
+          failures: r.failures,
+          ...(r.truncated ? { truncated: r.truncated } : {}),
+        };
+      },
+      concurrency,
+    );
     const rows = results.flatMap((r) => (r.ok ? fieldRows(r.value.jid, r.value.fields) : []));
     if (values.json) {
       io.stdout.write(
         `${JSON.stringify(results.map((r) => (r.ok ? { ok: true, ...r.value, fields: fieldRows(r.value.jid, r.value.fields) } : r)))}\n`,
       );
     } else {
-      const multi = positionals.length > 1;
+      const multi = jids.length > 1;
       io.stdout.write(
         formatTable(rows, [...(multi ? ['jid'] : []), 'node', 'field', 'value', 'unit', 'time', 'types']),
       );

@@ -171,15 +171,24 @@ export function fieldRows(jid: string, fields: ParsedField[]) {
   }));
 }
 
-export async function fanOut<T>(io: Io, jids: string[], what: string, run: (jid: string) => Promise<T>) {
+/** Runs `run` for each JID, at most `concurrency` at once (all at once by default), with progress on a terminal. */
+export async function fanOut<T>(
+  io: Io,
+  jids: string[],
+  what: string,
+  run: (jid: string) => Promise<T>,
+  concurrency = Number.POSITIVE_INFINITY,
+) {
   const results: ({ jid: string; ok: true; value: T } | { jid: string; ok: false; error: string })[] = [];
   let done = 0;
   const progress = () => {
     if (jids.length > 1 && io.stderr.isTTY) io.stderr.write(`\r${what} ${done}/${jids.length}…`);
   };
   progress();
-  await Promise.all(
-    jids.map(async (jid) => {
+  let next = 0;
+  const worker = async () => {
+    while (next < jids.length) {
+      const jid = jids[next++] as string;
       try {
         results.push({ jid, ok: true, value: await run(jid) });
       } catch (err) {
@@ -187,8 +196,9 @@ export async function fanOut<T>(io: Io, jids: string[], what: string, run: (jid:
       }
       done++;
       progress();
-    }),
-  );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, jids.length) }, worker));
   if (jids.length > 1 && io.stderr.isTTY) io.stderr.write('\r\x1b[K');
   results.sort((a, b) => jids.indexOf(a.jid) - jids.indexOf(b.jid));
   return results;

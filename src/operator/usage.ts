@@ -8,6 +8,7 @@ export const EXIT = { ok: 0, failed: 1, usage: 2, connect: 3, partial: 4 } as co
 
 export const OPERATOR_HELP = `Operator commands (credentials: ~/.config/xiot/operator.yaml, or XIOT_JID, XIOT_PASSWORD, XIOT_SERVICE):
   xiot read JID... [--node N] [--field F] [--types momentary,status] [--historical --from T --to T] [--json]
+  xiot read --tag NAME=VALUE... --registry JID [--concurrency 8] [...]   every thing the registry finds
   xiot set JID... name=value... [--node N] [--message] [--json]
   xiot form JID [--node N] [--json]
   xiot watch [JID...] [--json] [--for 30s]
@@ -51,7 +52,11 @@ const COMMON = `Common options:
 /** Each operator command's own `--help`: its usage line, its options, then the options all of them take. */
 export const OPERATOR_COMMAND_HELP: Record<string, string> = {
   read: `Usage: xiot read JID... [options]
+       xiot read --tag NAME=VALUE... --registry JID [--concurrency 8] [options]
 Reads devices (XEP-0323): momentary values by default, or the history an agent keeps.
+  --tag NAME=VALUE       read every thing the registry finds with this tag ('#NAME=NUMBER' for a number;
+                         repeatable, all must match; --registry JID or XIOT_REGISTRY)
+  --concurrency N        things read at once (default 8); progress on stderr when it is a terminal
   --node N               only this device (repeatable)
   --field F              only this field (repeatable)
   --types T,T            field types: momentary, status, identity, historicalOther, ...
