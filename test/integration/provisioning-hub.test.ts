@@ -21,6 +21,7 @@ import {
 import { CLI, operatorEnv, runToExit } from '../helpers/cli.js';
 import { captureLogger, type LogEntry } from '../helpers/log-capture.js';
 import { servers } from '../helpers/servers.js';
+import { validateStanza } from '../helpers/xsd.js';
 
 const REGISTRY = 'registry.localhost';
 const SECRET = 'registry-secret';
@@ -46,6 +47,19 @@ describe.each(servers())('XEP-0324: the hub decides for its owners (%s)', (kind)
     await h.start();
     return h;
   };
+  /** What the hub sent the agent in urn:xmpp:iot:provisioning: its answers and notices, checked against the XSD. */
+  const fromHub: Element[] = [];
+  const recordFromHub = (a: Agent) => {
+    a.transport.on('stanza', (s: Element) => {
+      const from = (s.attrs.from as string | undefined) ?? '';
+      if (
+        from.split('/')[0] === REGISTRY &&
+        s.getChildElements().some((c) => c.attrs.xmlns === NS_PROVISIONING)
+      )
+        fromHub.push(s);
+    });
+    return a;
+  };
   const startHall = (log = agentLog.log) =>
     startAgent(
       agentConfig(server, {
@@ -57,7 +71,7 @@ describe.each(servers())('XEP-0324: the hub decides for its owners (%s)', (kind)
         devicesYaml: '  - { id: host, type: system, interval: 1h }',
       }),
       log,
-    );
+    ).then(recordFromHub);
   const xiot = (user: string, ...args: string[]) =>
     runToExit(process.execPath, [CLI, ...args], operatorEnv(server, dir.path, user));
   const client = (name: string) => clients[name] as TestClient;
@@ -399,6 +413,14 @@ provisioning: { askTimeout: 1s, pendingFor: 1h }
     );
     expect(agent?.store.getMeta('registry.provisions')).toBe('');
     expect(agent?.store.getDecision(key)).toBeUndefined();
+  });
+
+  it("every provisioning answer and notice the hub sent is valid against XEP-0324's schema", async () => {
+    const kinds = new Set(fromHub.flatMap((s) => s.getChildElements().map((c) => c.name)));
+    // The flows above drew each kind at least once.
+    for (const kind of ['isFriendResponse', 'canReadResponse', 'clearCache', 'friend', 'unfriend'])
+      expect([...kinds], kind).toContain(kind);
+    for (const stanza of fromHub) expect(await validateStanza(stanza), stanza.toString()).toEqual([]);
   });
 });
 
