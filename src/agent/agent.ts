@@ -35,6 +35,11 @@ import { createDeviceRunner, type DeviceRunner } from './runner.js';
 
 /** How long the backlog waits after a login for the presence of the owners we are subscribed to. */
 const OWNER_PRESENCE_WAIT_MS = 3000;
+/**
+ * And for an owner we asked for a subscription at this login: an online owner's client approves at once (tens of
+ * ms), a person later; past this the backlog goes (the hub's backfill is the net for owners who miss it).
+ */
+const ASKED_OWNER_WAIT_MS = 1000;
 
 export interface Agent {
   readonly transport: Transport;
@@ -278,9 +283,15 @@ export function createAgent(
       // The backlog waits until the owners we are subscribed to have been heard (online or not), at most
       // OWNER_PRESENCE_WAIT_MS: a PEP service (ejabberd's) notifies only contacts whose presence our session holds.
       const expected = roster?.ownersWeHear() ?? [];
-      const deadline = Date.now() + OWNER_PRESENCE_WAIT_MS;
-      while (transport.online && expected.some((o) => !heard.has(o)) && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 20));
+      const asked = new Set(roster?.ownersAsked() ?? []);
+      const since = Date.now();
+      const waiting = () =>
+        expected.some(
+          (o) =>
+            !heard.has(o) &&
+            Date.now() - since < (asked.has(o) ? ASKED_OWNER_WAIT_MS : OWNER_PRESENCE_WAIT_MS),
+        );
+      while (transport.online && waiting()) await new Promise((r) => setTimeout(r, 20));
     })()
       .catch((err) => log.warn({ err: errorMessage(err) }, 'could not announce presence'))
       .finally(() => {

@@ -310,7 +310,6 @@ export function createPublisher(deps: {
           let lastSent: number | undefined;
           const commit = () => {
             if (acked.length && !stopped) store.acknowledgeMany(acked);
-            published += acked.length;
             acked.length = 0;
           };
           try {
@@ -331,6 +330,7 @@ export function createPublisher(deps: {
               if (!head) break;
               await head.reply;
               acked.push(head.id);
+              published++; // acknowledged by the service (the outbox row goes with the next commit)
               if (failures > 0) log.info({ node: target.node, published }, 'publishing again');
               failures = 0;
               lastError = undefined;

@@ -137,6 +137,15 @@ export function createRosterPolicy(deps: { transport: Transport; access: AccessP
         );
       });
     },
+    /** Of those, the owners whose answer to our subscription request is still to come (asked, not yet `to`). */
+    ownersAsked(): string[] {
+      return access.owners.filter((o) => {
+        const item = roster?.get(o);
+        return (
+          item?.subscription !== 'to' && item?.subscription !== 'both' && (item?.ask || askedOwners.has(o))
+        );
+      });
+    },
     /** A trusted provisioning server asked us to drop this friendship (XEP-0324 §3.5), or an owner disowned us. */
     async unfriend(jid: string, why = "on the provisioning server's request") {
       await presence('unsubscribed', jid);

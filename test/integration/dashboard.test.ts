@@ -5,7 +5,8 @@
  * reaches the device, see a new value arrive live, and a second operator who sees none of it. Screenshots of each
  * page go to test-artifacts/ (gitignored).
  *
- * Readings are inserted into the history store directly (ingest is another part of the hub).
+ * The plot's readings are inserted into the history store directly; the control change comes back through the
+ * hub's ingest (the agent trusts the hub as its provisioning server).
  */
 import { mkdirSync } from 'node:fs';
 import { type Browser, chromium, type Page } from 'playwright-core';
@@ -97,6 +98,8 @@ describe.skipIf(!chromiumPresent).each(combinations)(
           password: 'hall-pw',
           owners: ['alice@localhost'],
           store: `${dir.path}/hall.db`,
+          // The hub is its provisioning server, which it trusts to read: the hub's ingest keeps its history.
+          extraYaml: `provisioning: { servers: [${REGISTRY}] }`,
           extraDefinitions: [memoryActuator],
           devicesYaml: '  - id: relay\n    type: memory_actuator\n',
         }),
@@ -145,6 +148,7 @@ describe.skipIf(!chromiumPresent).each(combinations)(
         { kind: 'str', name: 'ROOM', value: 'cellar' },
       ]);
       hub.store.setOwner('bobs-thing@localhost', 'bob@localhost', false);
+      hub.ingest?.refresh(); // the registry changed under it: hall is claimed now
       await history.insert([
         ...stored,
         reading(hallJid, t0 + 30 * 60_000, 'false', {
@@ -308,6 +312,9 @@ describe.skipIf(!chromiumPresent).each(combinations)(
       const readout = await alice.sensors.readout(agent.transport.jid as string, { nodes: ['relay'] });
       expect(readout.fields.find((f) => f.name === 'level')?.value).toBe('40');
       expect(readout.fields.find((f) => f.name === 'state')?.value).toBe('true');
+      // The agent publishes the new state; the hub's ingest stores it, and the page shows it without a reload.
+      const level = page.locator('table.values tr[data-field="relay/level"] .value');
+      await expect.poll(() => level.textContent(), POLL).toBe('40');
       await shot('control');
     });
 

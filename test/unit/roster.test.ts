@@ -68,6 +68,8 @@ describe('owners whose presence the agent waits for after login', () => {
       'subscribe carol@example.org',
     ]);
     expect(roster.ownersWeHear()).toEqual(['alice@example.org', 'bob@example.org', 'carol@example.org']);
+    // Whose answer is still to come (the agent waits less for them): bob's pending request, carol's new one.
+    expect(roster.ownersAsked()).toEqual(['bob@example.org', 'carol@example.org']);
   });
 
   it('waits for every owner when the roster cannot be read (each was asked)', async () => {
