@@ -99,3 +99,21 @@ export const MEMORY_HISTORY: HubConfig['history'] = {
   store: ':memory:',
   retention: { rawMs: 30 * 86_400_000, aggregatesMs: 365 * 86_400_000, resolutionMs: 60_000 },
 };
+
+/**
+ * A hub config for the registry suites: the link's mode (component or account), the store in `dir`, the given
+ * claim throttle, the history in memory.
+ */
+export function registryHubConfig(
+  xmpp: HubConfig['xmpp'],
+  dir: string,
+  claimAttemptsPerMinute: number,
+): HubConfig {
+  return {
+    xmpp,
+    store: `${dir}/hub.db`,
+    registry: { claimAttemptsPerMinute },
+    log: { level: 'info' },
+    history: MEMORY_HISTORY,
+  };
+}

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type XmppServer } from '../../src/devtools/xmpp-server.js';
 import { createHub, type Hub } from '../../src/hub/hub.js';
 import { tempDir, testLogger, waitFor } from '../helpers/agent.js';
-import { hubLink, MEMORY_HISTORY } from '../helpers/hub-modes.js';
+import { hubLink, registryHubConfig } from '../helpers/hub-modes.js';
 import { requirePython3 } from '../helpers/requirements.js';
 import { findExecutable } from '../../src/devtools/system-deps.js';
 import { servers } from '../helpers/servers.js';
@@ -60,16 +60,7 @@ describe.skipIf(!requirePython3()).each(servers())(
       server = await startServer(kind, {
         accounts: [...link.serverOptions.accounts, { username: 'qr', password: 'qr-pw' }],
       });
-      hub = createHub(
-        {
-          xmpp: link.xmpp(server),
-          store: `${dir.path}/hub.db`,
-          registry: { claimAttemptsPerMinute: 5 },
-          log: { level: 'info' },
-          history: MEMORY_HISTORY,
-        },
-        { log: testLogger() },
-      );
+      hub = createHub(registryHubConfig(link.xmpp(server), dir.path, 5), { log: testLogger() });
       await hub.start();
       writeFileSync(
         config(),

@@ -7,7 +7,7 @@ import { NS_DISCOVERY } from '../../src/iot/discovery.js';
 import { capsVer, parseDiscoInfo } from '../../src/xmpp/disco.js';
 import { NS } from '../../src/xmpp/ns.js';
 import { startClient, type TestClient, tempDir, testLogger, waitFor } from '../helpers/agent.js';
-import { hubLink, MEMORY_HISTORY } from '../helpers/hub-modes.js';
+import { hubLink, registryHubConfig } from '../helpers/hub-modes.js';
 import { servers } from '../helpers/servers.js';
 
 /**
@@ -25,16 +25,7 @@ describe.each(servers())('the hub as a plain account (%s)', (kind) => {
     server = await startServer(kind, {
       accounts: [...link.serverOptions.accounts, { username: 'thing', password: 'thing-pw' }],
     });
-    hub = createHub(
-      {
-        xmpp: link.xmpp(server),
-        store: `${dir.path}/hub.db`,
-        registry: { claimAttemptsPerMinute: 5 },
-        log: { level: 'info' },
-        history: MEMORY_HISTORY,
-      },
-      { log: testLogger() },
-    );
+    hub = createHub(registryHubConfig(link.xmpp(server), dir.path, 5), { log: testLogger() });
     await hub.start();
     thing = await startClient(server, 'thing', 'thing-pw');
   });

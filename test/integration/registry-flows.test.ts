@@ -15,7 +15,7 @@ import {
   waitFor,
 } from '../helpers/agent.js';
 import { captureLogger } from '../helpers/log-capture.js';
-import { hubCases, hubLink, MEMORY_HISTORY } from '../helpers/hub-modes.js';
+import { hubCases, hubLink, registryHubConfig } from '../helpers/hub-modes.js';
 
 /**
  * Things and owners as raw clients: every XEP-0347 request of the registry, and what it sends to things; with
@@ -49,17 +49,7 @@ describe.each(hubCases())('XEP-0347 registry flows (%s, %s hub)', (kind, mode) =
     };
   };
 
-  const newHub = () =>
-    createHub(
-      {
-        xmpp: link.xmpp(server),
-        store: `${dir.path}/hub.db`,
-        registry: { claimAttemptsPerMinute: 10 },
-        log: { level: 'info' },
-        history: MEMORY_HISTORY,
-      },
-      { log: testLogger() },
-    );
+  const newHub = () => createHub(registryHubConfig(link.xmpp(server), dir.path, 10), { log: testLogger() });
   let agent: Agent | undefined;
 
   beforeAll(async () => {

@@ -6,7 +6,7 @@ import { createHub, type Hub } from '../../src/hub/hub.js';
 import { NS_DISCOVERY } from '../../src/iot/discovery.js';
 import { bareOf } from '../../src/xmpp/jid.js';
 import { startClient, type TestClient, tempDir, testLogger } from '../helpers/agent.js';
-import { hubCases, hubLink, MEMORY_HISTORY } from '../helpers/hub-modes.js';
+import { hubCases, hubLink, registryHubConfig } from '../helpers/hub-modes.js';
 import { requireXmllint } from '../helpers/requirements.js';
 import { SCHEMAS, validateElement, validateStanza, validateXml } from '../helpers/xsd.js';
 
@@ -97,16 +97,7 @@ describe.skipIf(!requireXmllint()).each(hubCases())(
           ...['thing', 'other', 'owner', 'stranger'].map((u) => ({ username: u, password: `${u}-pw` })),
         ],
       });
-      hub = createHub(
-        {
-          xmpp: link.xmpp(server),
-          store: `${dir.path}/hub.db`,
-          registry: { claimAttemptsPerMinute: 2 },
-          log: { level: 'info' },
-          history: MEMORY_HISTORY,
-        },
-        { log: testLogger() },
-      );
+      hub = createHub(registryHubConfig(link.xmpp(server), dir.path, 2), { log: testLogger() });
       await hub.start();
       for (const u of ['thing', 'other', 'owner', 'stranger']) {
         const c = await startClient(server, u, `${u}-pw`);
