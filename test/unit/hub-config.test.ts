@@ -71,6 +71,20 @@ describe('the hub config', () => {
     );
   });
 
+  it('reads the things to ingest besides the claimed ones: bare JIDs, lower-cased, once each', () => {
+    const base = 'xmpp:\n  component: { service: "xmpp://127.0.0.1:5347", domain: r.localhost, secret: s }\n';
+    expect(
+      parseHubConfig(`${base}things: [Kitchen@Example.org, kitchen@example.org, hall@example.org]\n`).things,
+    ).toEqual(['kitchen@example.org', 'hall@example.org']);
+    expect(parseHubConfig(base).things).toBeUndefined();
+    expect(errorsOf(() => parseHubConfig(`${base}things: [kitchen@example.org/agent, example.org]\n`))).toBe(
+      [
+        '  things[0]: expected a bare JID like "kitchen@example.org", got "kitchen@example.org/agent"',
+        '  things[1]: expected a bare JID like "kitchen@example.org", got "example.org"',
+      ].join('\n'),
+    );
+  });
+
   it('reads the provisioning settings, refusing an askTimeout a thing would give up on', () => {
     const base = 'xmpp:\n  component: { service: "xmpp://127.0.0.1:5347", domain: r.localhost, secret: s }\n';
     expect(
