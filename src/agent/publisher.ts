@@ -318,7 +318,7 @@ export function createPublisher(deps: {
               // it would fill a shaped link (ejabberd: 3000 B/s) and delay everything else we send, readouts
               // included. Likewise one publish only when it is to create the node (configured right after).
               const limit = failures > 0 || configureAfterPublish ? 1 : window;
-              if (inflight.length < limit && !(configureAfterPublish && lastSent !== undefined)) {
+              if (!stopped && inflight.length < limit && !(configureAfterPublish && lastSent !== undefined)) {
                 for (const r of store.outbox(limit - inflight.length, lastSent)) {
                   const reply = request(publishElement(target, r, withOptions));
                   reply.catch(() => undefined);
