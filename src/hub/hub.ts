@@ -8,7 +8,6 @@
  * The link is an XEP-0114 component or a plain account (the agent's client transport, plus the presence an
  * account needs to be reachable: src/hub/account-presence.ts); the roles do not see the difference.
  */
-import { dirname, join } from 'node:path';
 import { type HubConfig, hubJid } from '../config/hub-config.js';
 import type { Logger } from '../core/logger.js';
 import { NS_DISCOVERY, parseClaimCode } from '../iot/discovery.js';
@@ -131,16 +130,11 @@ export function createHub(
   let web: WebServer | undefined;
   /** The dashboard, with the fleet history it reads (opened here unless the caller gave one). */
   const startWeb = async (http: NonNullable<HubConfig['http']>) => {
-    if (!history) {
-      // As parseHubConfig defaults it: history.db beside the hub's store.
-      const spec =
-        config.history?.store ??
-        (config.store === ':memory:' ? ':memory:' : join(dirname(config.store), 'history.db'));
-      history = await openHistoryStore(spec, {
-        ...(config.history ? { retention: config.history.retention } : {}),
-        log: log.child({ module: 'history' }),
-      });
-    }
+    // The history the config names (parseHubConfig defaults it beside the store), unless the caller gave one.
+    history ??= await openHistoryStore(config.history.store, {
+      retention: config.history.retention,
+      log: log.child({ module: 'history' }),
+    });
     web = createWebServer({
       config: http,
       access: createThingAccess(store),

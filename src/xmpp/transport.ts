@@ -246,6 +246,8 @@ interface RawStream {
   destroy(): void;
   once(event: 'drain', listener: () => void): void;
   removeListener(event: 'drain', listener: () => void): void;
+  cork(): void;
+  uncork(): void;
 }
 function rawStream(socket: unknown): RawStream | undefined {
   if (!socket) return undefined;
@@ -867,7 +869,7 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
     },
     coalesce() {
       if (corked || !online) return;
-      const raw = rawStream(xmpp.socket) as (RawStream & { cork(): void; uncork(): void }) | undefined;
+      const raw = rawStream(xmpp.socket);
       if (!raw) return;
       corked = true;
       raw.cork();
