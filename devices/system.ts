@@ -45,10 +45,11 @@ export default defineDevice({
         hal.files.readText('/proc/meminfo'),
         hal.files.readText('/proc/uptime'),
       ]);
-      const [load1, load5, load15] = loadavg.trim().split(/\s+/).map(Number);
-      const kib = parseMeminfo(meminfo);
-      const total = kib.MemTotal;
-      const available = kib.MemAvailable ?? kib.MemFree;
+      // Plain string scans, no regular expressions or per-line objects: a momentary readout runs this for
+      // every request (issue 12), and /proc/meminfo has ~50 lines of which three matter.
+      const [load1, load5, load15] = fieldsOf(loadavg, 3).map(Number);
+      const total = meminfoKib(meminfo, 'MemTotal');
+      const available = meminfoKib(meminfo, 'MemAvailable') ?? meminfoKib(meminfo, 'MemFree');
       if (total === undefined || available === undefined)
         throw new DeviceError('/proc/meminfo lacks MemTotal');
       const values: Values = {
@@ -58,22 +59,44 @@ export default defineDevice({
         memTotal: total / 1024,
         memAvailable: available / 1024,
         memUsed: ((total - available) / total) * 100,
-        uptime: Number(uptime.split(/\s+/)[0]),
+        uptime: Number(fieldsOf(uptime, 1)[0]),
         cpuTemperature: await readCpuTemperature(hal.files, options.thermalZone),
-        hostname: hostname(),
+        hostname: currentHostname(),
       };
       return values;
     },
   },
 });
 
-export function parseMeminfo(text: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const line of text.split('\n')) {
-    const m = /^(\w+):\s+(\d+)/.exec(line);
-    if (m) out[m[1] as string] = Number(m[2]);
+/** The first `n` whitespace-separated fields of a line of /proc text. */
+function fieldsOf(text: string, n: number): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (out.length < n && i < text.length) {
+    while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n')) i++;
+    const start = i;
+    while (i < text.length && text[i] !== ' ' && text[i] !== '\t' && text[i] !== '\n') i++;
+    if (i > start) out.push(text.slice(start, i));
   }
   return out;
+}
+
+/** The value in kB of `key` in /proc/meminfo text (`MemTotal:       24683652 kB`), undefined when absent. */
+export function meminfoKib(text: string, key: string): number | undefined {
+  let at = text.startsWith(`${key}:`) ? 0 : text.indexOf(`\n${key}:`);
+  if (at < 0) return undefined;
+  if (at > 0) at++; // past the newline
+  const [value] = fieldsOf(text.slice(at + key.length + 1, text.indexOf('\n', at) >>> 0), 1);
+  const n = Number(value);
+  return value === undefined || !Number.isFinite(n) ? undefined : n;
+}
+
+/** The host name, asked of the system at most once a second (an identity field, not a measurement). */
+let hostnameCache = { name: '', at: -Infinity };
+function currentHostname(): string {
+  const now = Date.now();
+  if (now - hostnameCache.at >= 1000) hostnameCache = { name: hostname(), at: now };
+  return hostnameCache.name;
 }
 
 /**

@@ -84,11 +84,13 @@ export function createAgent(
   let config = initialConfig; // devices replaced by reloadDevices
   const { log } = deps;
   const startedAt = Date.now();
+  // The agent's own file source keeps /proc descriptors open (hal/procfs.ts): closed at stop.
+  let ownFiles: ReturnType<typeof createFileSource> | undefined;
   const hal: Hal = deps.hal ?? {
-    files: createFileSource({
+    files: (ownFiles = createFileSource({
       ...(config.hardware.procRoot ? { proc: config.hardware.procRoot } : {}),
       ...(config.hardware.sysRoot ? { sys: config.hardware.sysRoot } : {}),
-    }),
+    })),
     // onoff always uses the real /sys/class/gpio, so the chip base is read there too (not under sysRoot).
     gpio: createGpioPortFactory({
       files: createFileSource(),
@@ -362,6 +364,7 @@ export function createAgent(
       clearInterval(pruneTimer);
       await Promise.all([...devices.values()].map((d) => d.stop()));
       readout.stop();
+      ownFiles?.close();
       const deadline = Date.now() + drainMs;
       while (transport.online && store.outboxDepth() > 0 && Date.now() < deadline) {
         publisher?.kick();

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FileSource } from '../sdk/index.js';
+import { createProcReader } from './procfs.js';
 
 export interface FileRoots {
   /** Where `/proc` lives (default `/proc`). */
@@ -11,8 +11,9 @@ export interface FileRoots {
 }
 
 /** The real file adapter: maps absolute /proc and /sys paths under the configured roots. */
-export function createFileSource(roots: FileRoots = {}): FileSource {
+export function createFileSource(roots: FileRoots = {}): FileSource & { close(): void } {
   const proc = roots.proc ?? '/proc';
+  const procReader = createProcReader({ simulated: proc !== '/proc' });
   const sys = roots.sys ?? '/sys';
   const resolve = (path: string): string => {
     if (path === '/proc' || path.startsWith('/proc/')) return join(proc, path.slice(5));
@@ -22,10 +23,10 @@ export function createFileSource(roots: FileRoots = {}): FileSource {
   const isMissing = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
   return {
     resolve,
-    // /proc is kernel memory: a synchronous read is cheaper than four thread-pool hops. /sys stays
-    // asynchronous: a 1-Wire w1_slave read blocks ~750 ms while the sensor converts.
+    // /proc is kernel memory: a synchronous read through a kept descriptor (procfs.ts) is cheaper than four
+    // thread-pool hops. /sys stays asynchronous: a 1-Wire w1_slave read blocks ~750 ms while the sensor converts.
     readText: async (path) =>
-      path.startsWith('/proc/') ? readFileSync(resolve(path), 'utf8') : readFile(resolve(path), 'utf8'),
+      path.startsWith('/proc/') ? procReader.read(resolve(path)) : readFile(resolve(path), 'utf8'),
     async readTextIfExists(path) {
       try {
         return await readFile(resolve(path), 'utf8');
@@ -42,5 +43,6 @@ export function createFileSource(roots: FileRoots = {}): FileSource {
         throw err;
       }
     },
+    close: () => procReader.close(),
   };
 }

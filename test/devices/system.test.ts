@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import system from '../../devices/system.js';
+import system, { meminfoKib } from '../../devices/system.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { createFileSource } from '../../src/hal/files.js';
 import type { FileSource, PollSource, Values } from '../../src/sdk/index.js';
@@ -69,5 +69,17 @@ describe('system device', () => {
     const h = host({});
     for (let i = 0; i < 3; i++) expect((await read(h.files)).cpuTemperature).toBeUndefined();
     expect(h.lists()).toBe(1);
+  });
+
+  it('finds /proc/meminfo values by key, anywhere in the file, and only whole keys', () => {
+    const text =
+      'MemTotal:       24683652 kB\nMemFree:        23608220 kB\nMemAvailable:   24187968 kB\n' +
+      'SwapTotal:             0 kB\nHugePages_Total:       0\n';
+    expect(meminfoKib(text, 'MemTotal')).toBe(24683652);
+    expect(meminfoKib(text, 'MemAvailable')).toBe(24187968);
+    expect(meminfoKib(text, 'HugePages_Total')).toBe(0);
+    expect(meminfoKib(text, 'Total')).toBeUndefined(); // not a suffix of another key
+    expect(meminfoKib('MemTotal:\n', 'MemTotal')).toBeUndefined();
+    expect(meminfoKib('MemTotal: 12 kB', 'MemTotal')).toBe(12); // no final newline
   });
 });
