@@ -414,6 +414,38 @@ describe('transport limits', () => {
     });
   });
 
+  it('answers requests to its handlers as @xmpp/client would: payload, empty result, addressing, malformed ones', async () => {
+    server = await startScriptedServer({ onElement: () => undefined });
+    const t = create(server.service, {}, recordingLogger());
+    t.handleIq('get', 'urn:test:echo', 'q', (stanza, q) =>
+      xml('a', { xmlns: 'urn:test:echo', n: q.attrs.n as string, from: stanza.attrs.from as string }),
+    );
+    t.handleIq('set', 'urn:test:empty', 'q', async () => true);
+    const seen: string[] = [];
+    t.on('stanza', (s: Element) => void seen.push(String(s.attrs.id)));
+    await t.start();
+    const conn = server.connections[0]!;
+    conn.write(
+      `<iq type='get' id='e1' to='t@localhost/r' from='s@localhost/x'><q xmlns='urn:test:echo' n='7'/></iq>`,
+    );
+    conn.write(`<iq type='set' id='e2' from='s@localhost/x'><q xmlns='urn:test:empty'/></iq>`);
+    // Not for a handler as registered (type), and malformed (two children): @xmpp/client answers those.
+    conn.write(`<iq type='set' id='e3' from='s@localhost/x'><q xmlns='urn:test:echo'/></iq>`);
+    conn.write(
+      `<iq type='get' id='e4' from='s@localhost/x'><q xmlns='urn:test:echo'/><q xmlns='urn:test:echo'/></iq>`,
+    );
+    const reply = (id: string) => waitFor(`reply ${id}`, () => conn.received.find((e) => e.attrs.id === id));
+    const e1 = await reply('e1');
+    expect(e1.attrs).toMatchObject({ type: 'result', to: 's@localhost/x', from: 't@localhost/r' });
+    expect(e1.getChild('a', 'urn:test:echo')?.attrs).toMatchObject({ n: '7', from: 's@localhost/x' });
+    const e2 = await reply('e2');
+    expect(e2.attrs.type).toBe('result');
+    expect(e2.children).toHaveLength(0);
+    expect((await reply('e3')).getChild('error')?.getChild('service-unavailable', STANZAS)).toBeDefined();
+    expect((await reply('e4')).getChild('error')?.getChild('bad-request', STANZAS)).toBeDefined();
+    expect(seen).toEqual(expect.arrayContaining(['e1', 'e2', 'e3', 'e4'])); // 'stanza' listeners saw them all
+  });
+
   it('never echoes the request in error replies (unhandled namespace, handler error, stanza error)', async () => {
     server = await startScriptedServer({ onElement: () => undefined });
     const t = create(server.service, {}, recordingLogger());
