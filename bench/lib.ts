@@ -1,7 +1,6 @@
 /** Shared helpers for `npm run bench`: statistics, child processes, accounts, the result table. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { silentLogger } from '../src/core/logger.js';
 import type { ServerKind, XmppServer } from '../src/devtools/xmpp-server.js';
@@ -198,7 +197,7 @@ export function agentYaml(o: {
   publish?: boolean;
   /** A `limits:` mapping, e.g. `{ requestRate: 0 }` (README "Limits"). */
   limits?: string;
-  /** A `hardware:` mapping, e.g. `{ procRoot: DIR }` (see benchProcRoot). */
+  /** A `hardware:` mapping, e.g. `{ procRoot: DIR }`. */
   hardware?: string;
 }): string {
   return `xmpp:
@@ -224,21 +223,3 @@ export function benchTransport(server: XmppServer, username: string): Transport 
   );
 }
 
-/**
- * A copy of this host's /proc/loadavg, /proc/uptime and the lines of /proc/meminfo the `system` device uses, in
- * `dir`/proc (and an empty `dir`/sys: no thermal zone, as on this machine): the device still reads and parses its
- * files on every momentary readout, but from tmpfs instead of the kernel generating /proc/meminfo (a quarter of
- * the agent's readout time in its profile). The readout then measures the agent, not the kernel. Returns the
- * `hardware:` mapping for agentYaml.
- */
-export function benchProcRoot(dir: string): string {
-  const proc = join(dir, 'proc');
-  mkdirSync(proc, { recursive: true });
-  mkdirSync(join(dir, 'sys'), { recursive: true });
-  for (const f of ['loadavg', 'uptime']) writeFileSync(join(proc, f), readFileSync(`/proc/${f}`));
-  const meminfo = readFileSync('/proc/meminfo', 'utf8')
-    .split('\n')
-    .filter((l) => /^(MemTotal|MemFree|MemAvailable):/.test(l));
-  writeFileSync(join(proc, 'meminfo'), `${meminfo.join('\n')}\n`);
-  return `{ procRoot: ${proc}, sysRoot: ${join(dir, 'sys')} }`;
-}

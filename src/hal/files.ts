@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FileSource } from '../sdk/index.js';
@@ -13,7 +14,10 @@ export interface FileRoots {
 /** The real file adapter: maps absolute /proc and /sys paths under the configured roots. */
 export function createFileSource(roots: FileRoots = {}): FileSource & { close(): void } {
   const proc = roots.proc ?? '/proc';
-  const procReader = createProcReader({ simulated: proc !== '/proc' });
+  // The real /proc through kept descriptors (procfs.ts); a simulated one the ordinary way.
+  const procReader = proc === '/proc' ? createProcReader() : undefined;
+  const readProc = (path: string) =>
+    procReader ? procReader.read(path) : readFileSync(resolve(path), 'utf8');
   const sys = roots.sys ?? '/sys';
   const resolve = (path: string): string => {
     if (path === '/proc' || path.startsWith('/proc/')) return join(proc, path.slice(5));
@@ -25,8 +29,7 @@ export function createFileSource(roots: FileRoots = {}): FileSource & { close():
     resolve,
     // /proc is kernel memory: a synchronous read through a kept descriptor (procfs.ts) is cheaper than four
     // thread-pool hops. /sys stays asynchronous: a 1-Wire w1_slave read blocks ~750 ms while the sensor converts.
-    readText: async (path) =>
-      path.startsWith('/proc/') ? procReader.read(resolve(path)) : readFile(resolve(path), 'utf8'),
+    readText: async (path) => (path.startsWith('/proc/') ? readProc(path) : readFile(resolve(path), 'utf8')),
     async readTextIfExists(path) {
       try {
         return await readFile(resolve(path), 'utf8');
@@ -43,6 +46,6 @@ export function createFileSource(roots: FileRoots = {}): FileSource & { close():
         throw err;
       }
     },
-    close: () => procReader.close(),
+    close: () => procReader?.close(),
   };
 }

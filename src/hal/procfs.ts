@@ -4,11 +4,11 @@
  * system calls instead of five (open, fstat, read, read, close). The same technique as monitoring agents that
  * poll /proc many times a second. For the readout path (issue 12) this was most of the device read's cost.
  *
- * A simulated root (`hardware.procRoot`, tests and benchmarks) holds ordinary files that may be rewritten in
- * place (seen through the open descriptor), replaced by a rename or removed (the descriptor then points at an
- * unlinked inode): those reads check the link count and reopen. The real /proc is never replaced.
+ * For the real /proc only: its files are never replaced or removed while the system runs. A simulated root
+ * (`hardware.procRoot`) holds ordinary files that tests rewrite, rename over and remove; files.ts reads those
+ * the ordinary way (checking a kept descriptor with fstat costs as much as reopening: a Stats object each time).
  */
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 
 export interface ProcReader {
   read(path: string): string;
@@ -21,7 +21,7 @@ const MAX_OPEN = 32;
 /** Largest /proc file read through a kept descriptor (/proc/meminfo is ~1.5 KiB); larger ones grow the buffer. */
 const INITIAL_BUFFER = 16 * 1024;
 
-export function createProcReader(options: { simulated: boolean }): ProcReader {
+export function createProcReader(): ProcReader {
   const open = new Map<string, number>();
   let buf = Buffer.allocUnsafe(INITIAL_BUFFER);
 
@@ -53,10 +53,6 @@ export function createProcReader(options: { simulated: boolean }): ProcReader {
   return {
     read(path) {
       let fd = open.get(path);
-      if (fd !== undefined && options.simulated && fstatSync(fd).nlink === 0) {
-        drop(path); // replaced or removed since it was opened: read what the path names now
-        fd = undefined;
-      }
       if (fd === undefined) {
         if (open.size >= MAX_OPEN) return readFileSync(path, 'utf8');
         fd = openSync(path, 'r'); // ENOENT and the like reach the caller as from readFileSync

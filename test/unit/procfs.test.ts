@@ -17,9 +17,19 @@ const tempDir = () => {
 const openFds = () => readdirSync('/proc/self/fd').length;
 
 describe('procfs reader (descriptors kept open, read at offset 0)', () => {
+  it('the real /proc through createFileSource keeps one descriptor per file', async () => {
+    const files = createFileSource();
+    const before = openFds();
+    await files.readText('/proc/loadavg');
+    await files.readText('/proc/loadavg');
+    expect(openFds()).toBe(before + 1);
+    files.close();
+    expect(openFds()).toBe(before);
+  });
+
   it('reads the real /proc afresh each time, and close() releases its descriptors', () => {
     const before = openFds();
-    const reader = createProcReader({ simulated: false });
+    const reader = createProcReader();
     const a = reader.read('/proc/self/stat'); // changes between reads (CPU times, at least the start is stable)
     const uptime1 = Number(reader.read('/proc/uptime').split(' ')[0]);
     expect(a).toMatch(/^\d+ \(/);
@@ -37,19 +47,21 @@ describe('procfs reader (descriptors kept open, read at offset 0)', () => {
     const dir = tempDir();
     const big = 'x'.repeat(40_000) + '\nend\n';
     writeFileSync(join(dir, 'big'), big);
-    const reader = createProcReader({ simulated: true });
+    const reader = createProcReader();
     expect(reader.read(join(dir, 'big'))).toBe(big);
     expect(reader.read(join(dir, 'big'))).toBe(big);
     reader.close();
   });
 
-  it('a simulated root: sees a file rewritten in place, replaced by a rename, and removed', () => {
+  it('a simulated root is read the ordinary way: a file rewritten in place, replaced by a rename, removed', () => {
     const dir = tempDir();
     const files = createFileSource({ proc: dir });
     const path = join(dir, 'loadavg');
     writeFileSync(path, '0.10 0.20 0.30 1/100 1\n');
     return (async () => {
+      const before = openFds();
       expect(await files.readText('/proc/loadavg')).toBe('0.10 0.20 0.30 1/100 1\n');
+      expect(openFds()).toBe(before); // nothing kept open for a simulated root
       writeFileSync(path, '0.5 0.6 0.7 1/100 1\n'); // in place, shorter: no stale tail
       expect(await files.readText('/proc/loadavg')).toBe('0.5 0.6 0.7 1/100 1\n');
       writeFileSync(join(dir, 'next'), '9.00 9.00 9.00 1/100 1\n');
@@ -63,7 +75,7 @@ describe('procfs reader (descriptors kept open, read at offset 0)', () => {
 
   it('a missing file fails with ENOENT and keeps nothing open', () => {
     const before = openFds();
-    const reader = createProcReader({ simulated: true });
+    const reader = createProcReader();
     expect(() => reader.read(join(tempDir(), 'nope'))).toThrow(/ENOENT/);
     expect(openFds()).toBe(before);
   });
