@@ -9,8 +9,12 @@ import { backoffDelay, type LongTimer, setLongTimeout } from '../core/duration.j
 import { DeviceError, DeviceTimeoutError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { createFilterChain, type FilterChain } from '../filters/index.js';
-import type { Field, FieldValue, Reading } from '../model/fields.js';
+import type { Field, FieldTypeFlag, FieldValue, QosFlag, Reading } from '../model/fields.js';
 import type { ControlSpec, ControlValues, FieldSpec, Hal, SourceContext, Values } from '../sdk/index.js';
+
+/** A field spec's defaults, shared like the spec's own arrays (nothing mutates a reading's flags). */
+const DEFAULT_FLAGS: FieldTypeFlag[] = ['momentary'];
+const DEFAULT_QOS: QosFlag[] = ['automaticReadout'];
 
 export interface RunnerStatus {
   available: boolean | undefined;
@@ -109,17 +113,22 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
       }
       const value = pick(spec, raw);
       if (value === undefined) continue;
-      fields.push({
+      // Built by assignment, not spreads of temporary objects: this runs for every field of every reading and
+      // readout, and the spreads showed in the readout's profile (issue 12). Absent options stay absent.
+      const field: Field = {
         name: spec.name,
         type: spec.type,
         value,
-        ...(spec.unit !== undefined ? { unit: spec.unit } : {}),
-        ...(spec.decimals !== undefined ? { decimals: spec.decimals } : {}),
-        ...(spec.dataType !== undefined ? { dataType: spec.dataType } : {}),
-        flags: spec.flags ?? ['momentary'],
-        qos: spec.qos ?? ['automaticReadout'],
-        ...(writableFields.has(spec.name) ? { writable: true } : {}),
-      });
+        flags: DEFAULT_FLAGS,
+        qos: DEFAULT_QOS,
+      };
+      if (spec.unit !== undefined) field.unit = spec.unit;
+      if (spec.decimals !== undefined) field.decimals = spec.decimals;
+      if (spec.dataType !== undefined) field.dataType = spec.dataType;
+      if (spec.flags) field.flags = spec.flags;
+      if (spec.qos) field.qos = spec.qos;
+      if (writableFields.has(spec.name)) field.writable = true;
+      fields.push(field);
     }
     return fields;
   }

@@ -5,7 +5,7 @@
  * https://xmpp.org/extensions/xep-0323.html §3 (and ../shared/reference/iot-xeps.md §2)
  */
 import { xml } from '@xmpp/client';
-import type { Element } from '@xmpp/xml';
+import { Element } from '@xmpp/xml';
 import { xsDuration } from '../core/duration.js';
 import {
   FIELD_TYPE_FLAGS,
@@ -39,7 +39,8 @@ export function lexicalValue(field: Pick<Field, 'type' | 'value' | 'decimals'>):
 }
 
 export function fieldElement(field: Field): Element {
-  // Built in place (no spread of a temporary object): this runs for every field of every readout and reading.
+  // Built in place (no spread of a temporary object), and as an Element directly: xml() copies and re-stringifies
+  // every attribute, and this runs for every field of every readout and reading (issue 12's profile).
   const attrs: Record<string, string> = { name: field.name };
   for (const f of field.flags) attrs[f] = 'true';
   for (const q of field.qos) attrs[q] = 'true';
@@ -47,7 +48,7 @@ export function fieldElement(field: Field): Element {
   if (field.type === 'numeric') attrs.unit = field.unit ?? '';
   if (field.type === 'enum') attrs.dataType = field.dataType ?? '';
   if (field.writable !== undefined) attrs.writable = String(field.writable);
-  return xml(field.type, attrs);
+  return new Element(field.type, attrs);
 }
 
 /** `<node nodeId><timestamp value>…fields…</timestamp>…</node>` for readings of one device. */
@@ -55,13 +56,13 @@ export function nodeElement(
   nodeId: string,
   readings: readonly Pick<Reading, 'timestamp' | 'fields'>[],
 ): Element {
-  return xml(
-    'node',
-    { nodeId },
-    ...readings.map((r) =>
-      xml('timestamp', { value: new Date(r.timestamp).toISOString() }, ...r.fields.map(fieldElement)),
-    ),
-  );
+  const node = new Element('node', { nodeId });
+  for (const r of readings) {
+    const timestamp = new Element('timestamp', { value: new Date(r.timestamp).toISOString() });
+    for (const f of r.fields) timestamp.cnode(fieldElement(f));
+    node.cnode(timestamp);
+  }
+  return node;
 }
 
 export function fieldsElement(seqnr: number | string, done: boolean, nodes: Element[]): Element {

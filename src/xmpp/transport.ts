@@ -635,9 +635,10 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
     }
     if (!answer) answer = xml('error', { type: 'cancel' }, xml('service-unavailable', { xmlns: NS.stanzas }));
     const isError = answer !== true && answer.is('error');
+    // One object shape for every reply (an absent `to` or `from` is undefined, which ltx does not write).
     const reply = new Element('iq', {
-      ...(stanza.attrs.from ? { to: stanza.attrs.from } : {}),
-      ...(stanza.attrs.to ? { from: stanza.attrs.to } : {}),
+      to: stanza.attrs.from,
+      from: stanza.attrs.to,
       id: stanza.attrs.id,
       type: isError ? 'error' : 'result',
     });
