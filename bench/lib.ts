@@ -18,6 +18,11 @@ export interface Row {
   unit: string;
   /** "higher" or "lower" is better; the ratio is ours/baseline either way. */
   better: 'higher' | 'lower';
+  /**
+   * The ratio as the median of per-round ratios, where a scenario measures ours and its baseline back to back in
+   * interleaved rounds (readout): shown instead of ours/baseline of the two medians.
+   */
+  pairedRatio?: number;
   target?: string;
   note?: string;
 }
@@ -160,6 +165,8 @@ export async function pool<T>(
 }
 
 export function ratio(row: Row): string {
+  if (row.pairedRatio !== undefined && Number.isFinite(row.pairedRatio))
+    return `${row.pairedRatio.toFixed(2)}×`;
   if (row.baselineValue === undefined || !Number.isFinite(row.baselineValue) || row.baselineValue === 0)
     return '–';
   return `${(row.ours / row.baselineValue).toFixed(2)}×`;
@@ -222,4 +229,3 @@ export function benchTransport(server: XmppServer, username: string): Transport 
     silentLogger(),
   );
 }
-

@@ -171,7 +171,7 @@ const md = [
   `- date: ${new Date().toISOString()}`,
   `- machine: ${machine}`,
   `- versions: ${versions}`,
-  `- medians over ${opts.repeats} repeat(s); ratio = ours / baseline, measured in the same run`,
+  `- medians over ${opts.repeats} repeat(s); ratio = ours / baseline, measured in the same run (readout: the median of per-round ratios, four interleaved rounds per repeat)`,
   '',
   '| scenario | server | metric | ours | baseline | baseline value | ratio | target |',
   '|---|---|---|---|---|---|---|---|',

@@ -154,19 +154,30 @@ export async function readoutScenario(server: XmppServer, dir: string, opts: Ben
         ),
     );
   }
-  for (let r = 0; r < opts.repeats; r++) {
-    for (const [name, run] of Object.entries(targets)) {
+  // Interleaved rounds: every round measures each target back to back, in an order that rotates from round to
+  // round, so what drifts on a shared machine (another process, a server's garbage collection, the host's
+  // neighbours) falls on every target alike. A ratio is the median of the per-round ratios; the rates shown are
+  // the medians of the per-round rates. Four rounds per repeat: the same readouts in all as three contiguous
+  // blocks of `total` each, which let identical agents differ by ±30 % between blocks (issue 12's notes).
+  const rounds = 4 * opts.repeats;
+  const perRound = Math.max(1, Math.round((total * opts.repeats) / rounds));
+  const names = Object.keys(targets);
+  const perRoundRates: Array<Record<string, { seq: number; par: number }>> = [];
+  for (let r = 0; r < rounds; r++) {
+    const round: Record<string, { seq: number; par: number }> = {};
+    for (const name of [...names.slice(r % names.length), ...names.slice(0, r % names.length)]) {
+      const run = targets[name] as (i: number) => Promise<unknown>;
       const stats = rates[name] as { seq: number[]; par: number[]; failures: number };
       const gap = name === 'slixmpp' ? GAP : 0;
       // slixmpp is ~100× slower and drops some readouts (each then costs its timeout): fewer of them.
-      const n = name === 'slixmpp' ? Math.min(total, 200) : total;
+      const n = name === 'slixmpp' ? Math.max(1, Math.round(Math.min(total, 200) / 4)) : perRound;
       let t0 = performance.now();
       for (let i = 0; i < n; i++) {
         await run(i).catch(() => stats.failures++);
         if (gap) await sleep(gap);
       }
       const seqMs = performance.now() - t0 - (gap ? n * (gap + 1) : 0);
-      stats.seq.push(n / (seqMs / 1000));
+      const seq = n / (seqMs / 1000);
       const c0 = Object.fromEntries(Object.entries(pidsFor(name)).map(([k, pid]) => [k, cpuMs(pid)]));
       const m0 = machineCpuMs();
       t0 = performance.now();
@@ -179,13 +190,24 @@ export async function readoutScenario(server: XmppServer, dir: string, opts: Ben
             () => void stats.failures++,
           ),
       );
-      stats.par.push(n / ((performance.now() - t0) / 1000));
+      const par = n / ((performance.now() - t0) / 1000);
+      stats.seq.push(seq);
+      stats.par.push(par);
+      round[name] = { seq, par };
       for (const [k, pid] of Object.entries(pidsFor(name)))
         cpu[name]?.[k as keyof typeof pids].push((cpuMs(pid) - (c0[k] as number)) / n);
       const m1 = machineCpuMs();
       if (m1.total > m0.total) busy[name]?.push((100 * (m1.busy - m0.busy)) / (m1.total - m0.total));
     }
+    perRoundRates.push(round);
   }
+  /** The median over rounds of ours/baseline, each pair measured in the same round. */
+  const paired = (name: string, vs: string, k: 'seq' | 'par') =>
+    median(
+      perRoundRates
+        .map((round) => (round[name]?.[k] ?? NaN) / (round[vs]?.[k] ?? NaN))
+        .filter((x) => Number.isFinite(x)),
+    );
   await transport.stop();
   if (slix) await stopChild(slix.child);
   await stopChild(minimal.child);
@@ -205,6 +227,7 @@ export async function readoutScenario(server: XmppServer, dir: string, opts: Ben
     ours: m(name, k),
     baseline: BASELINES[vs] as string,
     baselineValue: m(vs, k),
+    pairedRatio: paired(name, vs, k),
     unit: '/s',
     better: 'higher',
     ...extra,
