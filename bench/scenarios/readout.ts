@@ -264,12 +264,15 @@ export async function readoutScenario(server: XmppServer, dir: string, opts: Ben
     );
   }
   const cpuRow = (metric: string, name: string, k: keyof typeof pids | 'all', note: string): Row => {
+    // The mean over rounds (each round reads the same number): per round, /proc's 10 ms ticks over a few hundred
+    // readouts are too coarse for a median to mean much.
+    const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
     const per = (target: string) => {
       const c = cpu[target];
       if (!c) return 0;
-      if (k !== 'all') return median(c[k]);
-      // Summed per repeat, then the median: the three processes of one run together.
-      return median(c.server.map((v, i) => v + (c.agent[i] ?? 0) + (c.client[i] ?? 0)));
+      if (k !== 'all') return mean(c[k]);
+      // The three processes of one round together.
+      return mean(c.server.map((v, i) => v + (c.agent[i] ?? 0) + (c.client[i] ?? 0)));
     };
     return {
       scenario: 'readout',
@@ -297,7 +300,7 @@ export async function readoutScenario(server: XmppServer, dir: string, opts: Ben
     rows.push({
       ...cpuRow(`${label} CPU per readout, 16 in flight`, 'ours', k, 'the agent against the ceiling'),
       baseline: 'per minimal-responder readout',
-      baselineValue: median(cpu.minimal?.[k] ?? []),
+      baselineValue: cpuRow('', 'minimal', k, '').ours,
     });
   const machine = 'the three processes share the cores of this machine: their sum bounds the rate';
   rows.push(cpuRow('CPU per readout, all three, 16 in flight', 'ours', 'all', machine));

@@ -130,7 +130,11 @@ export function createReadoutService(deps: {
     if (delay > maxScheduleMs) return stanzaError('bad-request', 'when is too far in the future');
     const queued = delay > 0;
     let mine = 0;
-    for (const s of sessions.values()) if (s.to === from && s.queued === queued) mine++;
+    let running = 0; // momentary sessions of anyone, still being answered
+    for (const s of sessions.values()) {
+      if (s.to === from && s.queued === queued) mine++;
+      if (!s.queued) running++;
+    }
     if (queued && mine >= maxQueued)
       return limitError('queuedReadouts', maxQueued, 'too many queued readouts');
     if (!queued && mine >= maxSessions)
@@ -150,9 +154,13 @@ export function createReadoutService(deps: {
     if (queued) session.timer = setLongTimeout(() => void run(session, queued), delay);
     else {
       setImmediate(() => void run(session, queued));
-      // A device that answers within this turn (/proc, memory, a cached stream value): `accepted` and the
-      // `fields` leave in one write. A slow one (1-Wire) does not hold `accepted` back beyond this turn.
-      transport.coalesce?.();
+      // Under load (other readouts still being answered), a device that answers within this turn (/proc,
+      // memory, a stream's last value) sends `accepted` and its `fields` in one write with the others': fewer
+      // system calls per readout. A lone readout is not held back: its `accepted` leaves at once, and the
+      // requester and the server handle it while the device is read (paired runs, issue 12: sequential
+      // readouts 3-10 % faster on Prosody without the wait, 16 in flight 2-4 % slower without the batching).
+      // A slow device (1-Wire) does not hold `accepted` back beyond this turn either way.
+      if (running > 0) transport.coalesce?.();
     }
     return xml('accepted', {
       xmlns: NS.sensordata,
