@@ -18,7 +18,7 @@ export interface ProcReader {
 
 /** Descriptors kept open at most; further paths are read the ordinary way. */
 const MAX_OPEN = 32;
-/** Largest /proc file read through a kept descriptor (/proc/meminfo is ~1.5 KiB); larger ones grow the buffer. */
+/** The read buffer's first size (/proc/meminfo is ~1.5 KiB); a larger file doubles it until the file fits. */
 const INITIAL_BUFFER = 16 * 1024;
 
 export function createProcReader(): ProcReader {
