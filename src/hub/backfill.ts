@@ -49,8 +49,8 @@ const MAX_PAGES = 10_000;
 
 export function createHistoryReader(deps: {
   transport: Transport;
-  /** Our full JID (the component's domain and a resource): where the agent sends the fields. */
-  from: string;
+  /** Our full JID now (a component's domain and a resource, or an account's bound JID): where the agent sends the fields. */
+  from: () => string;
   timeoutMs?: number;
   /** Most fields kept from one readout (beyond that the readout fails: a peer cannot grow our memory). */
   maxFields?: number;
@@ -128,7 +128,7 @@ export function createHistoryReader(deps: {
         transport.request(
           xml(
             'iq',
-            { type: 'get', to, from: deps.from },
+            { type: 'get', to, from: deps.from() },
             readoutRequestElement({
               seqnr,
               types: ['historicalOther'],

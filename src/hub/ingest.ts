@@ -26,6 +26,7 @@ import type { Logger } from '../core/logger.js';
 import { type ParsedField, parseFields } from '../iot/sensordata.js';
 import { bareOf } from '../xmpp/jid.js';
 import { NS } from '../xmpp/ns.js';
+import { isAccountJid } from '../xmpp/peer-address.js';
 import { type Transport, XmppStanzaError } from '../xmpp/transport.js';
 import { createHistoryReader, type HistoryReader } from './backfill.js';
 import type { HistoryStore, StoredReading } from './history.js';
@@ -46,7 +47,7 @@ export interface IngestOptions {
   bufferLimit?: number;
   /** Backfills at once (default 4). */
   concurrency?: number;
-  /** The resource of our full JID (default `ingest`). */
+  /** The resource of a component hub's full JID (default `ingest`); an account hub uses the one it bound. */
   resource?: string;
 }
 
@@ -135,12 +136,16 @@ export function createIngest(deps: {
   const concurrency = o.concurrency ?? 4;
   const resource = o.resource ?? 'ingest';
   const configured = (o.things ?? []).map((t) => t.toLowerCase());
-  const self = () => `${transport.bareJid}/${resource}`;
+  // A component may send from any resource of its domain. An account must send from the full JID it bound:
+  // ejabberd closes the stream of a client that sends from another resource (invalid-from), and Prosody
+  // rewrites the `from`, so a subscription for another resource would never be delivered.
+  const self = () =>
+    (isAccountJid(transport.bareJid) ? transport.jid : undefined) ?? `${transport.bareJid}/${resource}`;
   let reader: HistoryReader | undefined;
   const readerFor = () =>
     (reader ??= createHistoryReader({
       transport,
-      from: self(),
+      from: self,
       ...(o.readoutTimeoutMs !== undefined ? { timeoutMs: o.readoutTimeoutMs } : {}),
     }));
 

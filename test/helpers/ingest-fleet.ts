@@ -1,7 +1,7 @@
 /**
- * A small fleet for the ingest tests and the ingest benchmark: agents with a fast counter device whose
- * provisioning server is the hub, a hub on the server's component port, and the agents' own stores read
- * directly (the truth the hub's history is compared with).
+ * A small fleet for the ingest tests: agents with a fast counter device whose provisioning server is the hub,
+ * a hub (on the server's component port, or logged in as an account: test/helpers/hub-modes.ts), and the
+ * agents' own stores read directly (the truth the hub's history is compared with).
  */
 import Database from 'better-sqlite3';
 import type { Agent } from '../../src/agent/agent.js';
@@ -12,10 +12,9 @@ import type { HistoryStore, StoredReading } from '../../src/hub/history.js';
 import type { IngestOptions } from '../../src/hub/ingest.js';
 import { defineDevice, v } from '../../src/sdk/index.js';
 import { createComponentTransport } from '../../src/xmpp/component.js';
+import { createTransport } from '../../src/xmpp/transport.js';
 import { agentConfig, startAgent, testLogger } from './agent.js';
-
-export const HUB = 'hub.localhost';
-export const HUB_SECRET = 'hub-secret';
+import type { HubLink } from './hub-modes.js';
 
 const counters = new Map<string, number>();
 
@@ -40,6 +39,8 @@ export async function startFleetAgent(
   server: XmppServer,
   username: string,
   dir: string,
+  /** The hub's JID (its component domain or its account's bare JID): the agent's provisioning server. */
+  hub: string,
   opts: { interval?: string; log?: Logger } = {},
 ): Promise<Agent> {
   const config = agentConfig(server, {
@@ -47,26 +48,28 @@ export async function startFleetAgent(
     password: `${username}-pw`,
     owners: ['owner@localhost'],
     store: `${dir}/${username}.db`,
-    extraYaml: `provisioning: { servers: [${HUB}] }`,
+    extraYaml: `provisioning: { servers: [${hub}] }`,
     extraDefinitions: [tickDevice],
     devicesYaml: `  - { id: ${username}-tick, type: tick, interval: ${opts.interval ?? '100ms'} }`,
   });
   return startAgent(config, opts.log ?? testLogger());
 }
 
-/** A hub with ingest for `things`, reconnecting fast (the tests restart its server). */
+/** A hub with ingest for `things`, connected as `link` says, reconnecting fast (the tests restart its server). */
 export function newFleetHub(
   server: XmppServer,
+  link: HubLink,
   dir: string,
   history: HistoryStore,
   things: string[],
   ingest: Omit<IngestOptions, 'things'> = {},
   log = testLogger(),
 ): Hub {
-  const component = { service: `xmpp://127.0.0.1:${server.componentPort}`, domain: HUB, secret: HUB_SECRET };
+  const xmpp = link.xmpp(server);
+  const reconnect = { minMs: 200, maxMs: 1000 };
   return createHub(
     {
-      xmpp: { component },
+      xmpp,
       store: `${dir}/hub.db`,
       registry: { claimAttemptsPerMinute: 10 },
       log: { level: 'info' },
@@ -80,7 +83,9 @@ export function newFleetHub(
       log,
       history,
       ingest,
-      transport: createComponentTransport({ ...component, reconnect: { minMs: 200, maxMs: 1000 } }, log),
+      transport: xmpp.account
+        ? createTransport({ ...xmpp.account, reconnect }, log)
+        : createComponentTransport({ ...xmpp.component, reconnect }, log),
     },
   );
 }
