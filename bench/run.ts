@@ -70,19 +70,53 @@ async function openBenchHistory(path: string): Promise<HistoryStore> {
   return openHistoryStore(path);
 }
 
-const { values } = parseArgs({
-  options: {
-    smoke: { type: 'boolean' },
-    agents: { type: 'string' },
-    repeats: { type: 'string' },
-    only: { type: 'string' },
-    servers: { type: 'string' },
-    out: { type: 'string' },
-    'soak-readings': { type: 'string' },
-    'soak-interval': { type: 'string' },
-    'soak-samples': { type: 'string' },
-  },
-});
+const USAGE = `Usage: npm run bench -- [options]   (or: node dist/bench/run.js [options])
+  --only NAMES        scenarios, comma-separated (default: all): ${[...Object.keys(SCENARIOS), ...Object.keys(STANDALONE)].join(', ')}
+  --servers NAMES     prosody,ejabberd (default: both)
+  --repeats N         repeats per scenario, medians over them (default 3; 1 with --smoke)
+  --smoke             a short run that only checks every scenario works
+  --agents N          agents in the fleet scenario (default 100)
+  --out DIR           where results.md and results.json go (default bench/)
+  --soak-readings N   readings in the soak scenario (default 100000)
+  --soak-interval D   interval of the soak's device (default 2ms)
+  --soak-samples FILE also write the soak's memory samples as CSV
+  --help              this text`;
+
+function usageError(message: string): never {
+  process.stderr.write(`bench: ${message}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+let parsed: ReturnType<typeof parseOptions>;
+function parseOptions() {
+  return parseArgs({
+    options: {
+      help: { type: 'boolean' },
+      smoke: { type: 'boolean' },
+      agents: { type: 'string' },
+      repeats: { type: 'string' },
+      only: { type: 'string' },
+      servers: { type: 'string' },
+      out: { type: 'string' },
+      'soak-readings': { type: 'string' },
+      'soak-interval': { type: 'string' },
+      'soak-samples': { type: 'string' },
+    },
+  });
+}
+try {
+  parsed = parseOptions();
+} catch (err) {
+  usageError((err as Error).message);
+}
+const { values } = parsed;
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+for (const key of ['repeats', 'agents', 'soak-readings'] as const)
+  if (values[key] !== undefined && !(Number.isInteger(Number(values[key])) && Number(values[key]) > 0))
+    usageError(`--${key}: expected a whole number above 0, got "${values[key]}"`);
 const opts: BenchOptions = {
   smoke: values.smoke ?? false,
   repeats: Number(values.repeats ?? (values.smoke ? 1 : 3)),
@@ -92,7 +126,12 @@ const opts: BenchOptions = {
   ...(values['soak-samples'] ? { soakSamples: values['soak-samples'] } : {}),
 };
 const only = values.only?.split(',') ?? [...Object.keys(SCENARIOS), ...Object.keys(STANDALONE)];
+for (const name of only)
+  if (!(name in SCENARIOS) && !(name in STANDALONE)) usageError(`--only: no scenario "${name}"`);
 const servers = (values.servers?.split(',') ?? ['prosody', 'ejabberd']) as ServerKind[];
+for (const kind of servers)
+  if (kind !== 'prosody' && kind !== 'ejabberd')
+    usageError(`--servers: expected prosody or ejabberd, got "${kind}"`);
 const outDir = values.out ?? fileURLToPath(new URL('../../bench/', import.meta.url));
 
 function version(cmd: string, args: string[], pattern: RegExp): string {

@@ -65,3 +65,36 @@ describe.skipIf(!requireProsody() || !requireSlixmpp() || !requireRoot() || !req
     }, 240_000);
   },
 );
+
+describe('npm run bench options', () => {
+  const run = (args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [BENCH, ...args]);
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+
+  it('prints its usage with --help, and refuses an unknown option, scenario or count with exit 2', async () => {
+    if (!existsSync(BENCH))
+      throw new Error(`${BENCH} is missing: run \`npm run build\` first (npm test does)`);
+    const help = await run(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('--only NAMES');
+    expect(help.stdout).toContain('readout, publish');
+    for (const [args, message] of [
+      [['--bogus'], "Unknown option '--bogus'"],
+      [['--only', 'readout,nope'], '--only: no scenario "nope"'],
+      [['--repeats', '0'], '--repeats: expected a whole number above 0, got "0"'],
+      [['--servers', 'openfire'], '--servers: expected prosody or ejabberd, got "openfire"'],
+    ] as const) {
+      const r = await run([...args]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(message);
+      expect(r.stderr).toContain('Usage: npm run bench');
+      expect(r.stderr).not.toContain('    at '); // no stack trace
+    }
+  });
+});
