@@ -89,6 +89,8 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
   let job: schedule.Job | undefined;
   let inFlight: Promise<Values> | undefined;
   let setting: Promise<void> | undefined;
+  /** A readout's read, shared with the readouts that start in the same turn of the event loop (readShared). */
+  let sharedRead: Promise<{ values: Values; at: number }> | undefined;
   let streamHandle:
     Awaited<ReturnType<Extract<typeof source, { kind: 'stream' | 'edge' }>['start']>> | undefined;
   let lastValues: { values: Values; at: number } | undefined;
@@ -181,6 +183,23 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
     return p;
   }
 
+  /**
+   * The read behind a momentary readout. Readouts whose requests arrived together (they start in the same turn
+   * of the event loop) share one read of the device, made after all of them arrived: each still gets values read
+   * after its request, and a burst of 16 costs one read (one bus transaction, three /proc files), not 16. Like a
+   * read in progress (`inFlight`), which every caller shares already. A failed read is not kept.
+   */
+  function readShared(): Promise<{ values: Values; at: number }> {
+    if (sharedRead) return sharedRead;
+    const p = readWithTimeout().then((values) => ({ values, at: now() }));
+    sharedRead = p;
+    const forget = () => {
+      if (sharedRead === p) sharedRead = undefined;
+    };
+    p.then(() => setImmediate(forget), forget);
+    return p;
+  }
+
   async function poll(): Promise<void> {
     if (stopped) return;
     if (inFlight || setting) {
@@ -270,11 +289,10 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
       let at: number;
       if (source.kind === 'poll') {
         try {
-          values = await readWithTimeout();
+          ({ values, at } = await readShared());
         } catch (err) {
           throw err instanceof Error ? err : new DeviceError(errorMessage(err));
         }
-        at = now();
       } else if (streamHandle?.read) {
         values = await streamHandle.read();
         at = now();
@@ -294,6 +312,7 @@ export function createDeviceRunner(deps: RunnerDeps): DeviceRunner {
         if (!source.set) throw new DeviceError('this device accepts no parameters');
         // Never overlap a read: both may open the same port (a serial port is locked while open).
         while (inFlight || setting) await (inFlight ?? setting)?.catch(() => undefined);
+        sharedRead = undefined; // readouts after this change read the device again
         const applying = source.set(ctx, values);
         setting = applying;
         try {

@@ -8,6 +8,7 @@ import type { Logger } from '../../src/core/logger.js';
 import { createFileSource } from '../../src/hal/files.js';
 import type { Reading } from '../../src/model/fields.js';
 import { createDeviceRunner } from '../../src/agent/runner.js';
+import { defineDevice, v } from '../../src/sdk/index.js';
 
 /** A fake /proc the test can unplug and replug. */
 function fakeProc() {
@@ -173,5 +174,72 @@ describe('device runner', () => {
       available: false,
       lastError: { message: 'device did not answer within 50 ms' },
     });
+  });
+
+  it('shares one read among the readouts of one turn, reads again in the next turn, after a change and a failure', async () => {
+    let reads = 0;
+    let level = 1;
+    let fail = false;
+    const counter = defineDevice({
+      type: 'counter',
+      description: 'Counts its reads (this test)',
+      options: v.strictObject({}),
+      fields: [
+        { name: 'reads', type: 'int', description: 'Reads so far' },
+        { name: 'level', type: 'int', description: 'The level last set' },
+      ],
+      controls: [{ name: 'level', type: 'int', description: 'A level' }],
+      source: {
+        kind: 'poll',
+        defaultInterval: '1h',
+        async set(_ctx, values) {
+          level = Number(values.level);
+        },
+        async read() {
+          if (fail) throw new Error('unplugged');
+          return { reads: ++reads, level };
+        },
+      },
+    });
+    const config = parseAgentConfig(
+      'xmpp: { service: xmpp://127.0.0.1:1, domain: localhost, username: a, password: p }\ndevices:\n  - { id: c, type: counter, interval: 1h }\n',
+      { definitions: [...builtinDevices, counter], env: {} },
+    ).devices[0]!;
+    const runner = createDeviceRunner({
+      config,
+      hal: {},
+      log: recordingLogger().log,
+      onReading: () => undefined,
+    });
+    const value = (r: Reading, name: string) => r.fields.find((f) => f.name === name)?.value;
+    const nextTurn = () => new Promise((r) => setImmediate(r));
+    runner.start();
+    cleanups.push(() => runner.stop());
+    await sleep(20); // its first scheduled read
+    expect(reads).toBe(1);
+    reads = 0;
+    await nextTurn();
+
+    // Three readouts whose requests arrived together: one read, the same values and timestamp.
+    const together = await Promise.all([runner.readNow(), runner.readNow(), runner.readNow()]);
+    expect(reads).toBe(1);
+    expect(together.map((r) => value(r, 'reads'))).toEqual([1, 1, 1]);
+    expect(new Set(together.map((r) => r.timestamp)).size).toBe(1);
+    // Still in that turn: shared. In a later turn: read again.
+    expect(value(await runner.readNow(), 'reads')).toBe(1);
+    await nextTurn();
+    expect(value(await runner.readNow(), 'reads')).toBe(2);
+    // A change (XEP-0325) in the same turn is never hidden by a shared read.
+    await runner.set({ level: 7 });
+    const after = await runner.readNow();
+    expect(value(after, 'level')).toBe(7);
+    // A failed read is not kept: the next readout, in the same turn, reads again.
+    await nextTurn();
+    fail = true;
+    await expect(runner.readNow()).rejects.toThrow('unplugged');
+    fail = false;
+    const before = reads;
+    await runner.readNow();
+    expect(reads).toBe(before + 1);
   });
 });
