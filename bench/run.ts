@@ -210,7 +210,7 @@ const md = [
   `- date: ${new Date().toISOString()}`,
   `- machine: ${machine}`,
   `- versions: ${versions}`,
-  `- medians over ${opts.repeats} repeat(s); ratio = ours / baseline, measured in the same run (readout: the median of per-round ratios, four interleaved rounds per repeat)`,
+  `- medians over ${opts.repeats} repeat(s); ratio = ours / baseline, measured in the same run (readout: the median of per-round ratios, ten interleaved rounds of 500 readouts per repeat)`,
   '',
   '| scenario | server | metric | ours | baseline | baseline value | ratio | target |',
   '|---|---|---|---|---|---|---|---|',

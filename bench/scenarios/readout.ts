@@ -157,10 +157,12 @@ export async function readoutScenario(server: XmppServer, dir: string, opts: Ben
   // Interleaved rounds: every round measures each target back to back, in an order that rotates from round to
   // round, so what drifts on a shared machine (another process, a server's garbage collection, the host's
   // neighbours) falls on every target alike. A ratio is the median of the per-round ratios; the rates shown are
-  // the medians of the per-round rates. Four rounds per repeat: the same readouts in all as three contiguous
-  // blocks of `total` each, which let identical agents differ by ±30 % between blocks (issue 12's notes).
-  const rounds = 4 * opts.repeats;
-  const perRound = Math.max(1, Math.round((total * opts.repeats) / rounds));
+  // the medians of the per-round rates. Ten rounds of 500 readouts per repeat (each mode, each target): with
+  // three contiguous blocks of `total`, identical agents differed by ±30 % between blocks, and with four rounds
+  // of 250 per repeat a run's ratios still spread ±8 % from run to run (issue 12's notes).
+  const roundsPerRepeat = opts.smoke ? 4 : 10;
+  const rounds = roundsPerRepeat * opts.repeats;
+  const perRound = opts.smoke ? Math.max(1, Math.round(total / roundsPerRepeat)) : 500;
   const names = Object.keys(targets);
   const perRoundRates: Array<Record<string, { seq: number; par: number }>> = [];
   for (let r = 0; r < rounds; r++) {
@@ -168,7 +170,7 @@ export async function readoutScenario(server: XmppServer, dir: string, opts: Ben
     for (const name of [...names.slice(r % names.length), ...names.slice(0, r % names.length)]) {
       // slixmpp is ~100× slower and drops some readouts (each then costs its timeout): fewer of them, once per
       // repeat as before (in batches of 50 a batch without a timeout would decide the median).
-      if (name === 'slixmpp' && r % 4 !== 0) continue;
+      if (name === 'slixmpp' && r % roundsPerRepeat !== 0) continue;
       const run = targets[name] as (i: number) => Promise<unknown>;
       const stats = rates[name] as { seq: number[]; par: number[]; failures: number };
       const gap = name === 'slixmpp' ? GAP : 0;
