@@ -5,7 +5,7 @@
  * against a baseline measured on the same server. Writes bench/results.md and bench/results.json (or --out DIR).
  *   node dist/bench/run.js [--smoke] [--agents 1000] [--repeats 3] [--only readout,publish]
  *                          [--servers prosody,ejabberd] [--out DIR]
- *                          [--soak-readings 100000] [--soak-interval 2ms] [--soak-samples FILE.csv]
+ *                          [--soak-readings 100000] [--soak-interval 2ms] [--soak-samples FILE.csv] [--help]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -87,29 +87,27 @@ function usageError(message: string): never {
   process.exit(2);
 }
 
-let parsed: ReturnType<typeof parseOptions>;
 function parseOptions() {
-  return parseArgs({
-    options: {
-      help: { type: 'boolean' },
-      smoke: { type: 'boolean' },
-      agents: { type: 'string' },
-      repeats: { type: 'string' },
-      only: { type: 'string' },
-      servers: { type: 'string' },
-      out: { type: 'string' },
-      'soak-readings': { type: 'string' },
-      'soak-interval': { type: 'string' },
-      'soak-samples': { type: 'string' },
-    },
-  });
+  try {
+    return parseArgs({
+      options: {
+        help: { type: 'boolean' },
+        smoke: { type: 'boolean' },
+        agents: { type: 'string' },
+        repeats: { type: 'string' },
+        only: { type: 'string' },
+        servers: { type: 'string' },
+        out: { type: 'string' },
+        'soak-readings': { type: 'string' },
+        'soak-interval': { type: 'string' },
+        'soak-samples': { type: 'string' },
+      },
+    }).values;
+  } catch (err) {
+    return usageError((err as Error).message);
+  }
 }
-try {
-  parsed = parseOptions();
-} catch (err) {
-  usageError((err as Error).message);
-}
-const { values } = parsed;
+const values = parseOptions();
 if (values.help) {
   process.stdout.write(`${USAGE}\n`);
   process.exit(0);
@@ -210,7 +208,7 @@ const md = [
   `- date: ${new Date().toISOString()}`,
   `- machine: ${machine}`,
   `- versions: ${versions}`,
-  `- medians over ${opts.repeats} repeat(s); ratio = ours / baseline, measured in the same run (readout: the median of per-round ratios, ten interleaved rounds of 500 readouts per repeat)`,
+  `- medians over ${opts.repeats} repeat(s); ratio = ours / baseline, measured in the same run (readout: the median of per-round ratios, ${opts.smoke ? 'four short interleaved rounds (smoke)' : 'ten interleaved rounds of 500 readouts per repeat'})`,
   '',
   '| scenario | server | metric | ours | baseline | baseline value | ratio | target |',
   '|---|---|---|---|---|---|---|---|',

@@ -49,7 +49,10 @@ const MAX_PAGES = 10_000;
 
 export function createHistoryReader(deps: {
   transport: Transport;
-  /** Our full JID now (a component's domain and a resource, or an account's bound JID): where the agent sends the fields. */
+  /**
+   * Our full JID at the time of asking (a component's domain and a resource, or the JID an account bound):
+   * where the agent sends the fields.
+   */
   from: () => string;
   timeoutMs?: number;
   /** Most fields kept from one readout (beyond that the readout fails: a peer cannot grow our memory). */
