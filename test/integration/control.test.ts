@@ -34,6 +34,10 @@ describe.each(servers())('XEP-0325 control of the agent (%s)', (kind) => {
 
   it('applies an IQ set in document order, answers setResponse, and publishes the new state as writable', async () => {
     const control = createControlClient(fx.owner.transport);
+    // PEP reaches the owner only once the server knows its +notify caps, which ejabberd asks for (disco#info)
+    // after the subscription is approved; PEP never redelivers. The server then sends the last item it holds
+    // (the agent published each device at start): from that point on, a publish is notified.
+    await waitFor('PEP notifications reaching the owner', () => fx.owner.notifications.length > 0);
     const before = fx.owner.notifications.length;
     await control.set(
       fx.jid,

@@ -205,9 +205,11 @@ describe('device runner', () => {
       'xmpp: { service: xmpp://127.0.0.1:1, domain: localhost, username: a, password: p }\ndevices:\n  - { id: c, type: counter, interval: 1h }\n',
       { definitions: [...builtinDevices, counter], env: {} },
     ).devices[0]!;
+    const files = createFileSource();
+    cleanups.push(() => files.close());
     const runner = createDeviceRunner({
       config,
-      hal: {},
+      hal: { files },
       log: recordingLogger().log,
       onReading: () => undefined,
     });
