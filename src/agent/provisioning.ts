@@ -207,11 +207,14 @@ export function createProvisioningClient(deps: {
       online.delete(bare);
       log.info({ server: bare }, 'no longer asking this provisioning server');
     },
-    /** Befriend the servers (pre-approve and subscribe), so their presence tells us where to ask. */
+    /**
+     * Befriend the servers (pre-approve where the server offers it, and subscribe), so their presence tells us
+     * where to ask; their own request is approved as a friend's (roster.ts) when pre-approval is not offered.
+     */
     async befriend(): Promise<void> {
       // Accounts only: a component needs no friendship.
       for (const server of servers.filter((s) => s.includes('@'))) {
-        await transport.send(xml('presence', { type: 'subscribed', to: server }));
+        if (transport.preApproval) await transport.send(xml('presence', { type: 'subscribed', to: server }));
         await transport.send(xml('presence', { type: 'subscribe', to: server }));
       }
     },

@@ -1,6 +1,7 @@
 /**
  * Friendship (RFC 6121 presence subscriptions). Owners are friends both ways: their subscription requests are
- * approved (and pre-approved at login, so it works while we are offline), and we subscribe to them.
+ * approved (and pre-approved at login where the server offers pre-approval, so it works while we are offline;
+ * elsewhere the server keeps their request and hands it to us at our next login), and we subscribe to them.
  * Everyone else is refused, and a non-owner left on the roster from an earlier config loses its subscription:
  * with PEP's `presence` access model, a subscription is read access to the readings.
  * The provisioning issue adds XEP-0324 `isFriend` here for strangers.
@@ -41,12 +42,16 @@ export function parseRosterItem(item: Element): [string, RosterItem] {
 
 /**
  * The presences that make an owner a friend both ways, given what the roster says (undefined: not on it).
- * `subscribed` approves (or pre-approves) their subscription to us, `subscribe` asks for ours to them.
+ * `subscribed` pre-approves their subscription to us, only where the server offers pre-approval (RFC 6121 §3.4:
+ * a client MUST NOT otherwise); `subscribe` asks for ours to them.
  */
-export function ownerRequests(item: RosterItem | undefined): ('subscribed' | 'subscribe')[] {
+export function ownerRequests(
+  item: RosterItem | undefined,
+  preApproval: boolean,
+): ('subscribed' | 'subscribe')[] {
   const sub = item?.subscription ?? 'none';
   const out: ('subscribed' | 'subscribe')[] = [];
-  if (sub !== 'from' && sub !== 'both' && !item?.approved) out.push('subscribed');
+  if (preApproval && sub !== 'from' && sub !== 'both' && !item?.approved) out.push('subscribed');
   if (sub !== 'to' && sub !== 'both' && !item?.ask) out.push('subscribe');
   return out;
 }
@@ -54,9 +59,18 @@ export function ownerRequests(item: RosterItem | undefined): ('subscribed' | 'su
 export function createRosterPolicy(deps: { transport: Transport; access: AccessPolicy; log: Logger }) {
   const { transport, access, log } = deps;
   const presence = (type: string, to: string) => transport.send(xml('presence', { type, to }));
-  const befriend = async (jid: string) => {
-    await presence('subscribed', jid);
+  /** Approves their request (`asked`) or pre-approves one to come (where the server allows), and asks ours. */
+  const befriend = async (jid: string, asked: boolean) => {
+    if (asked || transport.preApproval) await presence('subscribed', jid);
     await presence('subscribe', jid);
+    // ejabberd learns a contact's caps, and with them whether to send it our PEP readings (+notify), only from
+    // a presence of theirs that reaches us while they are subscribed to us. A client that approved our request
+    // earlier sent its presence then, and sends none when we approve theirs, so an owner on Conversations or
+    // Profanity got no readings until it next changed presence. A probe makes their server send it again.
+    // (RFC 6121 §4.3: a client SHOULD NOT probe; this is one probe per new friendship, when we hear them.)
+    const item = roster?.get(jid);
+    if (asked && (!roster || item?.subscription === 'to' || item?.subscription === 'both'))
+      await presence('probe', jid);
   };
 
   async function onPresence(stanza: Element): Promise<void> {
@@ -68,7 +82,7 @@ export function createRosterPolicy(deps: { transport: Transport; access: AccessP
     if (type === 'subscribe') {
       // Owners and provisioning servers are friends; anyone else only if provisioning says so (isFriend).
       if (await access.isFriend(bare)) {
-        await befriend(bare);
+        await befriend(bare, true);
         log.info({ jid: bare, owner: access.isOwner(bare) }, 'accepted a presence subscription');
       } else {
         await presence('unsubscribed', bare);
@@ -93,7 +107,7 @@ export function createRosterPolicy(deps: { transport: Transport; access: AccessP
     }
     askedOwners = new Set();
     for (const owner of access.owners) {
-      const requests = roster ? ownerRequests(roster.get(owner)) : (['subscribed', 'subscribe'] as const);
+      const requests = ownerRequests(roster?.get(owner), transport.preApproval === true);
       for (const type of requests) await presence(type, owner); // 'subscribed' first: RFC 6121 §3.4 pre-approval
       if (requests.includes('subscribe')) askedOwners.add(owner);
       if (requests.length) log.info({ jid: owner, requests }, 'asked an owner for friendship');
@@ -154,7 +168,7 @@ export function createRosterPolicy(deps: { transport: Transport; access: AccessP
     },
     /** A trusted provisioning server suggests a friendship: double-check with isFriend, then subscribe. */
     async friend(jid: string) {
-      if (await access.isFriend(jid)) await befriend(jid);
+      if (await access.isFriend(jid)) await befriend(jid, false);
     },
     stop: () => transport.off('stanza', listener),
   };

@@ -12,8 +12,10 @@
  * still approve it; `xiot devices` mentions such requests. Never everyone: a subscription shows the operator's
  * presence to the requester.
  *
- * Addressing a bare JID we have no subscription to sends `subscribe` (with a pre-approval, RFC 6121 §3.4, so
- * the agent's own request is approved even when it arrives after we logged out): whichever logged in first.
+ * Addressing a bare JID we have no subscription to sends `subscribe`, with a pre-approval (RFC 6121 §3.4) where
+ * the server offers one, so the agent's own request is approved even when it arrives after we logged out;
+ * elsewhere the server keeps that request and hands it to our next run, which approves it (point 3 above).
+ * Either way it works whichever logged in first.
  */
 import { xml } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
@@ -127,7 +129,7 @@ export function createOperatorContacts(deps: { transport: Transport; named: stri
       if (now === 'subscribed' || now === 'asked') return now;
       refused.delete(bare);
       asked.add(bare);
-      await transport.send(xml('presence', { to: bare, type: 'subscribed' }));
+      if (transport.preApproval) await transport.send(xml('presence', { to: bare, type: 'subscribed' }));
       await transport.send(xml('presence', { to: bare, type: 'subscribe' }));
       return 'asked';
     },

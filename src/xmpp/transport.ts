@@ -100,6 +100,12 @@ export interface Transport {
   /** How the current session is carried (while online), for `xiot check --online` and logs. */
   readonly connection?: ConnectionInfo | undefined;
   /**
+   * The server offered subscription pre-approval (RFC 6121 §3.4, `urn:xmpp:features:pre-approval`) on this
+   * session's stream. Without it a client MUST NOT pre-approve: ejabberd 23.01 does not offer it and forwards an
+   * unasked `subscribed` as it is, which approves a request still on its way before our roster records it.
+   */
+  readonly preApproval?: boolean;
+  /**
    * Resolves once the first session is online (or when stop() is called first); reconnects on its own
    * afterwards until stop(). Rejects when the first attempt is refused as `not-authorized`.
    */
@@ -168,6 +174,7 @@ interface PendingIq {
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const TLS_NS = 'urn:ietf:params:xml:ns:xmpp-tls';
 const STREAM_NS = 'http://etherx.jabber.org/streams';
+const PRE_APPROVAL_NS = 'urn:xmpp:features:pre-approval';
 const SASL_NS = ['urn:ietf:params:xml:ns:xmpp-sasl', 'urn:xmpp:sasl:2'];
 
 /** Loopback by name: `localhost` (and `*.localhost`, RFC 6761), 127.0.0.0/8, ::1. Judged on the name as written. */
@@ -394,6 +401,8 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
   // --- the connection attempt in progress: its failure, as seen from wherever it shows up
   let attemptFail: ((err: unknown) => void) | undefined;
   let offeredMechanisms: string[] = [];
+  /** From the stream's latest features: those after authentication are the session's. */
+  let preApproval = false;
 
   // xmpps://: verify the certificate against the XMPP domain, not the host we connect to (RFC 6120 §13.7.2).
   const baseSocketParameters = xmpp.socketParameters.bind(xmpp) as (
@@ -440,6 +449,7 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
         ((c as Element).attrs.xmlns !== NS.streamManagement &&
           !(tlsPolicy === 'off' && (c as Element).is('starttls', TLS_NS))),
     );
+    preApproval = el.getChild('sub', PRE_APPROVAL_NS) !== undefined;
     offeredMechanisms =
       (el.getChild('mechanisms', SASL_NS[0]) ?? el.getChild('authentication', SASL_NS[1]))
         ?.getChildElements()
@@ -806,6 +816,7 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
     outcome.catch(() => undefined);
     lastStreamError = undefined;
     offeredMechanisms = [];
+    preApproval = false;
     // Socket and stream header; a failure later in negotiation (or a close) settles `outcome` first, so
     // these steps are not awaited on their own (open() would wait for its own timeout).
     (async () => {
@@ -926,6 +937,9 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
     },
     get connection() {
       return online ? connectionInfo() : undefined;
+    },
+    get preApproval() {
+      return online && preApproval;
     },
     get flow() {
       return { readingPaused, queuedBytes: rawStream(xmpp.socket)?.writableLength ?? 0 };
