@@ -20,9 +20,10 @@
  * - TCP_NODELAY on the socket: without it Nagle adds ~20 ms per round trip (environment.md, latency table).
  * - XEP-0198 is not negotiated: 0.14's stream management miscounts iq results and Prosody then kills the
  *   stream (environment.md). Delivery is guaranteed by acked publishes and the store's outbox instead.
- * - IQ requests to our handlers (`handleIq`) are answered before @xmpp/client's middleware, and its outgoing
- *   middleware (XEP-0198's filter only) is not run: per stanza they cost a third of the agent's CPU per readout
- *   (issue 12). Everything else still goes through @xmpp/client.
+ * - IQ requests to our handlers (`handleIq`) and answers to our requests are routed before @xmpp/client's
+ *   middleware, and its outgoing middleware (XEP-0198's filter only) is not run: per stanza they cost a third of
+ *   the agent's CPU per readout and a tenth per publish (issue 12). Everything else still goes through
+ *   @xmpp/client.
  * - Stanza tracing at log level `trace`, with SASL payloads redacted (PLAIN carries the password in base64).
  */
 import { randomUUID } from 'node:crypto';
@@ -610,18 +611,48 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
   });
   xmpp.on('stanza', (stanza: Element) => emit('stanza', stanza));
 
-  // --- IQ requests to our handlers (handleIq), answered here, before @xmpp/client's middleware.
-  // The middleware builds a context per stanza (two JIDs parsed, a koa-compose chain, the XEP-0198 counter
-  // we never enable): about a third of the agent's CPU per readout in a perf profile (issue 12), for routing a
-  // table lookup does. What it would do for such an IQ is done here: the same reply (to, from, id, type; the
-  // handler's payload, an empty result for `true`, its `<error/>`, service-unavailable for nothing,
-  // internal-server-error for a throw), our 'element' bookkeeping and 'stanza' listeners. IQs without a handler
-  // of ours, malformed ones (not exactly one child) and everything else still go through @xmpp/client.
+  // --- IQ caller (see header): every promise has its handlers from the start.
+  const pending = new Map<string, PendingIq>();
+  const settle = (id: string): PendingIq | undefined => {
+    const p = pending.get(id);
+    if (!p) return undefined;
+    pending.delete(id);
+    clearTimeout(p.timer);
+    return p;
+  };
+  const rejectAllPending = () => {
+    for (const id of [...pending.keys()]) settle(id)?.reject(new XmppOfflineError(`iq ${id}`));
+  };
+
+  // --- IQs of ours, routed here, before @xmpp/client's middleware: requests to our handlers (handleIq) and
+  // answers to our requests (`request`). The middleware builds a context per stanza (two JIDs parsed, a
+  // koa-compose chain, the XEP-0198 counter we never enable): about a third of the agent's CPU per readout in a
+  // perf profile (issue 12), and a tenth per publish acknowledgement, for routing a table lookup does. What it
+  // would do for such an IQ is done here: for a request the same reply (to, from, id, type; the handler's
+  // payload, an empty result for `true`, its `<error/>`, service-unavailable for nothing, internal-server-error for
+  // a throw); for an answer, our waiting request settled; for both, our 'element' bookkeeping and 'stanza'
+  // listeners. IQs without a handler or a request of ours, malformed ones (not exactly one child) and everything
+  // else still go through @xmpp/client (its own requests: resource binding). Messages and presences once online
+  // skip it too: none of its middleware (IQ routing, stream features, XEP-0198) acts on them, and a hub receives
+  // a message per reading of its fleet (ejabberd also sends the agent each of its own PEP events).
   const iqHandlers = new Map<string, IqHandler>();
   const iqKey = (type: string, ns: string, name: string) => `${type} ${ns} ${name}`;
   const baseOnElement = xmpp._onElement.bind(xmpp);
   xmpp._onElement = (el: Element) => {
+    if (online && (el.name === 'message' || el.name === 'presence')) {
+      onInbound(el);
+      emit('stanza', el);
+      return;
+    }
     const type = el.attrs.type as string | undefined;
+    if (el.name === 'iq' && (type === 'result' || type === 'error') && pending.has(String(el.attrs.id))) {
+      onInbound(el); // first: it gives a legacy error reply the <error/> that errorReply reads
+      emit('stanza', el);
+      const p = settle(String(el.attrs.id));
+      if (type === 'result') p?.resolve(el);
+      else p?.reject(errorReply(el));
+      return;
+    }
     if (el.name === 'iq' && (type === 'get' || type === 'set') && iqHandlers.size > 0) {
       const children = el.getChildElements();
       const child = children[0];
@@ -660,29 +691,6 @@ export function createTransport(options: TransportOptions, log: Logger): Transpo
       log.debug({ err: errorMessage(err) }, 'IQ reply not sent'),
     );
   };
-
-  // --- IQ caller (see header): every promise has its handlers from the start.
-  const pending = new Map<string, PendingIq>();
-  const settle = (id: string): PendingIq | undefined => {
-    const p = pending.get(id);
-    if (!p) return undefined;
-    pending.delete(id);
-    clearTimeout(p.timer);
-    return p;
-  };
-  const rejectAllPending = () => {
-    for (const id of [...pending.keys()]) settle(id)?.reject(new XmppOfflineError(`iq ${id}`));
-  };
-  xmpp.middleware.use((ctx: { stanza: Element }, next: () => unknown) => {
-    const { stanza } = ctx;
-    const type = stanza.attrs.type as string | undefined;
-    if (stanza.name !== 'iq' || (type !== 'result' && type !== 'error')) return next();
-    const p = settle(String(stanza.attrs.id));
-    if (!p) return next();
-    if (type === 'result') p.resolve(stanza);
-    else p.reject(errorReply(stanza));
-    return undefined;
-  });
 
   // --- keepalive (XEP-0199): liveness is "bytes arrive", not one ping's round trip
   let keepaliveTimer: NodeJS.Timeout | undefined;
