@@ -186,6 +186,38 @@ describe('publisher', () => {
     expect(s.store.outboxDepth()).toBe(0);
   });
 
+  it('reads the outbox a window ahead, not once per acknowledgement, and still sends what arrives meanwhile', async () => {
+    let publishes = 0;
+    const s = setUp((iq) => {
+      // A reading stored while the outbox is being drained (the device keeps reading).
+      if (isPublish(iq) && ++publishes === 10)
+        s.store.add(
+          {
+            deviceId: 'host',
+            timestamp: Date.UTC(2026, 0, 1, 0, 1, 0),
+            fields: [{ name: 'n', type: 'int', value: 20, flags: ['momentary'], qos: ['automaticReadout'] }],
+          },
+          true,
+        );
+      return ok();
+    }, 20);
+    const outbox = s.store.outbox.bind(s.store);
+    const reads: number[] = [];
+    s.store.outbox = (limit, afterId) => {
+      const rows = outbox(limit, afterId);
+      reads.push(rows.length);
+      return rows;
+    };
+    s.publisher.kick();
+    await sleep(50);
+    expect(s.store.outboxDepth()).toBe(0);
+    const stamps = s.requests.filter((r) => isPublish(r.iq)).map((r) => itemTimestamp(r.iq));
+    expect(stamps).toHaveLength(21);
+    expect(stamps.at(-1)).toBe(new Date(Date.UTC(2026, 0, 1, 0, 1, 0)).toISOString());
+    // 21 readings with a window of 4: six reads that found rows (one per window's worth), not one per publish.
+    expect(reads.filter((n) => n > 0).length).toBeLessThanOrEqual(7);
+  });
+
   it('does not spin when the transport says online but rejects every request as offline', async () => {
     const s = setUp((iq) => (isPublish(iq) ? Promise.reject(new XmppOfflineError('iq')) : ok()), 3);
     s.publisher.kick();
